@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+// Times must not depend on the process zone: the suites that turn dates into
+// words or calendar lines run twice, under UTC and under Asia/Tokyo.
+const zoneSensitive = ['test/model/**/*.test.ts', 'test/render/**/*.test.ts', 'test/calendar/**/*.test.ts', 'test/message/**/*.test.ts'];
+
+export default defineConfig({
+  test: {
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    projects: [
+      { test: { name: 'TZ=UTC', include: ['test/**/*.test.ts'], env: { TZ: 'UTC' } } },
+      { test: { name: 'TZ=Asia/Tokyo', include: zoneSensitive, env: { TZ: 'Asia/Tokyo' } } },
+    ],
+  },
+});
