@@ -1,0 +1,127 @@
+/**
+ * Rendering: a validated request in, one email per recipient out (subject,
+ * HTML, plain text). Pure: no network, no clock, no process `TZ`.
+ */
+import { resolveEventTimes } from '../model/event-times.ts';
+import type { NotificationRequest, Recipient } from '../model/schema.ts';
+import { brandingSchema, type Branding } from './branding.ts';
+import { loadCatalog, type Catalog } from './catalog.ts';
+import { loadTemplates, type TemplateSet } from './templates.ts';
+import { localeView, peopleOf, recipientContext, zoneView, type LocaleView, type ZoneView } from './views.ts';
+
+export interface RendererOptions {
+  /** Folder of the templates; default `templates` of this project. */
+  readonly templatesDir?: string;
+  /** Folder of the locales; default `locales` of this project. */
+  readonly localesDir?: string;
+  readonly branding?: Partial<Branding>;
+  /** Language of recipients without `locale` (or with one there is no folder for). Default `en`. */
+  readonly defaultLocale?: string;
+  /** Zone of recipients without `timeZone`. Default: the event's own zone. */
+  readonly defaultTimeZone?: string;
+  /** How many participants are listed before «и ещё N участников». Default 10. */
+  readonly participantsShown?: number;
+  /** See ViewOptions.missingLabels. Default `fallback`. */
+  readonly missingLabels?: 'fallback' | 'mark';
+}
+
+/** One recipient's email, before it becomes a MIME message. */
+export interface RenderedEmail {
+  readonly to: { readonly email: string; readonly name: string | null };
+  readonly locale: string;
+  readonly timeZone: string;
+  readonly subject: string;
+  readonly html: string;
+  readonly text: string;
+  /** Labels the recipient's language lacks (taken from the default language, or marked). */
+  readonly missingKeys: readonly string[];
+}
+
+export interface Renderer {
+  /** Every recipient's email, in the order of `recipients`. */
+  render(request: NotificationRequest): RenderedEmail[];
+  /** Who gets an email: `recipients`, or every attendee but the organizer (for a reply, the organizer). */
+  recipientsOf(request: NotificationRequest): Recipient[];
+  readonly catalog: Catalog;
+  readonly templates: TemplateSet;
+}
+
+const PROJECT_ROOT = new URL('../../', import.meta.url);
+
+/**
+ * Loads locales and compiles templates once; the renderer then renders any
+ * number of requests.
+ *
+ * @example
+ * const renderer = await createRenderer({ branding: { productName: 'MyOffice' } });
+ * for (const email of renderer.render(parseNotificationRequest(body))) console.log(email.subject);
+ */
+export async function createRenderer(options: RendererOptions = {}): Promise<Renderer> {
+  const templatesDir = options.templatesDir ?? new URL('templates/', PROJECT_ROOT).pathname;
+  const localesDir = options.localesDir ?? new URL('locales/', PROJECT_ROOT).pathname;
+  const [catalog, templates] = await Promise.all([loadCatalog(localesDir, options.defaultLocale ?? 'en'), loadTemplates(templatesDir)]);
+  const branding = Object.freeze(brandingSchema.parse(options.branding ?? {}));
+  const viewOptions = {
+    catalog,
+    labelPaths: templates.labelPaths,
+    branding,
+    participantsShown: options.participantsShown ?? 10,
+    missingLabels: options.missingLabels ?? 'fallback',
+  } as const;
+
+  function recipientsOf(request: NotificationRequest): Recipient[] {
+    if (request.recipients) return request.recipients;
+    if (request.type === 'reply') return [{ email: request.organizer.email }];
+    return peopleOf(request).participants.map((a) => ({ email: a.email }));
+  }
+
+  function render(request: NotificationRequest): RenderedEmail[] {
+    const times = resolveEventTimes(request);
+    const email = templates.emails[request.type];
+    const locales = new Map<string, LocaleView>();
+    const zones = new Map<string, ZoneView>();
+    const names = new Map<string, string>();
+    for (const person of [...request.attendees, request.organizer]) names.set(person.email.toLowerCase(), person.name);
+
+    return recipientsOf(request).map((recipient) => {
+      const locale = catalog.resolveLocale(recipient.locale);
+      const zone = recipient.timeZone ?? options.defaultTimeZone ?? times.zone;
+      let localeLayer = locales.get(locale);
+      if (!localeLayer) {
+        localeLayer = localeView(request, times, locale, viewOptions);
+        locales.set(locale, localeLayer);
+      }
+      const zoneKey = `${locale}|${zone}`;
+      let zoneLayer = zones.get(zoneKey);
+      if (!zoneLayer) {
+        zoneLayer = zoneView(request, times, localeLayer, zone, viewOptions);
+        zones.set(zoneKey, zoneLayer);
+      }
+      const name = names.get(recipient.email.toLowerCase()) ?? null;
+      const context = recipientContext(request, times, zoneLayer, recipient, name);
+      const subject = oneLine(email.subject(context));
+      context.subject = subject; // the HTML's <title> and preview line
+      return {
+        to: { email: recipient.email, name },
+        locale,
+        timeZone: zone,
+        subject,
+        html: email.html(context),
+        text: tidyText(email.text(context)),
+        missingKeys: zoneLayer.missingKeys,
+      };
+    });
+  }
+
+  return Object.freeze({ render, recipientsOf, catalog, templates });
+}
+
+/** A subject is one line (RFC 5322 §2.2: a header has no bare line breaks). */
+function oneLine(value: string): string {
+  return value.replace(/\s+/g, ' ').trim();
+}
+
+/** Template blocks leave runs of blank lines; a reader wants at most one. */
+function tidyText(value: string): string {
+  return value.replace(/[ \t]+\n/g, '\n').replace(/\n{3,}/g, '\n\n').trim() + '\n';
+}

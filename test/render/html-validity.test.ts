@@ -1,0 +1,27 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { HtmlValidate } from 'html-validate';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseNotificationRequest } from '../../src/model/parse.ts';
+import { createRenderer, type Renderer } from '../../src/render/renderer.ts';
+import { EXAMPLE_NAMES, exampleIn } from '../helpers/examples.ts';
+
+// The project's rules for email HTML: html-validate's recommended set, less
+// what Outlook's Word engine and webmail need (the file says which and why).
+const config = JSON.parse(readFileSync(fileURLToPath(new URL('../../.htmlvalidate.json', import.meta.url)), 'utf8'));
+const validator = new HtmlValidate(config);
+
+let renderer: Renderer;
+beforeAll(async () => {
+  renderer = await createRenderer();
+});
+
+describe('rendered HTML is valid', () => {
+  it.each(EXAMPLE_NAMES.flatMap((name) => [[name, 'ru'], [name, 'en']]))('%s in %s', async (name, locale) => {
+    for (const email of renderer.render(parseNotificationRequest(exampleIn(name!, locale!)))) {
+      const report = await validator.validateString(email.html);
+      const problems = report.results.flatMap((r) => r.messages.map((m) => `${m.line}:${m.column} ${m.ruleId}: ${m.message}`));
+      expect(problems).toEqual([]);
+    }
+  });
+});
