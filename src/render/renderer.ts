@@ -2,6 +2,8 @@
  * Rendering: a validated request in, one email per recipient out (subject,
  * HTML, plain text). Pure: no network, no clock, no process `TZ`.
  */
+import { DateTime } from 'luxon';
+import { buildCalendar, type CalendarPart } from '../calendar/calendar.ts';
 import { resolveEventTimes } from '../model/event-times.ts';
 import type { NotificationRequest, Recipient } from '../model/schema.ts';
 import { brandingSchema, type Branding } from './branding.ts';
@@ -23,6 +25,13 @@ export interface RendererOptions {
   readonly participantsShown?: number;
   /** See ViewOptions.missingLabels. Default `fallback`. */
   readonly missingLabels?: 'fallback' | 'mark';
+  /** ORGANIZER;SENT-BY of the calendar, when mail goes out from the service's mailbox. */
+  readonly sentBy?: string;
+}
+
+export interface RenderOptions {
+  /** When the notification was accepted: DTSTAMP of the calendar. Default: now. */
+  readonly stamp?: DateTime;
 }
 
 /** One recipient's email, before it becomes a MIME message. */
@@ -33,13 +42,15 @@ export interface RenderedEmail {
   readonly subject: string;
   readonly html: string;
   readonly text: string;
+  /** The iCalendar part (iMIP): the same for every recipient of a language. */
+  readonly calendar: CalendarPart;
   /** Labels the recipient's language lacks (taken from the default language, or marked). */
   readonly missingKeys: readonly string[];
 }
 
 export interface Renderer {
   /** Every recipient's email, in the order of `recipients`. */
-  render(request: NotificationRequest): RenderedEmail[];
+  render(request: NotificationRequest, options?: RenderOptions): RenderedEmail[];
   /** Who gets an email: `recipients`, or every attendee but the organizer (for a reply, the organizer). */
   recipientsOf(request: NotificationRequest): Recipient[];
   readonly catalog: Catalog;
@@ -75,8 +86,10 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
     return peopleOf(request).participants.map((a) => ({ email: a.email }));
   }
 
-  function render(request: NotificationRequest): RenderedEmail[] {
+  function render(request: NotificationRequest, renderOptions: RenderOptions = {}): RenderedEmail[] {
+    const stamp = renderOptions.stamp ?? DateTime.utc();
     const times = resolveEventTimes(request);
+    const calendars = new Map<string, CalendarPart>();
     const email = templates.emails[request.type];
     const locales = new Map<string, LocaleView>();
     const zones = new Map<string, ZoneView>();
@@ -97,6 +110,11 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
         zoneLayer = zoneView(request, times, localeLayer, zone, viewOptions);
         zones.set(zoneKey, zoneLayer);
       }
+      let calendar = calendars.get(locale);
+      if (!calendar) {
+        calendar = buildCalendar(request, { stamp, words: localeLayer.calendarWords, ...(options.sentBy ? { sentBy: options.sentBy } : {}) });
+        calendars.set(locale, calendar);
+      }
       const name = names.get(recipient.email.toLowerCase()) ?? null;
       const context = recipientContext(request, times, zoneLayer, recipient, name);
       const subject = oneLine(email.subject(context));
@@ -108,6 +126,7 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
         subject,
         html: email.html(context),
         text: tidyText(email.text(context)),
+        calendar,
         missingKeys: zoneLayer.missingKeys,
       };
     });

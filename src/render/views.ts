@@ -6,7 +6,9 @@
  *   - per recipient: address, answer links, agenda.
  * Everything here is data in, data out: no I/O.
  */
+import { telUri } from '../conference/dial-in.ts';
 import { conferenceProvider } from '../conference/providers.ts';
+import type { CalendarWords } from '../calendar/calendar.ts';
 import type { EventTimes } from '../model/event-times.ts';
 import { mustResolve } from '../model/event-times.ts';
 import type { Attendee, Conference, NotificationRequest, Recipient, Recurrence } from '../model/schema.ts';
@@ -40,6 +42,8 @@ export interface LocaleView {
   readonly conference: ConferenceView | null;
   readonly recurrence: string | null;
   readonly base: Record<string, unknown>;
+  /** The calendar part's words in this language. */
+  readonly calendarWords: CalendarWords;
 }
 
 export interface ZoneView {
@@ -99,7 +103,19 @@ export function localeView(request: NotificationRequest, times: EventTimes, loca
     conference,
     reply: request.reply && replier ? { status: request.reply.status, comment: request.reply.comment ?? null, attendee: personView(replier) } : null,
   };
-  return { locale, t, eventZoneText, conference, recurrence, base };
+  return { locale, t, eventZoneText, conference, recurrence, base, calendarWords: calendarWords(conference, t) };
+}
+
+/**
+ * The conference as calendar clients show it in the event's notes: provider,
+ * link, ID and dial-in, in one language.
+ */
+function calendarWords(conference: ConferenceView | null, t: Translate): CalendarWords {
+  if (!conference) return { provider: '', joinBlock: null };
+  const lines = [t('conference.title', { provider: conference.provider }), `${t('conference.join')}: ${conference.joinUrl}`];
+  if (conference.conferenceId) lines.push(`${t('conference.id')}: ${conference.conferenceId}`);
+  for (const dial of conference.dialIn) lines.push(`${t('conference.dialIn')}: ${dial.number}${dial.pin ? `, ${t('conference.pin')}: ${dial.pin}` : ''}`);
+  return { provider: conference.provider, joinBlock: lines.join('\n') };
 }
 
 /**
@@ -160,15 +176,6 @@ function conferenceView(conference: Conference | null | undefined, t: Translate)
     // A number must not wrap across lines where it is shown: non-breaking spaces and hyphens.
     dialIn: (conference.dialIn ?? []).map((d) => ({ number: d.number, displayNumber: d.number.replace(/ /g, '\u00a0').replace(/-/g, '\u2011'), pin: d.pin ?? null, tel: telUri(d.number) })),
   };
-}
-
-/**
- * A `tel:` URI (RFC 3966) of a dialled number: digits and a leading `+`.
- *
- * @example telUri('+7 495 123-45-67') // 'tel:+74951234567'
- */
-export function telUri(number: string): string {
-  return `tel:${number.startsWith('+') ? '+' : ''}${number.replace(/\D/g, '')}`;
 }
 
 function recurrenceText(rule: Recurrence | undefined | null, t: Translate, locale: string, eventZoneText: TimeText, times: EventTimes): string | null {

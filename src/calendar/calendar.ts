@@ -1,0 +1,180 @@
+/**
+ * The iCalendar object of a notification (iMIP, RFC 6047; iTIP, RFC 5546):
+ * what makes Gmail, Outlook, Thunderbird and Apple Mail show Accept / Decline
+ * and keep the event in the reader's calendar up to date.
+ *
+ * Pure: a validated request and the moment it was accepted in, text out.
+ * Every time is a luxon value in its own zone, so the output does not depend
+ * on the process `TZ` (a JS Date plus an event zone came out 3 hours off here).
+ */
+import ical, { ICalAttendeeRole, ICalAttendeeStatus, ICalAttendeeType, ICalCalendarMethod, ICalEventStatus, ICalWeekday, type ICalRepeatingOptions, ICalEventRepeatingFreq } from 'ical-generator';
+import type { DateTime } from 'luxon';
+import { tzlib_get_ical_block } from 'timezones-ical-library';
+import { telUri } from '../conference/dial-in.ts';
+import { conferenceProvider } from '../conference/providers.ts';
+import { resolveEventTime } from '../model/datetime.ts';
+import { mustResolve, resolveEventTimes, type EventTimes } from '../model/event-times.ts';
+import type { Attendee, NotificationRequest, NotificationType, Recurrence } from '../model/schema.ts';
+import { sameAddress } from '../model/parse.ts';
+import { escapeText, foldLine, paramValue } from './content-line.ts';
+
+export type CalendarMethod = 'REQUEST' | 'CANCEL' | 'REPLY';
+
+const METHODS: Readonly<Record<NotificationType, CalendarMethod>> = {
+  invitation: 'REQUEST',
+  update: 'REQUEST',
+  cancellation: 'CANCEL',
+  reply: 'REPLY',
+};
+
+/**
+ * The iTIP method of a notification type (RFC 5546 §1.4).
+ *
+ * @example calendarMethod('cancellation') // 'CANCEL'
+ */
+export function calendarMethod(type: NotificationType): CalendarMethod {
+  return METHODS[type];
+}
+
+/** Words of the calendar in one language (DESCRIPTION's join block, CONFERENCE labels). */
+export interface CalendarWords {
+  /** The provider's name: "TrueConf", "Яндекс Телемост". */
+  readonly provider: string;
+  /** Join block appended to DESCRIPTION, or null without a conference. */
+  readonly joinBlock: string | null;
+}
+
+export interface CalendarOptions {
+  /** DTSTAMP: when the notification was accepted (RFC 5545 §3.8.7.2), written in UTC. */
+  readonly stamp: DateTime;
+  readonly words: CalendarWords;
+  /** PRODID (RFC 5545 §3.7.3). */
+  readonly productId?: string;
+  /** ORGANIZER;SENT-BY when mail goes out from the service's mailbox for the organizer. */
+  readonly sentBy?: string;
+}
+
+export interface CalendarPart {
+  readonly method: CalendarMethod;
+  /** The VCALENDAR text with CRLF line ends, every line at most 75 octets. */
+  readonly content: string;
+}
+
+const ROLES = { chair: ICalAttendeeRole.CHAIR, required: ICalAttendeeRole.REQ, optional: ICalAttendeeRole.OPT } as const;
+const PARTSTATS = {
+  'needs-action': ICalAttendeeStatus.NEEDSACTION,
+  accepted: ICalAttendeeStatus.ACCEPTED,
+  declined: ICalAttendeeStatus.DECLINED,
+  tentative: ICalAttendeeStatus.TENTATIVE,
+} as const;
+const FREQUENCIES = {
+  daily: ICalEventRepeatingFreq.DAILY,
+  weekly: ICalEventRepeatingFreq.WEEKLY,
+  monthly: ICalEventRepeatingFreq.MONTHLY,
+  yearly: ICalEventRepeatingFreq.YEARLY,
+} as const;
+
+/**
+ * Builds the calendar for a validated request.
+ *
+ * @example
+ * const { method, content } = buildCalendar(request, { stamp: DateTime.utc(), words });
+ * // method 'REQUEST'; content 'BEGIN:VCALENDAR\r\n…METHOD:REQUEST\r\n…'
+ */
+export function buildCalendar(request: NotificationRequest, options: CalendarOptions): CalendarPart {
+  const method = calendarMethod(request.type);
+  const times = resolveEventTimes(request);
+  const { event } = request;
+  const calendar = ical({ method: ICalCalendarMethod[method], prodId: options.productId ?? '//invite-mailer//invite-mailer//EN' });
+  // A generator without a calendar-level zone: every event zone gets its VTIMEZONE,
+  // and DTSTAMP keeps its Z (a calendar-level zone dropped it).
+  calendar.timezone({ name: null, generator: vtimezone });
+
+  const vevent = calendar.createEvent({
+    id: event.uid,
+    sequence: event.sequence,
+    stamp: options.stamp.toUTC(),
+    start: times.start,
+    end: times.end,
+    allDay: times.allDay,
+    timezone: times.allDay ? null : times.zone,
+    summary: event.title,
+    description: descriptionWithJoinBlock(event.description, method === 'CANCEL' ? null : options.words.joinBlock),
+    location: event.location ?? (method !== 'CANCEL' && event.conference ? event.conference.joinUrl : null),
+    url: event.url ?? null,
+    organizer: { name: request.organizer.name, email: request.organizer.email, ...(options.sentBy ? { sentBy: options.sentBy } : {}) },
+    status: method === 'CANCEL' ? ICalEventStatus.CANCELLED : ICalEventStatus.CONFIRMED,
+  });
+  if (event.recurrence) vevent.repeating(repeatingOf(event.recurrence, times));
+  if (times.occurrence) vevent.recurrenceId(times.occurrence);
+
+  for (const attendee of attendeesFor(request)) {
+    vevent.createAttendee({
+      name: attendee.name,
+      email: attendee.email,
+      role: ROLES[attendee.role],
+      status: PARTSTATS[attendee.status],
+      type: ICalAttendeeType.INDIVIDUAL,
+      // RFC 5546 §3.2.2: RSVP=TRUE asks for an answer; only while one is awaited.
+      rsvp: method === 'REQUEST' && attendee.status === 'needs-action',
+    });
+  }
+
+  const extra: string[] = [];
+  const conference = event.conference;
+  if (conference && method !== 'CANCEL') {
+    for (const property of conferenceProvider(conference.provider).calendarProperties) vevent.x(property, conference.joinUrl);
+    // RFC 7986 §5.11: where current clients look for the way to join.
+    extra.push(`CONFERENCE;VALUE=URI;FEATURE=VIDEO;LABEL=${paramValue(options.words.provider)}:${conference.joinUrl}`);
+    for (const dial of conference.dialIn ?? []) {
+      const label = dial.pin ? `${dial.number} PIN ${dial.pin}` : dial.number;
+      extra.push(`CONFERENCE;VALUE=URI;FEATURE=PHONE;LABEL=${paramValue(label)}:${telUri(dial.number)}`);
+    }
+  }
+  if (request.type === 'reply' && request.reply?.comment) extra.push(`COMMENT:${escapeText(request.reply.comment)}`);
+
+  // RFC 5545 §3.1: every content line, the last one too, ends with CRLF.
+  let content = `${calendar.toString().replace(/(?:\r\n)?$/, '')}\r\n`;
+  if (extra.length) content = content.replace('\r\nEND:VEVENT\r\n', `\r\n${extra.map(foldLine).join('\r\n')}\r\nEND:VEVENT\r\n`);
+  return { method, content };
+}
+
+/** The attendees a method carries: a REPLY only the one who answered, with the answer (RFC 5546 §3.2.3). */
+function attendeesFor(request: NotificationRequest): Attendee[] {
+  if (request.type !== 'reply' || !request.reply) return request.attendees;
+  const reply = request.reply;
+  return request.attendees.filter((a) => sameAddress(a.email, reply.attendee)).map((a) => ({ ...a, status: reply.status }));
+}
+
+function repeatingOf(rule: Recurrence, times: EventTimes): ICalRepeatingOptions {
+  const repeating: ICalRepeatingOptions = { freq: FREQUENCIES[rule.frequency] };
+  if (rule.interval > 1) repeating.interval = rule.interval;
+  if (rule.byWeekday) repeating.byDay = rule.byWeekday.map((day) => ICalWeekday[day]);
+  if (rule.byMonthDay) repeating.byMonthDay = rule.byMonthDay;
+  if (rule.count !== undefined) repeating.count = rule.count;
+  if (rule.until !== undefined) repeating.until = untilOf(rule.until, times);
+  if (rule.exceptions?.length) repeating.exclude = rule.exceptions.map((value) => mustResolve(value, times.zone, times.allDay));
+  return repeating;
+}
+
+/**
+ * UNTIL in the form RFC 5545 §3.3.10 asks: a DATE for all-day events, else
+ * UTC. A date given for a timed event means "through that day" in the event's zone.
+ */
+function untilOf(value: string, times: EventTimes): DateTime {
+  const dateOnly = value.length === 10;
+  const resolved = resolveEventTime(value, times.zone, dateOnly);
+  if (typeof resolved === 'string') throw new Error(`unvalidated UNTIL reached the calendar: ${value}`);
+  if (times.allDay) return resolved;
+  return (dateOnly ? resolved.endOf('day') : resolved).toUTC();
+}
+
+function descriptionWithJoinBlock(description: string | undefined, joinBlock: string | null): string | null {
+  if (!joinBlock) return description ?? null;
+  return description ? `${description}\n\n${joinBlock}` : joinBlock;
+}
+
+function vtimezone(zone: string): string | null {
+  const block = tzlib_get_ical_block(zone);
+  return Array.isArray(block) ? (block[0] ?? null) : null;
+}

@@ -1,0 +1,238 @@
+import ICAL from 'ical.js';
+import { DateTime } from 'luxon';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { foldLine } from '../../src/calendar/content-line.ts';
+import { parseNotificationRequest } from '../../src/model/parse.ts';
+import { createRenderer, type Renderer } from '../../src/render/renderer.ts';
+import { EXAMPLE_NAMES, example } from '../helpers/examples.ts';
+
+const STAMP = DateTime.fromISO('2026-11-20T08:15:00Z');
+
+let renderer: Renderer;
+beforeAll(async () => {
+  renderer = await createRenderer();
+});
+
+function calendarOf(payload: unknown, index = 0) {
+  const email = renderer.render(parseNotificationRequest(payload), { stamp: STAMP })[index]!;
+  return email.calendar;
+}
+
+/** Reads a calendar as Thunderbird does, with every VTIMEZONE it carries registered. */
+function read(content: string) {
+  const root = new ICAL.Component(ICAL.parse(content));
+  for (const vtimezone of root.getAllSubcomponents('vtimezone')) ICAL.TimezoneService.register(new ICAL.Timezone(vtimezone));
+  const vevent = root.getFirstSubcomponent('vevent')!;
+  return { root, vevent, event: new ICAL.Event(vevent) };
+}
+
+function assertWellFormed(content: string) {
+  expect(content.endsWith('\r\n')).toBe(true);
+  const lines = content.slice(0, -2).split('\r\n');
+  for (const line of lines) {
+    expect(Buffer.byteLength(line, 'utf8'), line).toBeLessThanOrEqual(75);
+    expect(line).not.toMatch(/[\r\n]/);
+  }
+  // no bare LF anywhere: every line ends with CRLF
+  expect(content.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
+}
+
+/** RFC 5545 §3.1 unfolding. */
+const unfold = (content: string) => content.replace(/\r\n[ \t]/g, '');
+
+const expectedMethod = { invitation: 'REQUEST', update: 'REQUEST', cancellation: 'CANCEL', reply: 'REPLY' } as const;
+
+describe.each(EXAMPLE_NAMES)('the calendar of %s', (name) => {
+  const payload = example(name);
+
+  it('carries METHOD, UID, SEQUENCE and DTSTAMP in UTC', () => {
+    const { method, content } = calendarOf(payload);
+    assertWellFormed(content);
+    const { root, vevent } = read(content);
+    expect(method).toBe(expectedMethod[payload.type as keyof typeof expectedMethod]);
+    expect(root.getFirstPropertyValue('method')).toBe(method);
+    expect(root.getFirstPropertyValue('version')).toBe('2.0');
+    expect(vevent.getFirstPropertyValue('uid')).toBe(payload.event.uid);
+    expect(vevent.getFirstPropertyValue('sequence')).toBe(payload.event.sequence);
+    expect(content).toMatch(/\r\nDTSTAMP:20261120T081500Z\r\n/);
+    expect(vevent.getFirstPropertyValue('summary')).toBe(payload.event.title);
+  });
+
+  it('starts at the right instant, with its TZID and a VTIMEZONE for it', () => {
+    const { content } = calendarOf(payload);
+    const { root, event, vevent } = read(content);
+    if (payload.event.allDay) {
+      expect(content).toContain(`DTSTART;VALUE=DATE:${payload.event.start.replace(/-/g, '')}`);
+      expect(event.startDate.isDate).toBe(true);
+      expect(event.endDate.toString()).toBe(payload.event.end);
+      return;
+    }
+    const tzid = vevent.getFirstProperty('dtstart')!.getParameter('tzid');
+    expect(tzid).toBe(payload.event.timeZone);
+    const zones = root.getAllSubcomponents('vtimezone').map((z) => z.getFirstPropertyValue('tzid'));
+    expect(zones).toContain(payload.event.timeZone);
+    const wall = DateTime.fromISO(payload.event.start, { zone: payload.event.timeZone });
+    expect(event.startDate.toUnixTime()).toBe(wall.toSeconds());
+    expect(event.endDate.toUnixTime()).toBe(DateTime.fromISO(payload.event.end, { zone: payload.event.timeZone }).toSeconds());
+  });
+
+  it('has the organizer and the attendees the method needs', () => {
+    const { content } = calendarOf(payload);
+    const { vevent } = read(content);
+    const organizer = vevent.getFirstProperty('organizer')!;
+    expect(String(organizer.getFirstValue()).toLowerCase()).toBe(`mailto:${payload.organizer.email}`);
+    expect(organizer.getParameter('cn')).toBe(payload.organizer.name);
+    const attendees = vevent.getAllProperties('attendee');
+    if (payload.type === 'reply') {
+      expect(attendees).toHaveLength(1);
+      expect(String(attendees[0]!.getFirstValue()).toLowerCase()).toBe(`mailto:${payload.reply.attendee}`);
+      expect(attendees[0]!.getParameter('partstat')).toBe(payload.reply.status.toUpperCase());
+      return;
+    }
+    expect(attendees).toHaveLength(payload.attendees.length);
+    for (const attendee of payload.attendees) {
+      const property = attendees.find((a) => String(a.getFirstValue()).toLowerCase() === `mailto:${attendee.email}`)!;
+      expect(property.getParameter('cn')).toBe(attendee.name);
+      expect(property.getParameter('partstat')).toBe(attendee.status.toUpperCase());
+      expect(property.getParameter('cutype')).toBe('INDIVIDUAL');
+      expect(property.getParameter('role')).toBe({ chair: 'CHAIR', required: 'REQ-PARTICIPANT', optional: 'OPT-PARTICIPANT' }[attendee.role as string]);
+      const awaited = payload.type !== 'cancellation' && attendee.status === 'needs-action';
+      expect(property.getParameter('rsvp') === 'TRUE').toBe(awaited);
+    }
+  });
+
+  it('is cancelled exactly when the notification is a cancellation', () => {
+    const { vevent } = read(calendarOf(payload).content);
+    expect(vevent.getFirstPropertyValue('status')).toBe(payload.type === 'cancellation' ? 'CANCELLED' : 'CONFIRMED');
+  });
+
+  it('carries the conference where clients look for it, or none of it', () => {
+    const { content } = calendarOf(payload);
+    const { vevent } = read(content);
+    const conferences = vevent.getAllProperties('conference');
+    const conference = payload.type === 'cancellation' ? null : payload.event.conference;
+    if (!conference) {
+      expect(conferences).toHaveLength(0);
+      expect(content).not.toMatch(/X-MICROSOFT-SKYPETEAMSMEETINGURL|X-MICROSOFT-ONLINEMEETINGEXTERNALLINK|X-GOOGLE-CONFERENCE/);
+      if (payload.event.conference) expect(content.replace(/\r\n /g, '')).not.toContain(payload.event.conference.joinUrl);
+      return;
+    }
+    const video = conferences.find((c) => c.getParameter('feature') === 'VIDEO')!;
+    expect(video.getFirstValue()).toBe(conference.joinUrl);
+    expect(unfold(content)).toContain(`\r\nCONFERENCE;VALUE=URI;FEATURE=VIDEO;LABEL=`);
+    expect(video.getParameter('label')).toBe({ trueconf: 'TrueConf', 'skype-for-business': 'Skype for Business' }[conference.provider as string]);
+    for (const dial of conference.dialIn ?? []) {
+      const phone = conferences.find((c) => c.getParameter('feature') === 'PHONE')!;
+      expect(phone.getFirstValue()).toBe(`tel:${dial.number.replace(/[^+\d]/g, '')}`);
+      expect(phone.getParameter('label')).toContain(dial.pin);
+    }
+    expect(vevent.getFirstPropertyValue('description')).toContain(conference.joinUrl);
+    expect(vevent.getFirstPropertyValue('location')).toBe(payload.event.location ?? conference.joinUrl);
+    if (conference.provider === 'skype-for-business') expect(vevent.getFirstPropertyValue('x-microsoft-onlinemeetingexternallink')).toBe(conference.joinUrl);
+  });
+});
+
+describe('recurrence', () => {
+  it('writes RRULE from the structured rule, EXDATE for exceptions', () => {
+    const payload = example('trueconf-weekly');
+    payload.event.recurrence.exceptions = ['2026-12-21T11:00:00'];
+    const { content } = calendarOf(payload);
+    const { vevent, event } = read(content);
+    expect(content).toContain('\r\nRRULE:FREQ=WEEKLY;COUNT=12;BYDAY=MO\r\n');
+    expect(content).toContain('\r\nEXDATE;TZID=Europe/Moscow:20261221T110000\r\n');
+    expect(vevent.getFirstPropertyValue('rrule')).toBeTruthy();
+    const iterator = event.iterator();
+    const starts: number[] = [];
+    for (let next = iterator.next(); next && starts.length < 4; next = iterator.next()) starts.push(next.toUnixTime());
+    expect(starts.map((s) => DateTime.fromSeconds(s, { zone: 'Europe/Moscow' }).toISO({ suppressMilliseconds: true, includeOffset: false }))).toEqual([
+      '2026-12-07T11:00:00',
+      '2026-12-14T11:00:00',
+      '2026-12-28T11:00:00',
+      '2027-01-04T11:00:00',
+    ]);
+  });
+
+  it('writes UNTIL in UTC for a timed event (RFC 5545 §3.3.10)', () => {
+    const payload = example('trueconf-weekly');
+    delete payload.event.recurrence.count;
+    payload.event.recurrence.until = '2027-02-22';
+    payload.event.recurrence.interval = 2;
+    const { content } = calendarOf(payload);
+    const rule = read(content).vevent.getFirstPropertyValue('rrule') as ICAL.Recur;
+    expect(rule.interval).toBe(2);
+    expect(rule.until!.toString()).toBe('2027-02-22T20:59:59Z');
+    expect(content).toMatch(/\r\nRRULE:[^\r]*UNTIL=20270222T205959Z[;\r]/);
+  });
+
+  it('names the one cancelled occurrence with RECURRENCE-ID', () => {
+    const { content, method } = calendarOf(example('occurrence-cancelled'));
+    const { vevent } = read(content);
+    expect(method).toBe('CANCEL');
+    expect(content).toContain('\r\nRECURRENCE-ID;TZID=Europe/Moscow:20261228T110000\r\n');
+    expect(vevent.getFirstPropertyValue('recurrence-id')!.toString()).toBe('2026-12-28T11:00:00');
+  });
+});
+
+describe('text in the calendar', () => {
+  it('escapes commas, semicolons, backslashes and newlines, folds Cyrillic and emoji by octets', () => {
+    const payload = example('trueconf-weekly');
+    payload.event.title = 'Планёрка; итоги, планы \\ задачи 🚀🚀 — очень длинное название встречи для переноса строк';
+    payload.event.description = 'Строка 1\nСтрока 2; с запятой, и \\ обратной чертой 👩‍💻';
+    payload.event.location = 'Переговорная «Байкал», 5 этаж; вход со двора';
+    payload.organizer.name = 'Ольга "Оля" Кузнецова; главная';
+    const { content } = calendarOf(payload);
+    assertWellFormed(content);
+    const { vevent } = read(content);
+    expect(vevent.getFirstPropertyValue('summary')).toBe(payload.event.title);
+    expect(vevent.getFirstPropertyValue('description')).toContain(payload.event.description);
+    expect(vevent.getFirstPropertyValue('location')).toBe(payload.event.location);
+    expect(vevent.getFirstProperty('organizer')!.getParameter('cn')).toBe(payload.organizer.name);
+    expect(unfold(content)).toContain('SUMMARY:Планёрка\\; итоги\\, планы \\\\ задачи');
+  });
+
+  it('folds every line at 75 octets without splitting a character', () => {
+    for (const line of ['SUMMARY:' + 'я'.repeat(100), 'X:' + '🚀'.repeat(60), 'A'.repeat(200)]) {
+      const folded = foldLine(line);
+      for (const part of folded.split('\r\n')) expect(Buffer.byteLength(part, 'utf8')).toBeLessThanOrEqual(75);
+      expect(folded.replace(/\r\n /g, '')).toBe(line);
+      expect(folded).not.toContain('\uFFFD');
+    }
+  });
+
+  it('carries the reply comment', () => {
+    const { vevent } = read(calendarOf(example('reply-accepted')).content);
+    expect(vevent.getFirstPropertyValue('comment')).toBe('Буду, подключусь из офиса.');
+  });
+});
+
+describe('provider extras', () => {
+  it.each([
+    ['teams', 'X-MICROSOFT-SKYPETEAMSMEETINGURL', 'Microsoft Teams'],
+    ['google-meet', 'X-GOOGLE-CONFERENCE', 'Google Meet'],
+    ['zoom', null, 'Zoom'],
+  ])('%s', (provider, property, label) => {
+    const payload = example('skype-invitation');
+    payload.event.conference = { provider, joinUrl: 'https://meet.example/abc-defg-hij' };
+    const { content } = calendarOf(payload);
+    const { vevent } = read(content);
+    if (property) expect(vevent.getFirstPropertyValue(property.toLowerCase())).toBe('https://meet.example/abc-defg-hij');
+    expect(vevent.getFirstProperty('conference')!.getParameter('label')).toBe(label);
+  });
+
+  it('uses the request’s own label for provider other', () => {
+    const payload = example('skype-invitation');
+    payload.event.conference = { provider: 'other', label: 'Vinteo: зал 5', joinUrl: 'https://vc.example/5' };
+    const { content } = calendarOf(payload);
+    expect(unfold(content)).toContain('LABEL="Vinteo: зал 5":https://vc.example/5');
+    expect(read(content).vevent.getFirstProperty('conference')!.getParameter('label')).toBe('Vinteo: зал 5');
+  });
+});
+
+describe('the process time zone does not matter', () => {
+  it(`writes 10:00 Moscow as 10:00 Moscow under TZ=${process.env.TZ}`, () => {
+    expect(Intl.DateTimeFormat().resolvedOptions().timeZone).toBe(process.env.TZ === 'UTC' ? 'UTC' : process.env.TZ);
+    const { content } = calendarOf(example('skype-invitation'));
+    expect(content).toContain('\r\nDTSTART;TZID=Europe/Moscow:20230828T100000\r\n');
+    expect(content).toContain('\r\nDTEND;TZID=Europe/Moscow:20230828T123000\r\n');
+  });
+});
