@@ -15,7 +15,7 @@ import { conferenceProvider } from '../conference/providers.ts';
 import { resolveEventTime } from '../model/datetime.ts';
 import { mustResolve, resolveEventTimes, type EventTimes } from '../model/event-times.ts';
 import type { Attendee, NotificationRequest, NotificationType, Recurrence } from '../model/schema.ts';
-import { sameAddress } from '../model/parse.ts';
+import { peopleOf } from '../model/people.ts';
 import { escapeText, foldLine, paramValue } from './content-line.ts';
 
 export type CalendarMethod = 'REQUEST' | 'CANCEL' | 'REPLY';
@@ -142,8 +142,8 @@ export function buildCalendar(request: NotificationRequest, options: CalendarOpt
 /** The attendees a method carries: a REPLY only the one who answered, with the answer (RFC 5546 §3.2.3). */
 function attendeesFor(request: NotificationRequest): Attendee[] {
   if (request.type !== 'reply' || !request.reply) return request.attendees;
-  const reply = request.reply;
-  return request.attendees.filter((a) => sameAddress(a.email, reply.attendee)).map((a) => ({ ...a, status: reply.status }));
+  const { replier } = peopleOf(request);
+  return replier ? [{ ...replier, status: request.reply.status }] : [];
 }
 
 function repeatingOf(rule: Recurrence, times: EventTimes): ICalRepeatingOptions {
@@ -174,7 +174,15 @@ function descriptionWithJoinBlock(description: string | undefined, joinBlock: st
   return description ? `${description}\n\n${joinBlock}` : joinBlock;
 }
 
+const vtimezones = new Map<string, string | null>();
+
+/** The VTIMEZONE block of a zone, made once per process (it costs as much as the rest of the calendar). */
 function vtimezone(zone: string): string | null {
-  const block = tzlib_get_ical_block(zone);
-  return Array.isArray(block) ? (block[0] ?? null) : null;
+  let block = vtimezones.get(zone);
+  if (block === undefined) {
+    const made = tzlib_get_ical_block(zone);
+    block = Array.isArray(made) ? (made[0] ?? null) : null;
+    vtimezones.set(zone, block);
+  }
+  return block;
 }

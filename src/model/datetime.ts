@@ -63,11 +63,24 @@ export function resolveDate(value: string, zone: string): DateTime<true> | DateT
   return parsed;
 }
 
+const resolved = new Map<string, DateTime<true> | DateTimeProblem>();
+const RESOLVED_CACHE_SIZE = 20_000;
+
 /**
  * Resolves a value that is a date for all-day events and a date-time otherwise.
+ * Results are cached (luxon values are immutable): a zone offset costs luxon
+ * an Intl round trip, and the same agenda times recur across the recipients
+ * of one event.
  */
 export function resolveEventTime(value: string, zone: string, allDay: boolean): DateTime<true> | DateTimeProblem {
-  return allDay ? resolveDate(value, zone) : resolveDateTime(value, zone);
+  const key = `${allDay ? 'D' : 'T'}|${zone}|${value}`;
+  let result = resolved.get(key);
+  if (result === undefined) {
+    result = allDay ? resolveDate(value, zone) : resolveDateTime(value, zone);
+    if (resolved.size >= RESOLVED_CACHE_SIZE) resolved.delete(resolved.keys().next().value!);
+    resolved.set(key, result);
+  }
+  return result;
 }
 
 /** True when `value` has the shape of an all-day date rather than a date-time. */

@@ -65,8 +65,8 @@ export function webLink() {
         ctx.addIssue({ code: 'custom', message: `must be an https: or http: URL, not ${url.protocol}` });
       } else if (url.username || url.password) {
         ctx.addIssue({ code: 'custom', message: 'must not carry a user name or password' });
-      } else if (/[\s<>"]/.test(value)) {
-        ctx.addIssue({ code: 'custom', message: 'must not contain spaces, quotes or angle brackets' });
+      } else if (/[\s<>"\u0000-\u001f\u007f]/.test(value)) {
+        ctx.addIssue({ code: 'custom', message: 'must not contain spaces, control characters, quotes or angle brackets' });
       }
     });
 }

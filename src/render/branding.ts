@@ -4,8 +4,8 @@
 import { z } from 'zod';
 
 export const brandingSchema = z.strictObject({
-  /** Named in the footer: "This notification was sent by <productName>". */
-  productName: z.string().trim().min(1).max(100).default('Calendar'),
+  /** Named in the header and footer. Unset: "Calendar" in the reader's language (locales: brand.defaultName). */
+  productName: z.string().trim().min(1).max(100).optional(),
   /** Buttons and accents; a CSS hex colour. */
   accentColor: z
     .string()
@@ -21,5 +21,5 @@ export const brandingSchema = z.strictObject({
 
 export type Branding = z.output<typeof brandingSchema>;
 
-/** The neutral brand: "Calendar", a blue accent, no logo. */
+/** The neutral brand: "Calendar" in the reader's language, a blue accent, no logo. */
 export const DEFAULT_BRANDING: Branding = Object.freeze(brandingSchema.parse({}));

@@ -8,7 +8,7 @@ import { RECURRENCE_TEXT_KEYS } from './recurrence-text.ts';
 import { TIME_TEXT_KEYS } from './time-text.ts';
 
 /** Keys views.ts reads in code rather than through templates. */
-const VIEW_KEYS = ['conference.removed', 'conference.none', 'changes.empty', 'providers'] as const;
+const VIEW_KEYS = ['conference.removed', 'conference.none', 'changes.empty', 'providers', 'sender.via', 'brand.defaultName'] as const;
 
 const expanded = new WeakMap<ReadonlySet<string>, Map<Catalog, string[]>>();
 

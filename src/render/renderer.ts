@@ -9,7 +9,9 @@ import type { NotificationRequest, Recipient } from '../model/schema.ts';
 import { brandingSchema, type Branding } from './branding.ts';
 import { loadCatalog, type Catalog } from './catalog.ts';
 import { loadTemplates, type TemplateSet } from './templates.ts';
-import { localeView, peopleOf, recipientContext, zoneView, type LocaleView, type ZoneView } from './views.ts';
+import { peopleOf } from '../model/people.ts';
+import { fill, slotText, slotted, type SlotText } from './slots.ts';
+import { localeView, recipientData, zoneView, type LocaleView, type ZoneView } from './views.ts';
 
 export interface RendererOptions {
   /** Folder of the templates; default `templates` of this project. */
@@ -27,6 +29,12 @@ export interface RendererOptions {
   readonly missingLabels?: 'fallback' | 'mark';
   /** ORGANIZER;SENT-BY of the calendar, when mail goes out from the service's mailbox. */
   readonly sentBy?: string;
+  /**
+   * Run the templates once per group of recipients that differ only in their
+   * own strings, and fill those in per recipient (default). `false` runs the
+   * templates for every recipient: the reference the grouped output is tested against.
+   */
+  readonly groupRendering?: boolean;
 }
 
 export interface RenderOptions {
@@ -44,6 +52,8 @@ export interface RenderedEmail {
   readonly text: string;
   /** The iCalendar part (iMIP): the same for every recipient of a language. */
   readonly calendar: CalendarPart;
+  /** The author shown "via" the product, for the `service` sender policy. */
+  readonly viaName: string;
   /** Labels the recipient's language lacks (taken from the default language, or marked). */
   readonly missingKeys: readonly string[];
 }
@@ -90,6 +100,7 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
     const stamp = renderOptions.stamp ?? DateTime.utc();
     const times = resolveEventTimes(request);
     const calendars = new Map<string, CalendarPart>();
+    const shapes = new Map<string, { subject: SlotText; html: SlotText; text: SlotText }>();
     const email = templates.emails[request.type];
     const locales = new Map<string, LocaleView>();
     const zones = new Map<string, ZoneView>();
@@ -116,17 +127,40 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
         calendars.set(locale, calendar);
       }
       const name = names.get(recipient.email.toLowerCase()) ?? null;
-      const context = recipientContext(request, times, zoneLayer, recipient, name);
-      const subject = oneLine(email.subject(context));
-      context.subject = subject; // the HTML's <title> and preview line
+      const data = recipientData(request, times, zoneLayer, recipient, name);
+      let subject: string;
+      let html: string;
+      let text: string;
+      if (options.groupRendering === false) {
+        const context: Record<string, unknown> = { ...zoneLayer.context, ...data };
+        subject = oneLine(email.subject(context));
+        context.subject = subject; // the HTML's <title>
+        html = email.html(context);
+        text = email.text(context);
+      } else {
+        const slots = slotted(data);
+        const shapeKey = `${zoneKey}|${slots.shape}`;
+        let shaped = shapes.get(shapeKey);
+        if (!shaped) {
+          const context: Record<string, unknown> = { ...zoneLayer.context, ...slots.context };
+          const subjectShape = oneLine(email.subject(context));
+          context.subject = subjectShape;
+          shaped = { subject: slotText(subjectShape), html: slotText(email.html(context)), text: slotText(email.text(context)) };
+          shapes.set(shapeKey, shaped);
+        }
+        subject = oneLine(fill(shaped.subject, slots.values, false));
+        html = fill(shaped.html, slots.values, true);
+        text = fill(shaped.text, slots.values, false);
+      }
       return {
         to: { email: recipient.email, name },
         locale,
         timeZone: zone,
         subject,
-        html: email.html(context),
-        text: tidyText(email.text(context)),
+        html,
+        text: tidyText(text),
         calendar,
+        viaName: localeLayer.viaName,
         missingKeys: zoneLayer.missingKeys,
       };
     });

@@ -44,6 +44,7 @@ export class TimeText {
   private readonly t: Translate;
   private readonly format: ZonedFormatter;
   private readonly floating: ZonedFormatter;
+  private readonly agendaTimes = new Map<string, string>();
 
   /**
    * @example new TimeText(catalog.translator('ru'), 'ru', 'Europe/Moscow').span(span).card
@@ -63,7 +64,9 @@ export class TimeText {
     const end = span.end.setZone(this.zone);
     const offset = gmtOffset(start);
     const long = this.t('time.longRange', { start: this.longDateTime(start), end: this.longDateTime(end), offset });
-    const card = start.hasSame(end, 'day')
+    // Same calendar day in this zone (luxon's hasSame recomputes zone offsets: slow per call).
+    const sameDay = start.year === end.year && start.month === end.month && start.day === end.day;
+    const card = sameDay
       ? this.t('time.cardRangeSameDay', { date: this.cardDate(start), startTime: this.format.time(start), endTime: this.format.time(end), offset })
       : this.t('time.cardRange', { start: this.cardDateTime(start), end: this.cardDateTime(end), offset });
     return { long, card };
@@ -87,10 +90,16 @@ export class TimeText {
     return this.t('time.longDate', this.floating.dateParts(floatingInstant(date)));
   }
 
-  /** «09:00 – 09:30», or «весь день», for a line of the agenda. */
+  /** «09:00 – 09:30», or «весь день», for a line of the agenda; remembered, as agendas repeat across recipients. */
   agendaTime(span: Span): string {
     if (span.allDay) return this.t('time.allDay');
-    return this.t('time.timeRange', { start: this.format.time(span.start), end: this.format.time(span.end) });
+    const key = `${span.start.toMillis()}|${span.end.toMillis()}`;
+    let text = this.agendaTimes.get(key);
+    if (text === undefined) {
+      text = this.t('time.timeRange', { start: this.format.time(span.start), end: this.format.time(span.end) });
+      this.agendaTimes.set(key, text);
+    }
+    return text;
   }
 
   private longDateTime(instant: DateTime): string {

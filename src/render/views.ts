@@ -12,11 +12,12 @@ import type { CalendarWords } from '../calendar/calendar.ts';
 import type { EventTimes } from '../model/event-times.ts';
 import { mustResolve } from '../model/event-times.ts';
 import type { Attendee, Conference, NotificationRequest, Recipient, Recurrence } from '../model/schema.ts';
-import { sameAddress } from '../model/parse.ts';
+import { peopleOf } from '../model/people.ts';
 import type { Branding } from './branding.ts';
 import type { Catalog, Translate } from './catalog.ts';
 import { describeRecurrence } from './recurrence-text.ts';
 import { expandLabelPaths } from './label-keys.ts';
+import type { RecipientData } from './slots.ts';
 import { TimeText, type Span } from './time-text.ts';
 
 export interface ViewOptions {
@@ -44,6 +45,10 @@ export interface LocaleView {
   readonly base: Record<string, unknown>;
   /** The calendar part's words in this language. */
   readonly calendarWords: CalendarWords;
+  /** "Елена Смирнова через Календарь": the From name when mail goes out from the service's mailbox. */
+  readonly viaName: string;
+  /** The configured product name, or "Calendar" in this language. */
+  readonly productName: string;
 }
 
 export interface ZoneView {
@@ -54,14 +59,6 @@ export interface ZoneView {
   readonly missingKeys: readonly string[];
 }
 
-/** The people a request is about: who organizes, who answered, who takes part. */
-export function peopleOf(request: NotificationRequest) {
-  const organizer = request.organizer;
-  const participants = request.attendees.filter((a) => !sameAddress(a.email, organizer.email));
-  const replier = request.reply ? (request.attendees.find((a) => sameAddress(a.email, request.reply!.attendee)) ?? null) : null;
-  return { organizer, participants, replier };
-}
-
 /**
  * Builds the per-(request, locale) layer.
  */
@@ -69,7 +66,7 @@ export function localeView(request: NotificationRequest, times: EventTimes, loca
   const { catalog, participantsShown, branding } = options;
   const t = catalog.translator(locale);
   const eventZoneText = new TimeText(t, locale, times.zone);
-  const { organizer, participants, replier } = peopleOf(request);
+  const { organizer, participants, replier, author } = peopleOf(request);
   const direction = catalog.direction(locale);
   const conference = conferenceView(request.event.conference, t);
   const recurrence = recurrenceText(request.event.recurrence, t, locale, eventZoneText, times);
@@ -77,10 +74,11 @@ export function localeView(request: NotificationRequest, times: EventTimes, loca
   const { event, type } = request;
   const occurrenceCancelled = type === 'cancellation' && times.occurrence !== null;
 
+  const brand = { ...branding, productName: branding.productName ?? t('brand.defaultName') };
   const base = {
     lang: locale,
     dir: { name: direction, start: direction === 'rtl' ? 'right' : 'left', end: direction === 'rtl' ? 'left' : 'right' },
-    brand: branding,
+    brand,
     type,
     isInvitation: type === 'invitation',
     isUpdate: type === 'update',
@@ -103,7 +101,8 @@ export function localeView(request: NotificationRequest, times: EventTimes, loca
     conference,
     reply: request.reply && replier ? { status: request.reply.status, comment: request.reply.comment ?? null, attendee: personView(replier) } : null,
   };
-  return { locale, t, eventZoneText, conference, recurrence, base, calendarWords: calendarWords(conference, t) };
+  const viaName = t('sender.via', { name: author.name, product: brand.productName });
+  return { locale, t, eventZoneText, conference, recurrence, base, calendarWords: calendarWords(conference, t), viaName, productName: brand.productName };
 }
 
 /**
@@ -133,7 +132,7 @@ export function zoneView(request: NotificationRequest, times: EventTimes, locale
     organizer: organizer.name,
     attendee: replier?.name ?? '',
     provider: locale.conference?.provider ?? '',
-    product: options.branding.productName,
+    product: locale.productName,
     occurrenceDate: occurrence?.date ?? '',
     occurrenceTime: occurrence?.time ?? '',
   };
@@ -150,13 +149,13 @@ export function zoneView(request: NotificationRequest, times: EventTimes, locale
 }
 
 /**
- * Adds what only this recipient sees: their address, answer links and day.
+ * What only this recipient sees: their address, answer links and day. Only
+ * strings, booleans and lists (see slots.ts).
  */
-export function recipientContext(request: NotificationRequest, times: EventTimes, zone: ZoneView, recipient: Recipient, name: string | null): Record<string, unknown> {
+export function recipientData(request: NotificationRequest, times: EventTimes, zone: ZoneView, recipient: Recipient, name: string | null): RecipientData {
   const answers = request.type === 'invitation' || request.type === 'update' ? recipient.rsvp : undefined;
-  const rsvp = answers && (answers.accept || answers.tentative || answers.decline) ? answers : null;
+  const rsvp = answers && (answers.accept || answers.tentative || answers.decline) ? { ...answers } : null;
   return {
-    ...zone.context,
     recipient: { email: recipient.email, name },
     rsvp,
     agenda: recipient.agenda?.length ? agendaView(request, times, zone.text, recipient) : null,
@@ -247,7 +246,7 @@ function agendaView(request: NotificationRequest, times: EventTimes, text: TimeT
   });
   const shown = times.shown;
   items.push({ sortKey: shown.allDay ? -Infinity : shown.start.toMillis(), time: text.agendaTime(shown), title: request.event.title, isThisEvent: true });
-  return items.sort((a, b) => a.sortKey - b.sortKey);
+  return items.sort((a, b) => a.sortKey - b.sortKey).map(({ time, title, isThisEvent }) => ({ time, title, isThisEvent }));
 }
 
 /**

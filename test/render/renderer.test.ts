@@ -345,7 +345,9 @@ describe('branding', () => {
   it('is neutral by default', () => {
     const [email] = render(example('skype-invitation'));
     expect(html(email!)('img')).toHaveLength(0);
-    expect(email!.text).toContain('Это уведомление отправлено сервисом «Calendar».');
+    expect(email!.text).toContain('Это уведомление отправлено сервисом «Календарь».');
+    const [english] = render(exampleIn('skype-invitation', 'en'));
+    expect(english!.text).toContain('This notification was sent by Calendar.');
   });
 
   it('refuses a colour that is not one', async () => {

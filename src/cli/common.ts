@@ -1,0 +1,68 @@
+/**
+ * What the command-line tools share: configuration from the environment,
+ * a request read from a file, the renderer made from both.
+ */
+import { readFile } from 'node:fs/promises';
+import { loadConfig, type Config } from '../config/config.ts';
+import { InvalidRequestError } from '../model/errors.ts';
+import { parseNotificationRequest } from '../model/parse.ts';
+import type { NotificationRequest } from '../model/schema.ts';
+import { createRenderer, type Renderer } from '../render/renderer.ts';
+
+/**
+ * The renderer the service would use with this configuration.
+ *
+ * @example const renderer = await rendererFor(loadConfig());
+ */
+export function rendererFor(config: Config): Promise<Renderer> {
+  return createRenderer({
+    branding: config.branding,
+    defaultLocale: config.defaultLocale,
+    ...(config.defaultTimeZone ? { defaultTimeZone: config.defaultTimeZone } : {}),
+    participantsShown: config.participantsShown,
+    ...(config.sender.policy === 'service' ? { sentBy: `mailto:${config.sender.serviceMailbox.address}` } : {}),
+  });
+}
+
+/** Reads and validates a request file; a broken one is reported field by field. */
+export async function readRequestFile(path: string): Promise<NotificationRequest> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`${path}: ${(error as Error).message}`);
+  }
+  try {
+    return parseNotificationRequest(json);
+  } catch (error) {
+    if (error instanceof InvalidRequestError) {
+      throw new UsageError(`${path} breaks the contract:\n${error.issues.map((i) => `  ${i.path || 'request'}: ${i.message}`).join('\n')}`);
+    }
+    throw error;
+  }
+}
+
+/** A mistake of the person at the terminal: printed without a stack, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Runs a command's main, printing errors as a person wants to read them. */
+export function runMain(main: (args: string[]) => Promise<number>): void {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      if (error instanceof UsageError || (error as { code?: string }).code === 'CONFIG_INVALID') {
+        console.error((error as Error).message);
+        process.exitCode = 2;
+      } else {
+        console.error(error);
+        process.exitCode = 1;
+      }
+    },
+  );
+}
+
+export { loadConfig };

@@ -1,0 +1,48 @@
+/**
+ * npm run send -- <request.json>
+ *
+ * Renders the request and sends each recipient's message through SMTP_URL
+ * (Mailpit's smtp://localhost:1025 by default), one line per recipient:
+ * accepted with the relay's reply, or rejected with it. Exit code 1 when
+ * any recipient was not accepted.
+ */
+import { parseArgs } from 'node:util';
+import { DateTime } from 'luxon';
+import { composeMessage } from '../message/compose.ts';
+import { createSmtpTransport } from '../transport/smtp.ts';
+import { loadConfig, readRequestFile, rendererFor, runMain, UsageError } from './common.ts';
+import { messageOptionsOf } from './message-options.ts';
+
+const USAGE = 'usage: npm run send -- <request.json>   (sends through SMTP_URL, default smtp://localhost:1025)';
+
+async function main(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { help: { type: 'boolean' } } });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(USAGE);
+  const config = loadConfig();
+  const request = await readRequestFile(positionals[0]!);
+  const renderer = await rendererFor(config);
+  const transport = createSmtpTransport(config.smtp);
+  const stamp = DateTime.utc();
+  let failures = 0;
+  try {
+    for (const email of renderer.render(request, { stamp })) {
+      const message = await composeMessage(request, email, { ...messageOptionsOf(config), date: stamp.toJSDate() });
+      const outcome = await transport.send(message);
+      if (outcome.status === 'sent') {
+        console.log(`accepted\t${email.to.email}\t${message.messageId}\t${outcome.response}`);
+      } else {
+        failures++;
+        console.log(`rejected\t${email.to.email}\t${outcome.kind}\t${outcome.response ?? `${outcome.code}: ${outcome.message}`}`);
+      }
+    }
+  } finally {
+    transport.close();
+  }
+  return failures ? 1 : 0;
+}
+
+runMain(main);

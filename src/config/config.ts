@@ -1,0 +1,140 @@
+/**
+ * The service's configuration: read from the environment once at start,
+ * validated as a whole (one error listing every problem), then frozen.
+ * Every variable, its default and meaning is in the README's table.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { isKnownTimeZone } from '../model/datetime.ts';
+import { emailAddress } from '../model/text-rules.ts';
+import { brandingSchema, type Branding } from '../render/branding.ts';
+import type { SenderPolicy } from '../message/sender.ts';
+
+/** A configuration that cannot be used, with every problem named by its variable. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const flag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+const optionalText = z.string().trim().min(1).optional();
+
+const envSchema = z.object({
+  SMTP_URL: z
+    .string()
+    .default('smtp://localhost:1025')
+    .refine((v) => /^smtps?:\/\/[^/]+/.test(v), 'must be smtp://host:port or smtps://host:port (user:password@ allowed)'),
+  SMTP_POOL_SIZE: positiveInt(100).default(5),
+  SMTP_REQUIRE_TLS: flag.default(false),
+  SMTP_ALLOW_INVALID_CERTIFICATE: flag.default(false),
+  SMTP_TIMEOUT_MS: positiveInt(600_000).default(30_000),
+  DKIM_DOMAIN: optionalText,
+  DKIM_SELECTOR: optionalText,
+  DKIM_PRIVATE_KEY_FILE: optionalText,
+  SENDER_POLICY: z.enum(['organizer', 'service']).default('organizer'),
+  SERVICE_MAILBOX: emailAddress().default('notifications@invite-mailer.localhost'),
+  SERVICE_NAME: optionalText,
+  BOUNCE_ADDRESS: emailAddress().optional(),
+  PRODUCT_NAME: optionalText,
+  ACCENT_COLOR: optionalText,
+  LOGO_URL: optionalText,
+  FOOTER_TEXT: optionalText,
+  DEFAULT_LOCALE: z.string().regex(/^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$/, 'must be a language tag such as en or ru').default('en'),
+  DEFAULT_TIME_ZONE: z.string().optional().refine((v) => v === undefined || isKnownTimeZone(v), 'must be an IANA time zone such as Europe/Moscow'),
+  PARTICIPANTS_SHOWN: positiveInt(1000).default(10),
+});
+
+export interface Config {
+  readonly smtp: {
+    readonly url: string;
+    readonly poolSize: number;
+    readonly requireTLS: boolean;
+    readonly allowInvalidCertificate: boolean;
+    readonly timeoutMs: number;
+    readonly dkim?: { readonly domainName: string; readonly keySelector: string; readonly privateKey: string };
+  };
+  readonly sender: {
+    readonly policy: SenderPolicy;
+    readonly serviceMailbox: { readonly name: string; readonly address: string };
+    readonly bounceAddress: string;
+  };
+  readonly branding: Branding;
+  readonly defaultLocale: string;
+  readonly defaultTimeZone?: string;
+  readonly participantsShown: number;
+}
+
+/**
+ * Reads and validates the configuration.
+ *
+ * @throws ConfigError listing every variable that is wrong.
+ * @example const config = loadConfig(process.env); config.smtp.url // 'smtp://localhost:1025'
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+  // An empty variable counts as unset, as in most shells' `VAR= cmd`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = envSchema.safeParse(present);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+
+  const branding = brandingSchema.safeParse({
+    ...(e.PRODUCT_NAME ? { productName: e.PRODUCT_NAME } : {}),
+    ...(e.ACCENT_COLOR ? { accentColor: e.ACCENT_COLOR } : {}),
+    ...(e.LOGO_URL ? { logoUrl: e.LOGO_URL } : {}),
+    ...(e.FOOTER_TEXT ? { footer: e.FOOTER_TEXT } : {}),
+  });
+  const brandVariables: Record<string, string> = { productName: 'PRODUCT_NAME', accentColor: 'ACCENT_COLOR', logoUrl: 'LOGO_URL', footer: 'FOOTER_TEXT' };
+  if (!branding.success) for (const issue of branding.error.issues) problems.push(`${brandVariables[String(issue.path[0])] ?? issue.path.join('.')}: ${issue.message}`);
+
+  let dkim: Config['smtp']['dkim'];
+  const dkimSet = [e.DKIM_DOMAIN, e.DKIM_SELECTOR, e.DKIM_PRIVATE_KEY_FILE].filter(Boolean).length;
+  if (dkimSet > 0 && dkimSet < 3) problems.push('DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE: set all three to sign, or none');
+  if (dkimSet === 3) {
+    try {
+      dkim = { domainName: e.DKIM_DOMAIN!, keySelector: e.DKIM_SELECTOR!, privateKey: readFileSync(e.DKIM_PRIVATE_KEY_FILE!, 'utf8') };
+    } catch (error) {
+      problems.push(`DKIM_PRIVATE_KEY_FILE: cannot be read (${(error as Error).message})`);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const productName = branding.data!.productName ?? 'Calendar';
+  return deepFreeze({
+    smtp: {
+      url: e.SMTP_URL,
+      poolSize: e.SMTP_POOL_SIZE,
+      requireTLS: e.SMTP_REQUIRE_TLS,
+      allowInvalidCertificate: e.SMTP_ALLOW_INVALID_CERTIFICATE,
+      timeoutMs: e.SMTP_TIMEOUT_MS,
+      ...(dkim ? { dkim } : {}),
+    },
+    sender: {
+      policy: e.SENDER_POLICY,
+      serviceMailbox: { name: e.SERVICE_NAME ?? productName, address: e.SERVICE_MAILBOX },
+      bounceAddress: e.BOUNCE_ADDRESS ?? e.SERVICE_MAILBOX,
+    },
+    branding: branding.data!,
+    defaultLocale: e.DEFAULT_LOCALE,
+    ...(e.DEFAULT_TIME_ZONE ? { defaultTimeZone: e.DEFAULT_TIME_ZONE } : {}),
+    participantsShown: e.PARTICIPANTS_SHOWN,
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

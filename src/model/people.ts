@@ -1,0 +1,26 @@
+/**
+ * Who a request is about: who organizes, who answered, who takes part, who writes.
+ */
+import { sameAddress } from './parse.ts';
+import type { Attendee, NotificationRequest, Person } from './schema.ts';
+
+export interface People {
+  readonly organizer: Person;
+  /** Attendees other than the organizer. */
+  readonly participants: readonly Attendee[];
+  /** For a reply: the attendee who answered. */
+  readonly replier: Attendee | null;
+  /** In whose name the message goes out: the organizer; for a reply, the attendee who answered. */
+  readonly author: Person;
+}
+
+/**
+ * @example peopleOf(request).participants.length // attendees without the organizer
+ */
+export function peopleOf(request: NotificationRequest): People {
+  const organizer = request.organizer;
+  const participants = request.attendees.filter((a) => !sameAddress(a.email, organizer.email));
+  const reply = request.reply;
+  const replier = request.type === 'reply' && reply ? (request.attendees.find((a) => sameAddress(a.email, reply.attendee)) ?? null) : null;
+  return { organizer, participants, replier, author: replier ?? organizer };
+}

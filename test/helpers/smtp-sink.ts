@@ -1,0 +1,74 @@
+import type { AddressInfo } from 'node:net';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
+
+export interface ReceivedMessage {
+  readonly from: string;
+  readonly to: string[];
+  readonly raw: Buffer;
+}
+
+/** What the sink answers to one RCPT TO: accept (undefined) or an SMTP error. */
+export type RcptPolicy = (address: string, attempt: number) => { code: number; message: string } | undefined;
+
+/**
+ * A real SMTP server on loopback that keeps what it accepted, and can be told
+ * to refuse recipients (550, 451) the way relays do.
+ */
+export class SmtpSink {
+  readonly received: ReceivedMessage[] = [];
+  rcptPolicy: RcptPolicy = () => undefined;
+  private readonly attempts = new Map<string, number>();
+  private server: SMTPServer | undefined;
+  port = 0;
+
+  async start(): Promise<this> {
+    this.server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      size: 50 * 1024 * 1024,
+      onRcptTo: (address: SMTPServerAddress, _session: SMTPServerSession, callback: (error?: Error) => void) => {
+        const attempt = (this.attempts.get(address.address) ?? 0) + 1;
+        this.attempts.set(address.address, attempt);
+        const refusal = this.rcptPolicy(address.address, attempt);
+        if (!refusal) return callback();
+        return callback(Object.assign(new Error(refusal.message), { responseCode: refusal.code }));
+      },
+      onData: (stream, session, callback) => {
+        const chunks: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        stream.on('end', () => {
+          const envelope = session.envelope;
+          this.received.push({
+            from: envelope.mailFrom ? envelope.mailFrom.address : '',
+            to: envelope.rcptTo.map((r) => r.address),
+            raw: Buffer.concat(chunks),
+          });
+          callback();
+        });
+      },
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
+    this.port = (this.server.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  get url(): string {
+    return `smtp://127.0.0.1:${this.port}`;
+  }
+
+  /** The message delivered to `address` (the last one, if several). */
+  messageTo(address: string): ReceivedMessage | undefined {
+    return this.received.filter((m) => m.to.includes(address)).pop();
+  }
+
+  reset(): void {
+    this.received.length = 0;
+    this.attempts.clear();
+    this.rcptPolicy = () => undefined;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+  }
+}

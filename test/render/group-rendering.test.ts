@@ -1,0 +1,55 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DateTime } from 'luxon';
+import { parseNotificationRequest } from '../../src/model/parse.ts';
+import { createRenderer, type Renderer } from '../../src/render/renderer.ts';
+import { fill, slotText, slotted } from '../../src/render/slots.ts';
+import { EXAMPLE_NAMES, example, exampleIn } from '../helpers/examples.ts';
+
+let grouped: Renderer;
+let reference: Renderer;
+beforeAll(async () => {
+  [grouped, reference] = await Promise.all([createRenderer(), createRenderer({ groupRendering: false })]);
+});
+
+const stamp = DateTime.fromISO('2026-11-20T08:15:00Z');
+
+describe('rendering once per group of recipients', () => {
+  it.each(EXAMPLE_NAMES.flatMap((name) => [[name, 'ru'], [name, 'en']]))('gives the bytes of rendering each recipient: %s in %s', (name, locale) => {
+    const request = parseNotificationRequest(exampleIn(name!, locale!));
+    const a = grouped.render(request, { stamp });
+    const b = reference.render(request, { stamp });
+    expect(a.map((e) => [e.subject, e.html, e.text])).toEqual(b.map((e) => [e.subject, e.html, e.text]));
+  });
+
+  it('keeps each recipient’s own strings, escaped once, when many share a shape', () => {
+    const payload = example('skype-invitation');
+    const template = payload.recipients[0];
+    payload.recipients = [];
+    for (let i = 0; i < 5; i++) {
+      const email = `p${i}@mydomain.ru`;
+      payload.attendees.push({ name: `<b>Участник</b> ${i} & "co"`, email });
+      payload.recipients.push({
+        ...template,
+        email,
+        rsvp: { accept: `https://mail.mydomain.ru/rsvp/${i}?a=accept&who=<${i}>`.replace(/[<>]/g, ''), decline: `https://mail.mydomain.ru/rsvp/${i}?a=decline` },
+        agenda: [{ title: `План <${i}> & «${i}»`, start: '2023-08-28T09:00:00', end: '2023-08-28T09:30:00' }],
+      });
+    }
+    const request = parseNotificationRequest(payload);
+    const a = grouped.render(request, { stamp });
+    const b = reference.render(request, { stamp });
+    expect(a.map((e) => [e.subject, e.html, e.text])).toEqual(b.map((e) => [e.subject, e.html, e.text]));
+    expect(a[3]!.html).toContain('https://mail.mydomain.ru/rsvp/3?a&#x3D;accept&amp;who&#x3D;3');
+    expect(a[3]!.html).toContain('План &lt;3&gt; &amp; «3»');
+    expect(a[3]!.text).toContain('План <3> & «3»');
+    expect(a[3]!.html).not.toContain('rsvp/2');
+  });
+
+  it('fills slots, escaping only for HTML', () => {
+    const { context, values, shape } = slotted({ rsvp: { accept: 'https://x?a=1&b=2' }, agenda: [{ title: 'A<B', isThisEvent: true }], none: null });
+    expect(shape).toBe('{rsvp:{accept:s}agenda:[1{title:sisThisEvent:true}]none:null}');
+    const text = slotText(`<a href="${(context.rsvp as { accept: string }).accept}">${((context.agenda as { title: string }[])[0]!).title}</a>`);
+    expect(fill(text, values, true)).toBe('<a href="https://x?a&#x3D;1&amp;b&#x3D;2">A&lt;B</a>');
+    expect(fill(text, values, false)).toBe('<a href="https://x?a=1&b=2">A<B</a>');
+  });
+});

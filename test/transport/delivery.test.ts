@@ -1,0 +1,87 @@
+import { DateTime } from 'luxon';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { composeMessage, type OutgoingMessage } from '../../src/message/compose.ts';
+import { parseNotificationRequest } from '../../src/model/parse.ts';
+import { createRenderer, type Renderer } from '../../src/render/renderer.ts';
+import { createSmtpTransport, type MailTransport } from '../../src/transport/smtp.ts';
+import { expectDeliveredInvite } from '../helpers/delivered.ts';
+import { EXAMPLE_NAMES, example } from '../helpers/examples.ts';
+import { SmtpSink } from '../helpers/smtp-sink.ts';
+
+const sink = new SmtpSink();
+let renderer: Renderer;
+let transport: MailTransport;
+const options = {
+  senderPolicy: 'organizer' as const,
+  serviceMailbox: { name: 'Calendar', address: 'calendar@mydomain.ru' },
+  bounceAddress: 'bounces@mydomain.ru',
+  date: new Date('2026-11-20T08:15:00Z'),
+};
+
+beforeAll(async () => {
+  await sink.start();
+  renderer = await createRenderer();
+  transport = createSmtpTransport({ url: sink.url, poolSize: 2 });
+});
+afterAll(async () => {
+  transport.close();
+  await sink.stop();
+});
+beforeEach(() => sink.reset());
+
+async function messagesOf(payload: unknown): Promise<OutgoingMessage[]> {
+  const request = parseNotificationRequest(payload);
+  return Promise.all(renderer.render(request, { stamp: DateTime.fromJSDate(options.date) }).map((email) => composeMessage(request, email, options)));
+}
+
+describe('every example over real SMTP on loopback', () => {
+  it.each(EXAMPLE_NAMES)('%s arrives as an iMIP message for each recipient', async (name) => {
+    const payload = example(name);
+    const messages = await messagesOf(payload);
+    for (const message of messages) {
+      const outcome = await transport.send(message);
+      expect(outcome).toMatchObject({ status: 'sent' });
+      if (outcome.status === 'sent') expect(outcome.response).toMatch(/^250 /);
+    }
+    expect(sink.received).toHaveLength(payload.recipients.length);
+    for (const recipient of payload.recipients) {
+      const received = sink.messageTo(recipient.email)!;
+      expect(received.from).toBe('bounces@mydomain.ru');
+      expect(received.to).toEqual([recipient.email]);
+      // the bytes that were sent are the bytes that were composed
+      expect(received.raw.toString('utf8').replace(/\r?\n$/, '')).toBe(messages.find((m) => m.envelope.to[0] === recipient.email)!.raw.toString('utf8').replace(/\r?\n$/, ''));
+      await expectDeliveredInvite(received.raw, payload, recipient.email);
+    }
+  });
+});
+
+describe('failures keep the server’s reply and say whether to retry', () => {
+  it('a 550 for one recipient is permanent; the others are delivered', async () => {
+    sink.rcptPolicy = (address) => (address === 'anna.schmidt@partner.example' ? { code: 550, message: '5.1.1 <anna.schmidt@partner.example>: mailbox unavailable' } : undefined);
+    const outcomes = await Promise.all((await messagesOf(example('trueconf-weekly'))).map((m) => transport.send(m)));
+    expect(outcomes.map((o) => o.status)).toEqual(['sent', 'failed', 'sent']);
+    expect(outcomes[1]).toMatchObject({ status: 'failed', kind: 'permanent', code: 'EENVELOPE', responseCode: 550, command: 'RCPT TO' });
+    expect(outcomes[1]!.status === 'failed' && outcomes[1]!.response).toBe('550 5.1.1 <anna.schmidt@partner.example>: mailbox unavailable');
+    expect(sink.received.map((m) => m.to[0])).toEqual(expect.arrayContaining(['d.orlov@mydomain.ru', 'i.volkova@mydomain.ru']));
+    expect(sink.received).toHaveLength(2);
+  });
+
+  it('a 451 is transient, and the same message goes through once the server takes it', async () => {
+    sink.rcptPolicy = (_address, attempt) => (attempt === 1 ? { code: 451, message: '4.7.1 Greylisted, try again later' } : undefined);
+    const [message] = await messagesOf(example('skype-invitation'));
+    const first = await transport.send(message!);
+    expect(first).toMatchObject({ status: 'failed', kind: 'transient', responseCode: 451 });
+    expect(first.status === 'failed' && first.response).toContain('Greylisted');
+    expect(await transport.send(message!)).toMatchObject({ status: 'sent' });
+    expect(sink.received).toHaveLength(1);
+  });
+
+  it('a relay that is not there is transient, with the reason', async () => {
+    const nowhere = createSmtpTransport({ url: 'smtp://127.0.0.1:9', timeoutMs: 2000 });
+    const [message] = await messagesOf(example('skype-invitation'));
+    const outcome = await nowhere.send(message!);
+    nowhere.close();
+    expect(outcome).toMatchObject({ status: 'failed', kind: 'transient' });
+    expect(outcome.status === 'failed' && outcome.message).toMatch(/ECONNREFUSED/);
+  });
+});
