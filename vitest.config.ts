@@ -10,7 +10,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     projects: [
       { test: { name: 'TZ=UTC', include: ['test/**/*.test.ts'], env: { TZ: 'UTC' } } },
-      { test: { name: 'TZ=Asia/Tokyo', include: zoneSensitive, env: { TZ: 'Asia/Tokyo' } } },
+      // (SpamAssassin reads bytes whatever the zone: once is enough.)
+      { test: { name: 'TZ=Asia/Tokyo', include: zoneSensitive, exclude: ['test/message/spam-score.test.ts'], env: { TZ: 'Asia/Tokyo' } } },
     ],
   },
 });

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/config.ts';
+
+describe('configuration from the environment', () => {
+  it('runs on embedded defaults with nothing set', () => {
+    const config = loadConfig({});
+    expect(config.smtp).toMatchObject({ url: 'smtp://localhost:1025', poolSize: 5, requireTLS: false });
+    expect(config.sender).toEqual({
+      policy: 'organizer',
+      serviceMailbox: { name: 'Calendar', address: 'notifications@invite-mailer.localhost' },
+      bounceAddress: 'notifications@invite-mailer.localhost',
+    });
+    expect(config.defaultLocale).toBe('en');
+    expect(config.branding.productName).toBeUndefined();
+    expect(Object.isFrozen(config) && Object.isFrozen(config.smtp)).toBe(true);
+  });
+
+  it('reads every setting', () => {
+    const config = loadConfig({
+      SMTP_URL: 'smtps://user:secret@relay.example:465',
+      SMTP_POOL_SIZE: '12',
+      SMTP_REQUIRE_TLS: 'true',
+      SENDER_POLICY: 'service',
+      SERVICE_MAILBOX: 'calendar@mydomain.ru',
+      SERVICE_NAME: 'Календарь МойОфис',
+      BOUNCE_ADDRESS: 'bounces@mydomain.ru',
+      PRODUCT_NAME: 'МойОфис',
+      ACCENT_COLOR: '#c2410c',
+      LOGO_URL: 'https://cdn.mydomain.ru/logo.png',
+      FOOTER_TEXT: 'ООО «Пример»',
+      DEFAULT_LOCALE: 'ru',
+      DEFAULT_TIME_ZONE: 'Europe/Moscow',
+      PARTICIPANTS_SHOWN: '25',
+    });
+    expect(config.smtp).toMatchObject({ url: 'smtps://user:secret@relay.example:465', poolSize: 12, requireTLS: true });
+    expect(config.sender).toEqual({ policy: 'service', serviceMailbox: { name: 'Календарь МойОфис', address: 'calendar@mydomain.ru' }, bounceAddress: 'bounces@mydomain.ru' });
+    expect(config.branding).toEqual({ productName: 'МойОфис', accentColor: '#c2410c', logoUrl: 'https://cdn.mydomain.ru/logo.png', footer: 'ООО «Пример»' });
+    expect(config).toMatchObject({ defaultLocale: 'ru', defaultTimeZone: 'Europe/Moscow', participantsShown: 25 });
+  });
+
+  it('names every wrong variable in one error', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ SMTP_URL: 'http://relay', SENDER_POLICY: 'me', DEFAULT_TIME_ZONE: 'Mars/Base', ACCENT_COLOR: 'red', DKIM_DOMAIN: 'mydomain.ru' });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const text = error!.problems.join('\n');
+    for (const variable of ['SMTP_URL', 'SENDER_POLICY', 'DEFAULT_TIME_ZONE']) expect(text).toContain(variable);
+  });
+
+  it('checks branding and DKIM together once the basics are right', () => {
+    expect(() => loadConfig({ ACCENT_COLOR: 'red', DKIM_DOMAIN: 'mydomain.ru' })).toThrow(/ACCENT_COLOR: must be a hex colour[\s\S]*DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE/);
+    expect(() => loadConfig({ DKIM_DOMAIN: 'd.ru', DKIM_SELECTOR: 's', DKIM_PRIVATE_KEY_FILE: '/nonexistent/key.pem' })).toThrow(/DKIM_PRIVATE_KEY_FILE: cannot be read/);
+  });
+});
