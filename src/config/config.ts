@@ -26,7 +26,19 @@ const flag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 const optionalText = z.string().trim().min(1).optional();
 
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
 const envSchema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  DATA_DIR: z.string().min(1).default('./data'),
+  API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  BODY_LIMIT_BYTES: positiveInt(256 * 1024 * 1024).default(8 * 1024 * 1024),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  RETRY_INITIAL_DELAY_MS: positiveInt(86_400_000).default(30_000),
+  RETRY_MAX_DELAY_MS: positiveInt(86_400_000).default(3_600_000),
+  RETRY_MAX_AGE_MS: positiveInt(30 * 86_400_000).default(5 * 86_400_000),
+  RETRY_MIN_AGE_MS: positiveInt(30 * 86_400_000).default(3_600_000),
   SMTP_URL: z
     .string()
     .default('smtp://localhost:1025')
@@ -52,6 +64,10 @@ const envSchema = z.object({
 });
 
 export interface Config {
+  readonly http: { readonly host: string; readonly port: number; readonly apiToken?: string; readonly bodyLimitBytes: number };
+  readonly dataDir: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly retry: { readonly initialDelayMs: number; readonly maxDelayMs: number; readonly maxAgeMs: number; readonly minAgeMs: number };
   readonly smtp: {
     readonly url: string;
     readonly poolSize: number;
@@ -97,6 +113,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   const brandVariables: Record<string, string> = { productName: 'PRODUCT_NAME', accentColor: 'ACCENT_COLOR', logoUrl: 'LOGO_URL', footer: 'FOOTER_TEXT' };
   if (!branding.success) for (const issue of branding.error.issues) problems.push(`${brandVariables[String(issue.path[0])] ?? issue.path.join('.')}: ${issue.message}`);
 
+  if (!e.API_TOKEN && !LOOPBACK.has(e.HOST)) {
+    problems.push(`HOST: ${e.HOST} is not loopback; set API_TOKEN before listening beyond this machine`);
+  }
+  if (e.RETRY_MIN_AGE_MS > e.RETRY_MAX_AGE_MS) problems.push('RETRY_MIN_AGE_MS: must not exceed RETRY_MAX_AGE_MS');
+
   let dkim: Config['smtp']['dkim'];
   const dkimSet = [e.DKIM_DOMAIN, e.DKIM_SELECTOR, e.DKIM_PRIVATE_KEY_FILE].filter(Boolean).length;
   if (dkimSet > 0 && dkimSet < 3) problems.push('DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE: set all three to sign, or none');
@@ -111,6 +132,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
 
   const productName = branding.data!.productName ?? 'Calendar';
   return deepFreeze({
+    http: { host: e.HOST, port: e.PORT, ...(e.API_TOKEN ? { apiToken: e.API_TOKEN } : {}), bodyLimitBytes: e.BODY_LIMIT_BYTES },
+    dataDir: e.DATA_DIR,
+    logLevel: e.LOG_LEVEL,
+    retry: { initialDelayMs: e.RETRY_INITIAL_DELAY_MS, maxDelayMs: e.RETRY_MAX_DELAY_MS, maxAgeMs: e.RETRY_MAX_AGE_MS, minAgeMs: e.RETRY_MIN_AGE_MS },
     smtp: {
       url: e.SMTP_URL,
       poolSize: e.SMTP_POOL_SIZE,

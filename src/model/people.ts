@@ -2,7 +2,7 @@
  * Who a request is about: who organizes, who answered, who takes part, who writes.
  */
 import { sameAddress } from './parse.ts';
-import type { Attendee, NotificationRequest, Person } from './schema.ts';
+import type { Attendee, NotificationRequest, Person, Recipient } from './schema.ts';
 
 export interface People {
   readonly organizer: Person;
@@ -23,4 +23,16 @@ export function peopleOf(request: NotificationRequest): People {
   const reply = request.reply;
   const replier = request.type === 'reply' && reply ? (request.attendees.find((a) => sameAddress(a.email, reply.attendee)) ?? null) : null;
   return { organizer, participants, replier, author: replier ?? organizer };
+}
+
+/**
+ * Who gets an email: `recipients`, or every attendee but the organizer; for
+ * a reply without `recipients`, the organizer.
+ *
+ * @example recipientsOf(request).map((r) => r.email)
+ */
+export function recipientsOf(request: NotificationRequest): Recipient[] {
+  if (request.recipients) return request.recipients;
+  if (request.type === 'reply') return [{ email: request.organizer.email }];
+  return peopleOf(request).participants.map((a) => ({ email: a.email }));
 }

@@ -5,11 +5,11 @@
 import { DateTime } from 'luxon';
 import { buildCalendar, type CalendarPart } from '../calendar/calendar.ts';
 import { resolveEventTimes } from '../model/event-times.ts';
-import type { NotificationRequest, Recipient } from '../model/schema.ts';
+import type { NotificationRequest } from '../model/schema.ts';
 import { brandingSchema, type Branding } from './branding.ts';
 import { loadCatalog, type Catalog } from './catalog.ts';
 import { loadTemplates, type TemplateSet } from './templates.ts';
-import { peopleOf } from '../model/people.ts';
+import { recipientsOf } from '../model/people.ts';
 import { fill, slotText, slotted, type SlotText } from './slots.ts';
 import { localeView, recipientData, zoneView, type LocaleView, type ZoneView } from './views.ts';
 
@@ -40,6 +40,8 @@ export interface RendererOptions {
 export interface RenderOptions {
   /** When the notification was accepted: DTSTAMP of the calendar. Default: now. */
   readonly stamp?: DateTime;
+  /** Render only these recipients (as a worker does for the deliveries it claimed). Default: all. */
+  readonly only?: readonly string[];
 }
 
 /** One recipient's email, before it becomes a MIME message. */
@@ -61,8 +63,6 @@ export interface RenderedEmail {
 export interface Renderer {
   /** Every recipient's email, in the order of `recipients`. */
   render(request: NotificationRequest, options?: RenderOptions): RenderedEmail[];
-  /** Who gets an email: `recipients`, or every attendee but the organizer (for a reply, the organizer). */
-  recipientsOf(request: NotificationRequest): Recipient[];
   readonly catalog: Catalog;
   readonly templates: TemplateSet;
 }
@@ -90,12 +90,6 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
     missingLabels: options.missingLabels ?? 'fallback',
   } as const;
 
-  function recipientsOf(request: NotificationRequest): Recipient[] {
-    if (request.recipients) return request.recipients;
-    if (request.type === 'reply') return [{ email: request.organizer.email }];
-    return peopleOf(request).participants.map((a) => ({ email: a.email }));
-  }
-
   function render(request: NotificationRequest, renderOptions: RenderOptions = {}): RenderedEmail[] {
     const stamp = renderOptions.stamp ?? DateTime.utc();
     const times = resolveEventTimes(request);
@@ -107,7 +101,9 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
     const names = new Map<string, string>();
     for (const person of [...request.attendees, request.organizer]) names.set(person.email.toLowerCase(), person.name);
 
-    return recipientsOf(request).map((recipient) => {
+    const only = renderOptions.only ? new Set(renderOptions.only.map((e) => e.toLowerCase())) : null;
+    const recipients = only ? recipientsOf(request).filter((r) => only.has(r.email.toLowerCase())) : recipientsOf(request);
+    return recipients.map((recipient) => {
       const locale = catalog.resolveLocale(recipient.locale);
       const zone = recipient.timeZone ?? options.defaultTimeZone ?? times.zone;
       let localeLayer = locales.get(locale);
@@ -166,7 +162,7 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
     });
   }
 
-  return Object.freeze({ render, recipientsOf, catalog, templates });
+  return Object.freeze({ render, catalog, templates });
 }
 
 /** A subject is one line (RFC 5322 §2.2: a header has no bare line breaks). */

@@ -17,6 +17,8 @@ export type RcptPolicy = (address: string, attempt: number) => { code: number; m
 export class SmtpSink {
   readonly received: ReceivedMessage[] = [];
   rcptPolicy: RcptPolicy = () => undefined;
+  /** Milliseconds the sink takes to accept each message (a relay is not instant). */
+  dataDelayMs = 0;
   private readonly attempts = new Map<string, number>();
   private server: SMTPServer | undefined;
   port = 0;
@@ -39,12 +41,16 @@ export class SmtpSink {
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
         stream.on('end', () => {
           const envelope = session.envelope;
-          this.received.push({
-            from: envelope.mailFrom ? envelope.mailFrom.address : '',
-            to: envelope.rcptTo.map((r) => r.address),
-            raw: Buffer.concat(chunks),
-          });
-          callback();
+          const accept = () => {
+            this.received.push({
+              from: envelope.mailFrom ? envelope.mailFrom.address : '',
+              to: envelope.rcptTo.map((r) => r.address),
+              raw: Buffer.concat(chunks),
+            });
+            callback();
+          };
+          if (this.dataDelayMs) setTimeout(accept, this.dataDelayMs);
+          else accept();
         });
       },
     });
@@ -66,6 +72,7 @@ export class SmtpSink {
     this.received.length = 0;
     this.attempts.clear();
     this.rcptPolicy = () => undefined;
+    this.dataDelayMs = 0;
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,145 @@
+/**
+ * The API described as OpenAPI 3.1, generated from the same zod schema that
+ * validates requests, and a small self-contained page that shows it.
+ */
+import { z } from 'zod';
+import { notificationRequestSchema } from '../model/schema.ts';
+import { DELIVERY_STATUSES } from '../outbox/outbox.ts';
+import { API_ERRORS } from './errors.ts';
+
+const errorBody = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message', 'issues'],
+      properties: {
+        code: { type: 'string', enum: Object.keys(API_ERRORS) },
+        message: { type: 'string' },
+        issues: { type: 'array', items: { type: 'object', properties: { path: { type: 'string', examples: ['event.conference.joinUrl'] }, message: { type: 'string' } } } },
+      },
+    },
+  },
+};
+
+const accepted = {
+  type: 'object',
+  required: ['id', 'recipients'],
+  properties: {
+    id: { type: 'string' },
+    recipients: { type: 'array', items: { type: 'object', properties: { email: { type: 'string' }, status: { type: 'string', enum: DELIVERY_STATUSES } } } },
+  },
+};
+
+const status = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    type: { type: 'string' },
+    event: { type: 'object', properties: { uid: { type: 'string' }, sequence: { type: 'integer' } } },
+    acceptedAt: { type: 'string', format: 'date-time' },
+    deadlineAt: { type: 'string', format: 'date-time' },
+    recipients: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          email: { type: 'string' },
+          status: { type: 'string', enum: DELIVERY_STATUSES },
+          attempts: { type: 'integer' },
+          lastReply: {
+            type: ['object', 'null'],
+            properties: { code: { type: 'string' }, responseCode: { type: ['integer', 'null'] }, response: { type: ['string', 'null'] }, message: { type: 'string' } },
+          },
+          messageId: { type: ['string', 'null'] },
+          queuedAt: { type: 'string', format: 'date-time' },
+          updatedAt: { type: 'string', format: 'date-time' },
+          sentAt: { type: ['string', 'null'], format: 'date-time' },
+          nextAttemptAt: { type: ['string', 'null'], format: 'date-time' },
+        },
+      },
+    },
+  },
+};
+
+const errorResponses = (...codes: (keyof typeof API_ERRORS)[]) =>
+  Object.fromEntries(
+    [...new Set(codes.map((c) => API_ERRORS[c].status))].map((code) => [
+      String(code),
+      {
+        description: codes.filter((c) => API_ERRORS[c].status === code).map((c) => `${c}: ${API_ERRORS[c].meaning}`).join(' '),
+        content: { 'application/json': { schema: errorBody } },
+      },
+    ]),
+  );
+
+/** The OpenAPI document served at /openapi.json. */
+export function openApiDocument(version: string) {
+  const request = z.toJSONSchema(notificationRequestSchema, { io: 'input', unrepresentable: 'any' });
+  delete (request as { $schema?: string }).$schema;
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'invite-mailer',
+      version,
+      description: 'Renders and sends calendar invitation emails (iMIP), one per recipient, durably. The request contract is examples/README.md.',
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API_TOKEN; not required when the service runs without one (loopback only).' } },
+      schemas: { NotificationRequest: request, Accepted: accepted, NotificationStatus: status, Error: errorBody },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      '/v1/notifications': {
+        post: {
+          summary: 'Accept a notification: one email per recipient, sent durably',
+          parameters: [
+            { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 }, description: 'The same key with the same body returns the first answer.' },
+          ],
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/NotificationRequest' } } } },
+          responses: {
+            '202': { description: 'Stored durably; every recipient will be sent or reported.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Accepted' } } } },
+            ...errorResponses('INVALID_JSON', 'UNAUTHORIZED', 'IDEMPOTENCY_IN_PROGRESS', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'INVALID_REQUEST', 'IDEMPOTENCY_KEY_REUSED', 'OUTBOX_UNAVAILABLE'),
+          },
+        },
+      },
+      '/v1/notifications/{id}': {
+        get: {
+          summary: "Every recipient's delivery status",
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            '200': { description: 'The notification and its recipients', content: { 'application/json': { schema: { $ref: '#/components/schemas/NotificationStatus' } } } },
+            ...errorResponses('UNAUTHORIZED', 'NOT_FOUND'),
+          },
+        },
+      },
+      '/healthz': { get: { summary: 'The process is alive', security: [], responses: { '200': { description: 'alive' } } } },
+      '/readyz': { get: { summary: 'The outbox takes writes and the SMTP relay answers', security: [], responses: { '200': { description: 'ready' }, '503': { description: 'not ready, with why' } } } },
+      '/metrics': { get: { summary: 'Prometheus text: deliveries by status, counters since start', security: [], responses: { '200': { description: 'metrics' } } } },
+    },
+  };
+}
+
+/** A self-contained page (no external script) listing the endpoints, the error codes and the request schema. */
+export function docsPage(document: ReturnType<typeof openApiDocument>): string {
+  const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+  const endpoints = Object.entries(document.paths)
+    .flatMap(([path, methods]) =>
+      Object.entries(methods as Record<string, { summary: string; responses: Record<string, { description: string }> }>).map(
+        ([method, op]) =>
+          `<section><h3><code>${method.toUpperCase()} ${escape(path)}</code></h3><p>${escape(op.summary)}</p><ul>${Object.entries(op.responses)
+            .map(([code, r]) => `<li><code>${code}</code> ${escape(r.description)}</li>`)
+            .join('')}</ul></section>`,
+      ),
+    )
+    .join('');
+  const errors = Object.entries(API_ERRORS)
+    .map(([code, e]) => `<tr><td><code>${code}</code></td><td>${e.status}</td><td>${escape(e.meaning)}</td></tr>`)
+    .join('');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>invite-mailer API</title><style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1f2937}code,pre{background:#f3f4f6;padding:0 .2em}pre{padding:1em;overflow:auto}table{border-collapse:collapse}td,th{border:1px solid #e5e7eb;padding:.3em .6em;text-align:left}</style></head>
+<body><h1>invite-mailer API ${escape(document.info.version)}</h1><p>${escape(document.info.description)} Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
+<h2>Endpoints</h2>${endpoints}<h2>Errors</h2><p>Always <code>{"error": {"code", "message", "issues": [{"path", "message"}]}}</code>.</p><table><tr><th>code</th><th>status</th><th>meaning</th></tr>${errors}</table>
+<h2>Request schema</h2><pre>${escape(JSON.stringify(document.components.schemas.NotificationRequest, null, 2))}</pre></body></html>`;
+}

@@ -1,0 +1,22 @@
+/**
+ * Metrics in the Prometheus text format (version 0.0.4).
+ */
+import type { Metrics } from '../delivery/metrics.ts';
+import type { DeliveryStatus } from '../outbox/outbox.ts';
+
+/**
+ * @example prometheusText(metrics, await outbox.counts())
+ * // # TYPE invite_mailer_deliveries gauge
+ * // invite_mailer_deliveries{status="queued"} 12 …
+ */
+export function prometheusText(metrics: Metrics, counts: Readonly<Record<DeliveryStatus, number>>): string {
+  const lines = [
+    '# HELP invite_mailer_deliveries Deliveries in the outbox by status.',
+    '# TYPE invite_mailer_deliveries gauge',
+    ...Object.entries(counts).map(([status, n]) => `invite_mailer_deliveries{status="${status}"} ${n}`),
+    '# HELP invite_mailer_events_total What this process did since it started: recipients accepted, messages sent, retries scheduled, permanent failures, expiries.',
+    '# TYPE invite_mailer_events_total counter',
+    ...Object.entries(metrics.counts).map(([event, n]) => `invite_mailer_events_total{event="${event}"} ${n}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}

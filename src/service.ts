@@ -1,0 +1,80 @@
+/**
+ * The whole service from a configuration: outbox, renderer, SMTP transport,
+ * delivery worker and HTTP API, and the order to stop them in.
+ */
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { rendererFor } from './cli/common.ts';
+import { messageOptionsOf } from './cli/message-options.ts';
+import type { Config } from './config/config.ts';
+import { createMetrics } from './delivery/metrics.ts';
+import { createWorker, type Worker } from './delivery/worker.ts';
+import { buildApp } from './http/app.ts';
+import type { Outbox } from './outbox/outbox.ts';
+import { openSqliteOutbox } from './outbox/sqlite-outbox.ts';
+import { createSmtpTransport } from './transport/smtp.ts';
+
+export interface Service {
+  readonly app: FastifyInstance;
+  readonly worker: Worker;
+  readonly outbox: Outbox;
+  readonly logger: Logger;
+  /** Stops taking requests, finishes or hands back what is on the wire, closes the outbox. */
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  /** A logger to use instead of pino on stdout at LOG_LEVEL. */
+  readonly logger?: Logger;
+  /** An outbox to use instead of the one the configuration names. */
+  readonly outbox?: Outbox;
+}
+
+/**
+ * @example
+ * const service = await createService(loadConfig());
+ * await service.app.listen({ host: '127.0.0.1', port: 8080 });
+ * process.once('SIGTERM', () => service.stop());
+ */
+export async function createService(config: Config, options: ServiceOptions = {}): Promise<Service> {
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'invite-mailer' } });
+  const outbox = options.outbox ?? openSqliteOutbox({ dataDir: config.dataDir });
+  const renderer = await rendererFor(config);
+  const transport = createSmtpTransport(config.smtp);
+  const metrics = createMetrics();
+  const worker = createWorker({
+    outbox,
+    renderer,
+    transport,
+    message: messageOptionsOf(config),
+    retry: config.retry,
+    concurrency: config.smtp.poolSize,
+    logger,
+    metrics,
+  });
+  const app = await buildApp({ config, outbox, logger, metrics, checkSmtp: () => transport.verify(), onAccepted: () => worker.kick(), version: await packageVersion() });
+  worker.start();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    worker,
+    outbox,
+    logger,
+    stop() {
+      stopping ??= (async () => {
+        await app.close(); // no new requests; in-flight ones finish
+        await worker.stop(); // messages on the wire finish; claimed ones go back
+        transport.close();
+        await outbox.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function packageVersion(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}

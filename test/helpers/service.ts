@@ -1,0 +1,47 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/config.ts';
+import type { Outbox } from '../../src/outbox/outbox.ts';
+import { createService, type Service } from '../../src/service.ts';
+
+export interface TestService extends Service {
+  /** Every log line the service wrote, parsed. */
+  readonly logs: Record<string, unknown>[];
+  /** Stops the service and removes its DATA_DIR. */
+  dispose(): Promise<void>;
+}
+
+/** The real service (SQLite outbox in a fresh folder, worker running) with a captured log. */
+export async function startTestService(env: Record<string, string>, options: { outbox?: (dataDir: string) => Outbox } = {}): Promise<TestService> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'service-'));
+  const config = loadConfig({ DATA_DIR: dataDir, RETRY_INITIAL_DELAY_MS: '50', RETRY_MAX_DELAY_MS: '200', LOG_LEVEL: 'debug', ...env });
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const service = await createService(config, { logger: pino({ level: 'debug' }, sink), ...(options.outbox ? { outbox: options.outbox(dataDir) } : {}) });
+  return Object.assign(service, {
+    logs,
+    async dispose() {
+      await service.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  });
+}
+
+/** Polls until `check` returns a truthy value, or fails after `timeoutMs`. */
+export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 10_000, what = 'the condition'): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

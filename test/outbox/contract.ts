@@ -1,0 +1,163 @@
+/**
+ * What every outbox promises, run against each backend (sqlite.test.ts,
+ * redis.test.ts): the same suite, so that they can replace each other.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseNotificationRequest } from '../../src/model/parse.ts';
+import { recipientsOf } from '../../src/model/people.ts';
+import type { NewNotification, Outbox } from '../../src/outbox/outbox.ts';
+import { example } from '../helpers/examples.ts';
+
+export interface OutboxHarness {
+  /** A fresh, empty outbox. */
+  open(): Promise<Outbox>;
+  /** The same outbox opened again after close (a restart on the same data). */
+  reopen(): Promise<Outbox>;
+  cleanup(): Promise<void>;
+}
+
+export function notificationOf(payload: unknown, overrides: Partial<NewNotification> = {}): NewNotification {
+  const request = parseNotificationRequest(payload);
+  const body = JSON.stringify(payload);
+  return {
+    id: randomUUID(),
+    idempotencyKey: null,
+    bodyHash: body,
+    body,
+    request,
+    recipients: recipientsOf(request).map((r) => r.email),
+    acceptedAt: Date.now(),
+    deadlineAt: Date.now() + 86_400_000,
+    ...overrides,
+  };
+}
+
+const reply = { code: 'EENVELOPE', responseCode: 451, response: '451 4.7.1 Try later', message: 'greylisted' };
+
+export function outboxContract(name: string, harness: () => OutboxHarness): void {
+  describe(`outbox contract: ${name}`, () => {
+    let h: OutboxHarness;
+    let outbox: Outbox;
+    beforeEach(async () => {
+      h = harness();
+      outbox = await h.open();
+    });
+    afterEach(async () => {
+      await outbox.close().catch(() => undefined);
+      await h.cleanup();
+    });
+
+    it('stores a notification with a queued delivery per recipient, readable by id', async () => {
+      const n = notificationOf(example('trueconf-weekly'));
+      const outcome = await outbox.accept(n);
+      expect(outcome.kind).toBe('accepted');
+      const status = await outbox.status(n.id);
+      expect(status).toMatchObject({ id: n.id, type: 'invitation', event: { uid: n.request.event.uid, sequence: 0 } });
+      expect(status!.recipients.map((r) => [r.email, r.status, r.attempts])).toEqual(n.recipients.map((e) => [e, 'queued', 0]));
+      expect(await outbox.status('no-such-id')).toBeNull();
+      expect((await outbox.counts()).queued).toBe(3);
+    });
+
+    it('replays the same key with the same body, refuses it with another body', async () => {
+      const first = notificationOf(example('skype-invitation'), { idempotencyKey: 'key-1', bodyHash: 'A' });
+      expect((await outbox.accept(first)).kind).toBe('accepted');
+      const again = await outbox.accept({ ...first, id: randomUUID() });
+      expect(again).toMatchObject({ kind: 'replayed', notification: { id: first.id } });
+      expect((await outbox.accept({ ...first, id: randomUUID(), bodyHash: 'B' })).kind).toBe('key-reused');
+      expect((await outbox.counts()).queued).toBe(1);
+    });
+
+    it('claims due deliveries once, and they survive a restart', async () => {
+      const n = notificationOf(example('trueconf-weekly'));
+      await outbox.accept(n);
+      const claimed = await outbox.claim(10, Date.now());
+      expect(claimed.map((c) => c.recipient).sort()).toEqual([...n.recipients].sort());
+      expect(claimed[0]).toMatchObject({ notificationId: n.id, attempt: 1, body: n.body, acceptedAt: n.acceptedAt, deadlineAt: n.deadlineAt });
+      expect(await outbox.claim(10, Date.now())).toEqual([]);
+      expect((await outbox.counts()).sending).toBe(3);
+      await outbox.markSent(claimed[0]!.deliveryId, { messageId: '<a@b>', response: '250 OK', at: Date.now() });
+      await outbox.close();
+      outbox = await h.reopen();
+      const status = await outbox.status(n.id);
+      expect(status!.recipients.filter((r) => r.status === 'sent')).toHaveLength(1);
+      // the two left on the wire by the "crash" are due again
+      const again = await outbox.claim(10, Date.now() + 10 * 60_000);
+      expect(again).toHaveLength(2);
+      expect(again.every((c) => c.attempt === 2)).toBe(true);
+    });
+
+    it('records sent, retrying, failed and expired with the last reply', async () => {
+      const n = notificationOf(example('trueconf-weekly'));
+      await outbox.accept(n);
+      const [a, b, c] = await outbox.claim(10, Date.now());
+      const at = Date.now();
+      await outbox.markSent(a!.deliveryId, { messageId: '<1@x>', response: '250 2.0.0 queued', at });
+      await outbox.markRetrying(b!.deliveryId, { messageId: '<2@x>', reply, nextAttemptAt: at + 60_000, at });
+      await outbox.markFinalFailure(c!.deliveryId, { status: 'failed', messageId: '<3@x>', reply: { ...reply, responseCode: 550, response: '550 5.1.1 No such user' }, at });
+      const byEmail = Object.fromEntries((await outbox.status(n.id))!.recipients.map((r) => [r.email, r]));
+      expect(byEmail[a!.recipient]).toMatchObject({ status: 'sent', messageId: '<1@x>', attempts: 1, lastReply: { code: 'OK', responseCode: 250, response: '250 2.0.0 queued' } });
+      expect(byEmail[a!.recipient]!.sentAt).not.toBeNull();
+      expect(byEmail[b!.recipient]).toMatchObject({ status: 'retrying', lastReply: reply, nextAttemptAt: new Date(at + 60_000).toISOString() });
+      expect(byEmail[c!.recipient]).toMatchObject({ status: 'failed', lastReply: { responseCode: 550, response: '550 5.1.1 No such user' } });
+      // a retry is not due before its time, then it is
+      expect(await outbox.claim(10, at + 1000)).toEqual([]);
+      const retried = await outbox.claim(10, at + 60_000);
+      expect(retried.map((r) => [r.recipient, r.attempt])).toEqual([[b!.recipient, 2]]);
+      await outbox.markFinalFailure(retried[0]!.deliveryId, { status: 'expired', messageId: '<2@x>', reply, at });
+      expect((await outbox.counts())).toMatchObject({ sent: 1, failed: 1, expired: 1, queued: 0, sending: 0 });
+    });
+
+    it('hands back claimed deliveries untouched', async () => {
+      await outbox.accept(notificationOf(example('skype-invitation')));
+      const [claimed] = await outbox.claim(1, Date.now());
+      await outbox.release([claimed!.deliveryId]);
+      const again = await outbox.claim(1, Date.now());
+      expect(again.map((c) => [c.deliveryId, c.attempt])).toEqual([[claimed!.deliveryId, 1]]);
+    });
+
+    it('supersedes a queued REQUEST by a newer REQUEST or CANCEL for the same event and recipient', async () => {
+      const invitation = notificationOf(example('skype-invitation'));
+      const update = notificationOf(example('update-time-changed'));
+      const cancel = notificationOf(example('cancellation'));
+      for (const n of [invitation, update, cancel]) await outbox.accept(n);
+      const claimed = await outbox.claim(10, Date.now());
+      expect(claimed.map((c) => c.notificationId)).toEqual([cancel.id]);
+      expect((await outbox.status(invitation.id))!.recipients[0]!.status).toBe('superseded');
+      expect((await outbox.status(update.id))!.recipients[0]!.status).toBe('superseded');
+    });
+
+    it('sends per event and recipient in sequence order: a newer one waits for an older one that is still on its way', async () => {
+      const cancel = notificationOf(example('cancellation')); // sequence 3
+      const reinvite = example('skype-invitation');
+      reinvite.event.sequence = 4;
+      const again = notificationOf(reinvite);
+      await outbox.accept(cancel);
+      await outbox.accept(again);
+      const first = await outbox.claim(10, Date.now());
+      expect(first.map((c) => c.notificationId)).toEqual([cancel.id]);
+      expect(await outbox.claim(10, Date.now())).toEqual([]);
+      await outbox.markRetrying(first[0]!.deliveryId, { messageId: null, reply, nextAttemptAt: Date.now() + 60_000, at: Date.now() });
+      expect(await outbox.claim(10, Date.now())).toEqual([]); // still waits behind the retrying cancellation
+      const retried = await outbox.claim(10, Date.now() + 60_000);
+      expect(retried.map((c) => c.notificationId)).toEqual([cancel.id]);
+      await outbox.markSent(retried[0]!.deliveryId, { messageId: '<c@x>', response: '250 ok', at: Date.now() });
+      expect((await outbox.claim(10, Date.now() + 60_000)).map((c) => c.notificationId)).toEqual([again.id]);
+    });
+
+    it('never lets answers of different attendees replace each other', async () => {
+      const accepted = notificationOf(example('reply-accepted'));
+      const other = example('reply-accepted');
+      other.attendees.push({ name: 'Ирина', email: 'i@mydomain.ru', role: 'required', status: 'declined' });
+      other.reply = { attendee: 'i@mydomain.ru', status: 'declined' };
+      const declined = notificationOf(other);
+      await outbox.accept(accepted);
+      await outbox.accept(declined);
+      expect((await outbox.claim(10, Date.now())).map((c) => c.notificationId).sort()).toEqual([accepted.id, declined.id].sort());
+    });
+
+    it('reports whether it can take a write', async () => {
+      await expect(outbox.checkWritable()).resolves.toBeUndefined();
+    });
+  });
+}

@@ -1,0 +1,40 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openSqliteOutbox } from '../../src/outbox/sqlite-outbox.ts';
+import { example } from '../helpers/examples.ts';
+import { notificationOf, outboxContract } from './contract.ts';
+
+outboxContract('SQLite', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'outbox-'));
+  return {
+    open: async () => openSqliteOutbox({ dataDir }),
+    reopen: async () => openSqliteOutbox({ dataDir }),
+    cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
+  };
+});
+
+describe('SQLite outbox', () => {
+  it('refuses a DATA_DIR another live outbox holds', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'outbox-'));
+    const first = openSqliteOutbox({ dataDir });
+    expect(() => openSqliteOutbox({ dataDir })).toThrow(/in use by process/);
+    await first.close();
+    const second = openSqliteOutbox({ dataDir });
+    await second.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('stores all of a notification or none of it', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'outbox-'));
+    const outbox = openSqliteOutbox({ dataDir });
+    const n = notificationOf(example('trueconf-weekly'));
+    await outbox.accept(n);
+    // the same id again breaks the primary key half-way: nothing of the second attempt stays
+    await expect(outbox.accept({ ...n, idempotencyKey: 'other' })).rejects.toThrow();
+    expect((await outbox.counts()).queued).toBe(3);
+    await outbox.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+});
