@@ -39,7 +39,8 @@ export interface ServiceOptions {
 export async function createService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'invite-mailer' } });
   const outbox = options.outbox ?? openSqliteOutbox({ dataDir: config.dataDir });
-  const renderer = await rendererFor(config);
+  // MJML compiles in a child process: the service never carries mjml's ~100 MB.
+  const renderer = await rendererFor(config, 'child-process');
   const transport = createSmtpTransport(config.smtp);
   const metrics = createMetrics();
   const worker = createWorker({

@@ -52,6 +52,20 @@ export interface CalendarOptions {
   readonly productId?: string;
   /** ORGANIZER;SENT-BY when mail goes out from the service's mailbox for the organizer. */
   readonly sentBy?: string;
+  /**
+   * Above this many attendees, each recipient's invite lists only that
+   * recipient: 1600 ATTENDEE lines, twice per message, would be ~600 KB per
+   * email, and clients need only their own line to offer Accept / Decline.
+   * The full list stays in the email itself. Default 100.
+   */
+  readonly attendeesLimit?: number;
+}
+
+/** The calendar of a notification, ready for each of its recipients. */
+export interface CalendarForRecipients {
+  readonly method: CalendarMethod;
+  /** The calendar a recipient gets: the whole event, or (for large events) the event with that recipient's ATTENDEE only. */
+  forRecipient(email: string): CalendarPart;
 }
 
 export interface CalendarPart {
@@ -75,13 +89,46 @@ const FREQUENCIES = {
 } as const;
 
 /**
- * Builds the calendar for a validated request.
+ * Builds the calendar for a validated request, once for all its recipients.
  *
  * @example
- * const { method, content } = buildCalendar(request, { stamp: DateTime.utc(), words });
- * // method 'REQUEST'; content 'BEGIN:VCALENDAR\r\n…METHOD:REQUEST\r\n…'
+ * const calendar = buildCalendar(request, { stamp: DateTime.utc(), words });
+ * calendar.forRecipient('a.smirnov@mydomain.ru').content // 'BEGIN:VCALENDAR\r\n…METHOD:REQUEST\r\n…'
  */
-export function buildCalendar(request: NotificationRequest, options: CalendarOptions): CalendarPart {
+export function buildCalendar(request: NotificationRequest, options: CalendarOptions): CalendarForRecipients {
+  const attendees = attendeesFor(request);
+  const large = attendees.length > (options.attendeesLimit ?? 100);
+  const method = calendarMethod(request.type);
+  if (!large) {
+    const whole: CalendarPart = { method, content: calendarText(request, options, attendees) };
+    return { method, forRecipient: () => whole };
+  }
+  // One text with a place for the recipient's own ATTENDEE line (RFC 5545 §3.8.4.1).
+  const marker = 'X-INVITE-MAILER-RECIPIENT:here';
+  const template = calendarText(request, options, [], marker);
+  const [before, after] = template.split(`${marker}\r\n`) as [string, string];
+  const byAddress = new Map(attendees.map((a) => [a.email.toLowerCase(), a]));
+  return {
+    method,
+    forRecipient(email: string): CalendarPart {
+      const attendee = byAddress.get(email.toLowerCase());
+      return { method, content: attendee ? `${before}${attendeeLine(attendee, method)}\r\n${after}` : `${before}${after}` };
+    },
+  };
+}
+
+/**
+ * One ATTENDEE content line, folded, as ical-generator writes them: CN,
+ * ROLE, PARTSTAT, CUTYPE and RSVP=TRUE while an answer is awaited.
+ */
+function attendeeLine(attendee: Attendee, method: CalendarMethod): string {
+  const rsvp = method === 'REQUEST' && attendee.status === 'needs-action';
+  return foldLine(
+    `ATTENDEE;ROLE=${ROLES[attendee.role]};CUTYPE=INDIVIDUAL;PARTSTAT=${PARTSTATS[attendee.status]};RSVP=${rsvp ? 'TRUE' : 'FALSE'};CN=${paramValue(attendee.name)}:MAILTO:${attendee.email}`,
+  );
+}
+
+function calendarText(request: NotificationRequest, options: CalendarOptions, attendees: readonly Attendee[], marker?: string): string {
   const method = calendarMethod(request.type);
   const times = resolveEventTimes(request);
   const { event } = request;
@@ -108,7 +155,7 @@ export function buildCalendar(request: NotificationRequest, options: CalendarOpt
   if (event.recurrence) vevent.repeating(repeatingOf(event.recurrence, times));
   if (times.occurrence) vevent.recurrenceId(times.occurrence);
 
-  for (const attendee of attendeesFor(request)) {
+  for (const attendee of attendees) {
     vevent.createAttendee({
       name: attendee.name,
       email: attendee.email,
@@ -132,11 +179,12 @@ export function buildCalendar(request: NotificationRequest, options: CalendarOpt
     }
   }
   if (request.type === 'reply' && request.reply?.comment) extra.push(`COMMENT:${escapeText(request.reply.comment)}`);
+  if (marker) extra.push(marker);
 
   // RFC 5545 §3.1: every content line, the last one too, ends with CRLF.
   let content = `${calendar.toString().replace(/(?:\r\n)?$/, '')}\r\n`;
   if (extra.length) content = content.replace('\r\nEND:VEVENT\r\n', `\r\n${extra.map(foldLine).join('\r\n')}\r\nEND:VEVENT\r\n`);
-  return { method, content };
+  return content;
 }
 
 /** The attendees a method carries: a REPLY only the one who answered, with the answer (RFC 5546 §3.2.3). */

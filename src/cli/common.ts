@@ -14,12 +14,14 @@ import { createRenderer, type Renderer } from '../render/renderer.ts';
  *
  * @example const renderer = await rendererFor(loadConfig());
  */
-export function rendererFor(config: Config): Promise<Renderer> {
+export function rendererFor(config: Config, compileTemplatesIn: 'in-process' | 'child-process' = 'in-process'): Promise<Renderer> {
   return createRenderer({
+    compileTemplatesIn,
     branding: config.branding,
     defaultLocale: config.defaultLocale,
     ...(config.defaultTimeZone ? { defaultTimeZone: config.defaultTimeZone } : {}),
     participantsShown: config.participantsShown,
+    calendarAttendeesLimit: config.calendarAttendeesLimit,
     ...(config.sender.policy === 'service' ? { sentBy: `mailto:${config.sender.serviceMailbox.address}` } : {}),
   });
 }

@@ -61,6 +61,7 @@ const envSchema = z.object({
   DEFAULT_LOCALE: z.string().regex(/^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$/, 'must be a language tag such as en or ru').default('en'),
   DEFAULT_TIME_ZONE: z.string().optional().refine((v) => v === undefined || isKnownTimeZone(v), 'must be an IANA time zone such as Europe/Moscow'),
   PARTICIPANTS_SHOWN: positiveInt(1000).default(10),
+  CALENDAR_ATTENDEES_LIMIT: positiveInt(100_000).default(100),
 });
 
 export interface Config {
@@ -85,6 +86,7 @@ export interface Config {
   readonly defaultLocale: string;
   readonly defaultTimeZone?: string;
   readonly participantsShown: number;
+  readonly calendarAttendeesLimit: number;
 }
 
 /**
@@ -153,6 +155,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     defaultLocale: e.DEFAULT_LOCALE,
     ...(e.DEFAULT_TIME_ZONE ? { defaultTimeZone: e.DEFAULT_TIME_ZONE } : {}),
     participantsShown: e.PARTICIPANTS_SHOWN,
+    calendarAttendeesLimit: e.CALENDAR_ATTENDEES_LIMIT,
   });
 }
 

@@ -123,7 +123,7 @@ export function createWorker(options: WorkerOptions): Worker {
 
   async function deliver(job: PreparedJob): Promise<void> {
     const { delivery } = job;
-    const log = logger.child({ notificationId: delivery.notificationId, recipient: delivery.recipient, attempt: delivery.attempt });
+    const about = { notificationId: delivery.notificationId, recipient: delivery.recipient, attempt: delivery.attempt };
     let messageId: string | null = null;
     let outcome;
     if (job.problem || !job.email || !job.request) {
@@ -137,26 +137,26 @@ export function createWorker(options: WorkerOptions): Worker {
     if (outcome.status === 'sent') {
       await outbox.markSent(delivery.deliveryId, { messageId: messageId!, response: outcome.response, at });
       metrics.add('sent');
-      log.info({ status: 'sent', messageId, response: outcome.response }, 'delivered');
+      logger.info({ ...about, status: 'sent', messageId, response: outcome.response }, 'delivered');
       return;
     }
     const reply: LastReply = { code: outcome.code, responseCode: outcome.responseCode, response: outcome.response, message: outcome.message };
     if (outcome.kind === 'permanent') {
       await outbox.markFinalFailure(delivery.deliveryId, { status: 'failed', messageId, reply, at });
       metrics.add('failed');
-      log.warn({ status: 'failed', messageId, reply }, 'delivery failed permanently');
+      logger.warn({ ...about, status: 'failed', messageId, reply }, 'delivery failed permanently');
       return;
     }
     const next = nextAttemptAt(delivery.attempt, at, delivery.deadlineAt, options.retry);
     if (next === null) {
       await outbox.markFinalFailure(delivery.deliveryId, { status: 'expired', messageId, reply, at });
       metrics.add('expired');
-      log.warn({ status: 'expired', messageId, reply }, 'delivery expired: transient failures past the deadline');
+      logger.warn({ ...about, status: 'expired', messageId, reply }, 'delivery expired: transient failures past the deadline');
       return;
     }
     await outbox.markRetrying(delivery.deliveryId, { messageId, reply, nextAttemptAt: next, at });
     metrics.add('retrying');
-    log.info({ status: 'retrying', messageId, reply, nextAttemptAt: new Date(next).toISOString() }, 'delivery will be retried');
+    logger.info({ ...about, status: 'retrying', messageId, reply, nextAttemptAt: new Date(next).toISOString() }, 'delivery will be retried');
   }
 
   async function waitForSlot(): Promise<void> {

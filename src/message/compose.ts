@@ -9,14 +9,14 @@
  *   │  └─ text/calendar; method=REQUEST; charset=UTF-8
  *   └─ application/ics; name=invite.ics (the same calendar, attached)
  *
- * Pure apart from nodemailer's MIME builder: no network.
+ * Pure: no network, no files.
  */
-import MailComposer from 'nodemailer/lib/mail-composer';
-import type Mail from 'nodemailer/lib/mailer';
-import { peopleOf } from '../model/people.ts';
+import { authorOf } from '../model/people.ts';
 import type { NotificationRequest } from '../model/schema.ts';
 import type { RenderedEmail } from '../render/renderer.ts';
+import type { CalendarPart } from '../calendar/calendar.ts';
 import { invitationMessageIdFor, messageIdFor } from './message-id.ts';
+import { base64Body, mimeMessage } from './mime.ts';
 import { senderHeaders, type Mailbox, type SenderPolicy } from './sender.ts';
 
 export interface MessageOptions {
@@ -60,36 +60,52 @@ export async function composeMessage(request: NotificationRequest, email: Render
   );
   const firstInvitation = invitationMessageIdFor(event.uid, email.to.email, domain);
   const threadsOnInvitation = messageId !== firstInvitation;
-  const headers = senderHeaders(options.senderPolicy, peopleOf(request).author, options.serviceMailbox, email.viaName);
+  const headers = senderHeaders(options.senderPolicy, authorOf(request), options.serviceMailbox, email.viaName);
   const envelope = { from: options.bounceAddress, to: [email.to.email] };
 
-  // Copies: nodemailer rewrites address objects in place (punycode), and configuration is frozen.
-  const mail: Mail.Options = {
-    from: { ...headers.from },
-    ...(headers.sender ? { sender: { ...headers.sender } } : {}),
-    ...(headers.replyTo ? { replyTo: { ...headers.replyTo } } : {}),
-    to: email.to.name ? { name: email.to.name, address: email.to.email } : email.to.email,
-    subject: email.subject,
-    date: options.date,
-    messageId,
-    ...(threadsOnInvitation ? { inReplyTo: firstInvitation, references: [firstInvitation] } : {}),
-    text: email.text,
-    html: email.html,
-    // nodemailer adds it twice: as the text/calendar alternative and as invite.ics.
-    icalEvent: { method: email.calendar.method, filename: 'invite.ics', content: email.calendar.content },
-    headers: {
-      // RFC 3834: a notification, not a person writing; no out-of-office answers to it.
-      'Auto-Submitted': 'auto-generated',
-      'X-Auto-Response-Suppress': 'OOF, AutoReply',
-      'Content-Language': email.locale,
+  const calendar = calendarBase64(email.calendar);
+  const raw = mimeMessage(
+    [
+      ['Auto-Submitted', 'auto-generated'], // RFC 3834: a notification, not a person writing
+      ['X-Auto-Response-Suppress', 'OOF, AutoReply'], // no out-of-office answers to it (Exchange)
+      ['Content-Language', email.locale],
+      ['From', { ...headers.from }],
+      ['Sender', headers.sender ? { ...headers.sender } : null],
+      ['Reply-To', headers.replyTo ? { ...headers.replyTo } : null],
+      ['To', email.to.name ? { name: email.to.name, address: email.to.email } : { address: email.to.email }],
+      ['Subject', email.subject],
+      ['Message-ID', messageId],
+      ['In-Reply-To', threadsOnInvitation ? firstInvitation : null],
+      ['References', threadsOnInvitation ? firstInvitation : null],
+      ['Date', options.date],
+    ],
+    {
+      multipart: 'mixed',
+      parts: [
+        {
+          multipart: 'alternative',
+          parts: [
+            { contentType: 'text/plain; charset=utf-8', base64: base64Body(email.text) },
+            { contentType: 'text/html; charset=utf-8', base64: base64Body(email.html) },
+            { contentType: `text/calendar; charset=utf-8; method=${email.calendar.method}`, base64: calendar },
+          ],
+        },
+        // The same calendar attached, for clients that read attachments rather than alternatives.
+        { contentType: 'application/ics; name="invite.ics"', disposition: 'attachment; filename="invite.ics"', base64: calendar },
+      ],
     },
-    envelope,
-    // RFC 5322 §2.1: lines end with CRLF, so the bytes composed are the bytes sent (and the .eml).
-    newline: 'windows',
-    // Nothing in a message may make nodemailer read a file or fetch a URL.
-    disableFileAccess: true,
-    disableUrlAccess: true,
-  };
-  const raw = await new MailComposer(mail).compile().build();
+  );
   return { envelope, messageId, raw };
+}
+
+const encodedCalendars = new WeakMap<CalendarPart, Buffer>();
+
+/** A calendar shared by many recipients (a small event) is base64-encoded once. */
+function calendarBase64(calendar: CalendarPart): Buffer {
+  let encoded = encodedCalendars.get(calendar);
+  if (encoded === undefined) {
+    encoded = base64Body(calendar.content);
+    encodedCalendars.set(calendar, encoded);
+  }
+  return encoded;
 }

@@ -17,9 +17,17 @@ const LOCAL_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
  * @example isKnownTimeZone('GMT+3')         // false
  */
 export function isKnownTimeZone(zone: string): boolean {
-  // Offsets like "GMT+3" or "+03:00" are not zones: they cannot follow DST rules.
-  return /^[A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)*$/.test(zone) && IANAZone.isValidZone(zone);
+  let known = knownZones.get(zone);
+  if (known === undefined) {
+    // Offsets like "GMT+3" or "+03:00" are not zones: they cannot follow DST rules.
+    known = /^[A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)*$/.test(zone) && IANAZone.isValidZone(zone);
+    if (knownZones.size < 2000) knownZones.set(zone, known); // bounded: zone names come from requests
+  }
+  return known;
 }
+
+/** Answers of isKnownTimeZone: luxon asks Intl each time, and 1600 recipients share a few zones. */
+const knownZones = new Map<string, boolean>();
 
 /** Why a date-time string could not be resolved, as a sentence for the caller. */
 export type DateTimeProblem = string;

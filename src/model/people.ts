@@ -22,7 +22,18 @@ export function peopleOf(request: NotificationRequest): People {
   const participants = request.attendees.filter((a) => !sameAddress(a.email, organizer.email));
   const reply = request.reply;
   const replier = request.type === 'reply' && reply ? (request.attendees.find((a) => sameAddress(a.email, reply.attendee)) ?? null) : null;
-  return { organizer, participants, replier, author: replier ?? organizer };
+  return { organizer, participants, replier, author: authorOf(request) };
+}
+
+/**
+ * In whose name the message goes out: the organizer; for a reply, the
+ * attendee who answered. (peopleOf without filtering every attendee: this
+ * runs per message.)
+ */
+export function authorOf(request: NotificationRequest): Person {
+  const reply = request.reply;
+  if (request.type !== 'reply' || !reply) return request.organizer;
+  return request.attendees.find((a) => sameAddress(a.email, reply.attendee)) ?? request.organizer;
 }
 
 /**

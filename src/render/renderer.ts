@@ -3,7 +3,7 @@
  * HTML, plain text). Pure: no network, no clock, no process `TZ`.
  */
 import { DateTime } from 'luxon';
-import { buildCalendar, type CalendarPart } from '../calendar/calendar.ts';
+import { buildCalendar, type CalendarForRecipients, type CalendarPart } from '../calendar/calendar.ts';
 import { resolveEventTimes } from '../model/event-times.ts';
 import type { NotificationRequest } from '../model/schema.ts';
 import { brandingSchema, type Branding } from './branding.ts';
@@ -29,6 +29,10 @@ export interface RendererOptions {
   readonly missingLabels?: 'fallback' | 'mark';
   /** ORGANIZER;SENT-BY of the calendar, when mail goes out from the service's mailbox. */
   readonly sentBy?: string;
+  /** See CalendarOptions.attendeesLimit. Default 100. */
+  readonly calendarAttendeesLimit?: number;
+  /** See LoadTemplatesOptions.compileIn. Default `in-process`. */
+  readonly compileTemplatesIn?: 'in-process' | 'child-process';
   /**
    * Run the templates once per group of recipients that differ only in their
    * own strings, and fill those in per recipient (default). `false` runs the
@@ -80,7 +84,7 @@ const PROJECT_ROOT = new URL('../../', import.meta.url);
 export async function createRenderer(options: RendererOptions = {}): Promise<Renderer> {
   const templatesDir = options.templatesDir ?? new URL('templates/', PROJECT_ROOT).pathname;
   const localesDir = options.localesDir ?? new URL('locales/', PROJECT_ROOT).pathname;
-  const [catalog, templates] = await Promise.all([loadCatalog(localesDir, options.defaultLocale ?? 'en'), loadTemplates(templatesDir)]);
+  const [catalog, templates] = await Promise.all([loadCatalog(localesDir, options.defaultLocale ?? 'en'), loadTemplates(templatesDir, { compileIn: options.compileTemplatesIn ?? 'in-process' })]);
   const branding = Object.freeze(brandingSchema.parse(options.branding ?? {}));
   const viewOptions = {
     catalog,
@@ -93,7 +97,7 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
   function render(request: NotificationRequest, renderOptions: RenderOptions = {}): RenderedEmail[] {
     const stamp = renderOptions.stamp ?? DateTime.utc();
     const times = resolveEventTimes(request);
-    const calendars = new Map<string, CalendarPart>();
+    const calendars = new Map<string, CalendarForRecipients>();
     const shapes = new Map<string, { subject: SlotText; html: SlotText; text: SlotText }>();
     const email = templates.emails[request.type];
     const locales = new Map<string, LocaleView>();
@@ -119,7 +123,12 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
       }
       let calendar = calendars.get(locale);
       if (!calendar) {
-        calendar = buildCalendar(request, { stamp, words: localeLayer.calendarWords, ...(options.sentBy ? { sentBy: options.sentBy } : {}) });
+        calendar = buildCalendar(request, {
+          stamp,
+          words: localeLayer.calendarWords,
+          ...(options.sentBy ? { sentBy: options.sentBy } : {}),
+          ...(options.calendarAttendeesLimit ? { attendeesLimit: options.calendarAttendeesLimit } : {}),
+        });
         calendars.set(locale, calendar);
       }
       const name = names.get(recipient.email.toLowerCase()) ?? null;
@@ -155,7 +164,7 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
         subject,
         html,
         text: tidyText(text),
-        calendar,
+        calendar: calendar.forRecipient(recipient.email),
         viaName: localeLayer.viaName,
         missingKeys: zoneLayer.missingKeys,
       };

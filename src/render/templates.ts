@@ -10,22 +10,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import Handlebars from 'handlebars';
 import { NOTIFICATION_TYPES, type NotificationType } from '../model/schema.ts';
+import { compileMjmlFiles } from './mjml.ts';
+import { TemplateError } from './template-error.ts';
 
-/** A template that cannot be compiled: which file, which line, what is wrong. */
-export class TemplateError extends Error {
-  readonly code = 'TEMPLATE_INVALID';
-  readonly file: string;
-  readonly line: number | undefined;
-  readonly detail: string;
-
-  constructor(file: string, line: number | undefined, detail: string) {
-    super(`${file}${line ? `:${line}` : ''}: ${detail}`);
-    this.name = 'TemplateError';
-    this.file = file;
-    this.line = line;
-    this.detail = detail;
-  }
-}
+export { TemplateError } from './template-error.ts';
 
 export type TemplateFunction = (context: object) => string;
 
@@ -55,16 +43,12 @@ export const TEMPLATE_HELPERS = ['nl2br'] as const;
 
 /** Options for `loadTemplates`. */
 export interface LoadTemplatesOptions {
-  /** MJML module, passed in so a long-lived process imports it once. */
-  readonly mjml?: MjmlCompile;
-}
-
-type MjmlCompile = (source: string, options: Record<string, unknown>) => Promise<{ html: string; errors: MjmlError[] }>;
-interface MjmlError {
-  line: number;
-  message: string;
-  tagName: string;
-  formattedMessage: string;
+  /**
+   * Where MJML runs: `in-process` (imports mjml here, ~400 ms and ~100 MB that
+   * stay), or `child-process` (a short-lived process compiles and exits: what
+   * a long-running service wants). Default `in-process`.
+   */
+  readonly compileIn?: 'in-process' | 'child-process';
 }
 
 /**
@@ -77,7 +61,17 @@ interface MjmlError {
  */
 export async function loadTemplates(templatesDir: string, options: LoadTemplatesOptions = {}): Promise<TemplateSet> {
   const root = resolve(templatesDir);
-  const mjml = options.mjml ?? (await importMjml());
+  const types = NOTIFICATION_TYPES.map((type) => ({ type, path: join(root, type, 'html.mjml') }));
+  for (const { path } of types) {
+    let source: string;
+    try {
+      source = await readFile(path, 'utf8');
+    } catch (error) {
+      throw new TemplateError(path, undefined, (error as Error).message);
+    }
+    parseOrThrow(path, source);
+  }
+  const compiledHtml = await compileMjmlFiles(types.map((t) => t.path), root, options.compileIn ?? 'in-process');
   const html = Handlebars.create();
   const text = Handlebars.create();
   registerHelpers(html, text);
@@ -98,7 +92,7 @@ export async function loadTemplates(templatesDir: string, options: LoadTemplates
   for (const type of NOTIFICATION_TYPES) {
     const dir = join(root, type);
     const htmlPath = join(dir, 'html.mjml');
-    const htmlSource = await compileMjml(mjml, htmlPath, root);
+    const htmlSource = compiledHtml.get(htmlPath)!;
     const textPath = join(dir, 'text.hbs');
     const subjectPath = join(dir, 'subject.hbs');
     const textSource = await readFile(textPath, 'utf8');
@@ -117,52 +111,6 @@ export async function loadTemplates(templatesDir: string, options: LoadTemplates
   const labelPaths = new Set<string>();
   for (const source of sources) collectLabelPaths(Handlebars.parse(source.handlebars), labelPaths);
   return Object.freeze({ emails: Object.freeze(emails), labelPaths, sources: Object.freeze(sources) });
-}
-
-async function importMjml(): Promise<MjmlCompile> {
-  const module = (await import('mjml')) as unknown as { default: MjmlCompile };
-  return module.default;
-}
-
-async function compileMjml(mjml: MjmlCompile, path: string, root: string): Promise<string> {
-  let source: string;
-  try {
-    source = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new TemplateError(path, undefined, (error as Error).message);
-  }
-  parseOrThrow(path, source);
-  let result: { html: string; errors: MjmlError[] };
-  try {
-    result = await mjml(source, {
-      filePath: path,
-      actualPath: path,
-      ignoreIncludes: false,
-      includePath: root,
-      validationLevel: 'soft',
-      keepComments: false,
-      // Half the size (and half the per-recipient string work) of the indented output.
-      minify: true,
-      minifyOptions: { minifyCss: false },
-      templateSyntax: [{ prefix: '{{', suffix: '}}' }],
-    });
-  } catch (error) {
-    throw new TemplateError(path, undefined, `MJML: ${(error as Error).message}`);
-  }
-  const problem = result.errors.find((error) => !isPlaceholderAttribute(error));
-  if (problem) throw new TemplateError(path, problem.line, `MJML: ${problem.formattedMessage}`);
-  if (result.html.includes('mj-include fails') || result.html.includes('mj-include denied')) {
-    throw new TemplateError(path, undefined, 'MJML: an <mj-include> could not be read (the path must stay inside templates/)');
-  }
-  return result.html;
-}
-
-/**
- * MJML validates attribute values; a Handlebars placeholder such as
- * `background-color="{{brand.accentColor}}"` is filled per message and valid then.
- */
-export function isPlaceholderAttribute(error: { message: string }): boolean {
-  return /has invalid value: \{\{[^}]+\}\}/.test(error.message);
 }
 
 function parseOrThrow(path: string, source: string): void {

@@ -236,3 +236,41 @@ describe('the process time zone does not matter', () => {
     expect(content).toContain('\r\nDTEND;TZID=Europe/Moscow:20230828T123000\r\n');
   });
 });
+
+describe('large events', () => {
+  function withAttendees(count: number) {
+    const payload = example('skype-invitation');
+    payload.attendees = [payload.attendees[0]];
+    payload.recipients = [];
+    for (let i = 0; i < count; i++) {
+      const email = `p${i}@mydomain.ru`;
+      payload.attendees.push({ name: `Участник ${i}`, email, role: i % 2 ? 'optional' : 'required', status: 'needs-action' });
+      payload.recipients.push({ email, locale: 'ru' });
+    }
+    return payload;
+  }
+
+  it('lists every attendee up to the limit', () => {
+    const { vevent } = read(calendarOf(withAttendees(99)).content);
+    expect(vevent.getAllProperties('attendee')).toHaveLength(100);
+  });
+
+  it('past the limit, lists only the recipient, with their own role and RSVP', () => {
+    const payload = withAttendees(1600);
+    const emails = renderer.render(parseNotificationRequest(payload), { stamp: STAMP });
+    for (const index of [0, 1, 1599]) {
+      const { content } = emails[index]!.calendar;
+      assertWellFormed(content);
+      expect(Buffer.byteLength(content)).toBeLessThan(8000);
+      const { vevent } = read(content);
+      const attendees = vevent.getAllProperties('attendee');
+      expect(attendees).toHaveLength(1);
+      expect(String(attendees[0]!.getFirstValue()).toLowerCase()).toBe(`mailto:p${index}@mydomain.ru`);
+      expect(attendees[0]!.getParameter('cn')).toBe(`Участник ${index}`);
+      expect(attendees[0]!.getParameter('rsvp')).toBe('TRUE');
+      expect(attendees[0]!.getParameter('role')).toBe(index % 2 ? 'OPT-PARTICIPANT' : 'REQ-PARTICIPANT');
+      expect(vevent.getFirstPropertyValue('uid')).toBe(payload.event.uid);
+      expect(content).not.toContain('X-INVITE-MAILER');
+    }
+  });
+});

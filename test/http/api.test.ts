@@ -1,3 +1,4 @@
+import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { API_ERRORS } from '../../src/http/errors.ts';
 import { BAD_INPUTS } from '../helpers/bad-inputs.ts';
@@ -162,7 +163,8 @@ describe('retries and failures', () => {
     expect((await statusOf(invitation.id)).recipients[0].status).toBe('superseded');
     expect((await statusOf(update.id)).recipients[0].status).toBe('sent');
     expect(sink.received).toHaveLength(1);
-    expect(sink.received[0]!.raw.toString()).toContain('SEQUENCE:1');
+    const mail = await simpleParser(sink.received[0]!.raw);
+    expect(mail.attachments.find((a) => a.contentType === 'text/calendar')!.content.toString()).toContain('\r\nSEQUENCE:1\r\n');
   });
 });
 

@@ -1,0 +1,135 @@
+/**
+ * npm run bench:service
+ *
+ * Starts an SMTP sink and the service, each in its own process, posts one
+ * invitation with 1600 recipients (TrueConf's video-selector maximum), and
+ * prints: POST→202, the time until the sink accepted the last message,
+ * messages per second, and the service's peak RSS. Then the same bytes
+ * through a minimal pipelined raw SMTP client to the same sink, as the
+ * physical reference, and the ratio. Target: 1600 in ≤ 2.0 s, RSS ≤ 300 MB.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sendRaw } from './raw-smtp.ts';
+
+const RECIPIENTS = 1600;
+const POOL_SIZE = Number(process.env.SMTP_POOL_SIZE ?? 10);
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const NODE_FLAGS = ['--experimental-strip-types', '--disable-warning=ExperimentalWarning'];
+/** The service is started exactly as `npm start` starts it (its node flags included). */
+const START_ARGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1);
+
+function ask<T>(child: ChildProcess, question: string, key: string): Promise<T> {
+  return new Promise((resolve) => {
+    const listen = (message: Record<string, unknown>) => {
+      if (key in message) {
+        child.off('message', listen);
+        resolve(message as T);
+      }
+    };
+    child.on('message', listen);
+    child.send({ ask: question });
+  });
+}
+
+function fanOut() {
+  const payload = JSON.parse(readFileSync(join(ROOT, 'examples/skype-invitation.json'), 'utf8'));
+  const template = payload.recipients[0];
+  payload.attendees = [payload.attendees[0]];
+  payload.recipients = [];
+  for (let i = 0; i < RECIPIENTS; i++) {
+    const email = `participant${i}@mydomain.ru`;
+    payload.attendees.push({ name: `Участник ${i}`, email, role: 'required', status: 'needs-action' });
+    payload.recipients.push({ ...template, email, rsvp: Object.fromEntries(Object.entries(template.rsvp).map(([k, v]) => [k, String(v).replace('a.smirnov', `p${i}`)])) });
+  }
+  return payload;
+}
+
+async function startService(smtpPort: number, dataDir: string, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
+  const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, ...START_ARGS], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, SMTP_POOL_SIZE: String(POOL_SIZE), LOG_LEVEL: 'info', ...extraEnv },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      output += chunk;
+      const match = /listening on (http:\/\/[^"\s]+)/.exec(output);
+      if (match) {
+        resolve(match[1]!);
+        output = '';
+        child.stdout!.removeAllListeners('data');
+        child.stdout!.resume(); // the service's log lines are read and dropped
+      }
+    });
+    child.once('exit', () => reject(new Error(`service exited: ${output}`)));
+  });
+  return { child, url };
+}
+
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+async function waitForCount(sink: ChildProcess, count: number, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const state = await ask<{ count: number; lastAt: number }>(sink, 'count', 'count');
+    if (state.count >= count) return state.lastAt;
+    if (Date.now() - started > timeoutMs) throw new Error(`only ${state.count} of ${count} messages after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** One fan-out through `instances` services sharing the outbox the environment names. */
+export async function runFanOut(label: string, sink: ChildProcess, smtpPort: number, instances: number, extraEnv: Record<string, string> = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-service-'));
+  const services = [];
+  for (let i = 0; i < instances; i++) services.push(await startService(smtpPort, instances > 1 ? `${dataDir}-${i}` : dataDir, extraEnv));
+  await ask(sink, 'reset', 'reset');
+  const body = JSON.stringify(fanOut());
+  const posted = performance.timeOrigin + performance.now();
+  const response = await fetch(`${services[0]!.url}/v1/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const accepted = performance.timeOrigin + performance.now();
+  if (response.status !== 202) throw new Error(`POST answered ${response.status}: ${await response.text()}`);
+  const lastAt = await waitForCount(sink, RECIPIENTS, 120_000);
+  const seconds = (lastAt - posted) / 1000;
+  const rss = services.map((s) => peakRssMb(s.child.pid!));
+  for (const s of services) s.child.kill('SIGTERM');
+  await Promise.all(services.map((s) => new Promise((resolve) => s.child.once('exit', resolve))));
+  rmSync(dataDir, { recursive: true, force: true });
+  for (let i = 0; i < instances; i++) rmSync(`${dataDir}-${i}`, { recursive: true, force: true });
+  console.log(`${label}: POST→202 ${(accepted - posted).toFixed(0)} ms; last of ${RECIPIENTS} accepted by the sink after ${seconds.toFixed(2)} s; ${(RECIPIENTS / seconds).toFixed(0)} messages/s; peak RSS ${rss.map((r) => `${r.toFixed(0)} MB`).join(' + ')}`);
+  return { seconds, rss };
+}
+
+async function main() {
+  const sink = fork(fileURLToPath(new URL('./smtp-sink-process.ts', import.meta.url)), [], { execArgv: NODE_FLAGS, env: { ...process.env, KEEP: '1' } });
+  const { port } = await new Promise<{ port: number }>((resolve) => sink.once('message', resolve as (m: unknown) => void));
+  console.log(`1600-recipient invitation, SMTP pool ${POOL_SIZE}, sink in its own process (smtp-server on loopback)`);
+
+  const service = await runFanOut('service (SQLite outbox)', sink, port, 1);
+
+  const { messages } = await ask<{ messages: { from: string; to: string; raw: string }[] }>(sink, 'messages', 'messages');
+  const raw = messages.slice(0, RECIPIENTS).map((m) => ({ from: m.from, to: m.to, raw: Buffer.from(m.raw, 'base64') }));
+  await ask(sink, 'reset', 'reset');
+  const started = performance.now();
+  await sendRaw(port, raw, POOL_SIZE);
+  const rawSeconds = (performance.now() - started) / 1000;
+  const megabytes = raw.reduce((n, m) => n + m.raw.length, 0) / 1024 / 1024;
+  console.log(`raw pipelined SMTP, same ${raw.length} messages (${megabytes.toFixed(1)} MB), ${POOL_SIZE} connections: ${rawSeconds.toFixed(2)} s; ${(raw.length / rawSeconds).toFixed(0)} messages/s`);
+  console.log(`ratio service / raw: ${(service.seconds / rawSeconds).toFixed(1)}×   target: ≤ 2.0 s and ≤ 300 MB → ${service.seconds <= 2 && service.rss[0]! <= 300 ? 'met' : 'NOT met'}`);
+
+  if (process.env.QUEUE_URL) {
+    for (const instances of [1, 2]) await runFanOut(`BullMQ on ${process.env.QUEUE_URL}, ${instances} instance(s)`, sink, port, instances, { QUEUE_URL: process.env.QUEUE_URL });
+  }
+  sink.kill();
+}
+
+await main();

@@ -1,0 +1,101 @@
+/**
+ * The MIME text of a message (RFC 2045–2049, 5322): headers encoded and
+ * folded by nodemailer's own helpers (RFC 2047 encoded words, address
+ * quoting), bodies base64 with native encoding. nodemailer's streaming
+ * composer took ~1 ms per message, most of the service's time at 1600
+ * recipients; this takes a few µs plus the base64.
+ */
+import { randomBytes } from 'node:crypto';
+import { foldLines } from 'nodemailer/lib/mime-funcs';
+import MimeNode from 'nodemailer/lib/mime-node';
+
+type HeaderValue = string | Date | { name?: string; address: string } | readonly string[];
+
+const encodeHeaderValue = (MimeNode as unknown as { encodeHeaderValue(key: string, value: unknown): string }).encodeHeaderValue;
+
+/**
+ * One header field, encoded and folded at 76 characters as nodemailer does.
+ *
+ * @example headerField('Subject', 'Приглашение: Собрание') // 'Subject: =?UTF-8?B?…?=' (folded)
+ */
+export function headerField(key: string, value: HeaderValue): string {
+  const memoKey = `${key}\u0000${value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : JSON.stringify(value)}`;
+  let field = encodedFields.get(memoKey);
+  if (field === undefined) {
+    field = foldLines(`${key}: ${encodeHeaderValue(key, value)}`, 76);
+    // From, Sender, Subject, Date… repeat for every recipient of a notification.
+    if (encodedFields.size >= 5000) encodedFields.delete(encodedFields.keys().next().value!);
+    encodedFields.set(memoKey, field);
+  }
+  return field;
+}
+
+const encodedFields = new Map<string, string>();
+
+/**
+ * A body as base64 in lines of 76 characters (RFC 2045 §6.8), as bytes.
+ * (Measured: slicing the encoded string and joining beats copying per line.)
+ *
+ * @example base64Body('hi').toString() // 'aGk='
+ */
+export function base64Body(content: string | Buffer): Buffer {
+  const encoded = (typeof content === 'string' ? Buffer.from(content, 'utf8') : content).toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < encoded.length; i += 76) lines.push(encoded.slice(i, i + 76));
+  return Buffer.from(lines.join('\r\n'), 'latin1');
+}
+
+export interface MimeLeaf {
+  /** Content-Type with its parameters, as written. */
+  readonly contentType: string;
+  readonly disposition?: string;
+  /** The body, already base64 (see base64Body). */
+  readonly base64: Buffer;
+}
+
+export interface MimeMultipart {
+  readonly multipart: 'mixed' | 'alternative';
+  readonly parts: readonly (MimeLeaf | MimeMultipart)[];
+}
+
+const CRLF = Buffer.from('\r\n');
+let boundaries = 0;
+const processTag = randomBytes(6).toString('hex');
+
+/**
+ * A boundary no body can contain: bodies are base64, whose alphabet has no
+ * `_`, so `=_` never occurs in them (RFC 2046 §5.1.1); headers of parts are
+ * ours. Unique per process by a counter (a random draw per message cost 5% of
+ * the service's time).
+ */
+function boundary(): string {
+  return `=_${processTag}.${(boundaries++).toString(36)}`;
+}
+
+/** An entity's header lines and its body, the body as a list of byte chunks (no copies until the end). */
+function entity(node: MimeLeaf | MimeMultipart): { headers: string[]; body: Buffer[] } {
+  if ('base64' in node) {
+    const headers = [`Content-Type: ${node.contentType}`, 'Content-Transfer-Encoding: base64'];
+    if (node.disposition) headers.push(`Content-Disposition: ${node.disposition}`);
+    return { headers, body: [node.base64] };
+  }
+  const mark = boundary();
+  const body: Buffer[] = [];
+  for (const part of node.parts) {
+    const child = entity(part);
+    body.push(Buffer.from(`--${mark}\r\n${child.headers.join('\r\n')}\r\n\r\n`), ...child.body, CRLF);
+  }
+  body.push(Buffer.from(`--${mark}--`));
+  return { headers: [`Content-Type: multipart/${node.multipart}; boundary="${mark}"`], body };
+}
+
+/**
+ * A whole message: header fields in order, then MIME-Version and the body's
+ * Content-Type, then the body. Lines end with CRLF.
+ */
+export function mimeMessage(fields: readonly (readonly [string, HeaderValue | null | undefined])[], body: MimeLeaf | MimeMultipart): Buffer {
+  const top = entity(body);
+  const lines = fields.filter(([, value]) => value !== null && value !== undefined && value !== '').map(([key, value]) => headerField(key, value!));
+  lines.push('MIME-Version: 1.0', ...top.headers);
+  return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), ...top.body, CRLF]);
+}
