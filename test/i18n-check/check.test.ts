@@ -1,0 +1,124 @@
+import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { checkI18n, type I18nProblem } from '../../src/i18n-check/check.ts';
+import { parseNotificationRequest } from '../../src/model/parse.ts';
+import { createRenderer } from '../../src/render/renderer.ts';
+import { example } from '../helpers/examples.ts';
+import { PROJECT_LOCALES, PROJECT_TEMPLATES, scratchCopy } from '../helpers/scratch-copy.ts';
+
+let scratch: Awaited<ReturnType<typeof scratchCopy>> | undefined;
+afterEach(async () => {
+  await scratch?.remove();
+  scratch = undefined;
+});
+
+async function check() {
+  return checkI18n({ localesDir: scratch!.localesDir, templatesDir: scratch!.templatesDir });
+}
+
+const summary = (problems: I18nProblem[]) => problems.map((p) => `${p.file.replace(/\/$/, '').split('/').slice(-2).join('/')}|${p.where}|${p.message}`);
+
+describe('check:i18n', () => {
+  it('passes on the project as it is', async () => {
+    expect(await checkI18n({ localesDir: PROJECT_LOCALES, templatesDir: PROJECT_TEMPLATES })).toEqual([]);
+  });
+
+  it('names a key a template uses that a language lacks, and the template', async () => {
+    scratch = await scratchCopy();
+    await scratch.editLocale('ru', (t) => delete t.conference.join);
+    const problems = await check();
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.file).toBe(join(scratch.localesDir, 'ru') + '/');
+    expect(problems[0]!.where).toBe('conference.join');
+    expect(problems[0]!.message).toMatch(/^missing: the emails use it \(.*templates\/partials\/conference\.hbs.*templates\/invitation\/html\.mjml.*\)$/);
+  });
+
+  it('names a plural form a language needs (Russian: one, few, many, other)', async () => {
+    scratch = await scratchCopy();
+    await scratch.editLocale('ru', (t) => delete t.people.more_few);
+    expect(summary(await check())).toEqual(['locales/ru|people.more_few|missing plural form: ru needs one, few, many, other']);
+  });
+
+  it('names placeholders that differ between languages', async () => {
+    scratch = await scratchCopy();
+    await scratch.editLocale('ru', (t) => (t.subject.invitation = 'Приглашение: {{titel}}'));
+    expect(summary(await check())).toEqual(['locales/ru|subject.invitation|placeholders differ from en: lacks {{title}}; has {{titel}} that en does not']);
+  });
+
+  it('names an unused key', async () => {
+    scratch = await scratchCopy();
+    await scratch.editLocale('en', (t) => (t.actions.snooze = 'Snooze'));
+    expect(summary(await check())).toEqual(['locales/en|actions.snooze|unused: no template or code reads it (remove it, or use it)']);
+  });
+
+  it('names a locale file that is not valid JSON', async () => {
+    scratch = await scratchCopy();
+    await scratch.editFile('locales/ru/email.json', (text) => text.replace('"Приглашение: {{title}}",', '"Приглашение: {{title}}"'));
+    const [problem] = await check();
+    expect(problem!.file).toBe(join(scratch.localesDir, 'ru', 'email.json'));
+    expect(problem!.message).toMatch(/^invalid JSON: /);
+  });
+
+  it('names an MJML template that does not validate, with its line', async () => {
+    scratch = await scratchCopy();
+    await scratch.editFile('templates/invitation/html.mjml', (text) => text.replace('<mj-include path="../partials/header.mjml" />', '<mj-include path="../partials/header.mjml" />\n    <mj-buton>x</mj-buton>'));
+    const [problem] = await check();
+    expect(problem!.file).toBe(join(scratch.templatesDir, 'invitation', 'html.mjml'));
+    expect(problem!.message).toMatch(/MJML: .*mj-buton/);
+    expect(problem!.where).toMatch(/^line \d+$/);
+  });
+
+  it('names a Handlebars helper that does not exist', async () => {
+    scratch = await scratchCopy();
+    await scratch.editFile('templates/invitation/subject.hbs', () => '{{uppercase t.subject.invitation}}');
+    const [problem] = await check();
+    expect(problem!.file).toBe(join(scratch.templatesDir, 'invitation', 'subject.hbs'));
+    expect(problem!.message).toMatch(/uppercase/);
+  });
+});
+
+describe('adding a language is adding a folder', () => {
+  it('a German folder makes German emails, and passes the check', async () => {
+    scratch = await scratchCopy();
+    await mkdir(join(scratch.localesDir, 'de'));
+    await cp(join(scratch.localesDir, 'en', 'email.json'), join(scratch.localesDir, 'de', 'email.json'));
+    await scratch.editLocale('de', (t) => {
+      t.subject.invitation = 'Einladung: {{title}}';
+      t.conference.join = 'Konferenz beitreten';
+      t.time.longDateTime = '{{weekday}}, {{day}}. {{month}} {{year}} um {{time}}';
+    });
+    expect(await check()).toEqual([]);
+    const renderer = await createRenderer({ localesDir: scratch.localesDir, templatesDir: scratch.templatesDir });
+    const payload = example('skype-invitation');
+    payload.recipients[0].locale = 'de';
+    const [email] = renderer.render(parseNotificationRequest(payload));
+    expect(email!.locale).toBe('de');
+    expect(email!.subject).toBe('Einladung: Собрание акционеров');
+    expect(email!.html).toContain('Konferenz beitreten');
+    expect(email!.html).toContain('<html lang="de" dir="ltr"');
+    expect(email!.text).toContain('Mo., 28. August 2023 um 10:00');
+  });
+
+  it('a right-to-left language renders right to left, mirrored', async () => {
+    scratch = await scratchCopy();
+    await mkdir(join(scratch.localesDir, 'ar'));
+    await cp(join(scratch.localesDir, 'en', 'email.json'), join(scratch.localesDir, 'ar', 'email.json'));
+    await scratch.editLocale('ar', (t) => (t.conference.join = 'انضم إلى المؤتمر'));
+    const renderer = await createRenderer({ localesDir: scratch.localesDir, templatesDir: scratch.templatesDir });
+    const payload = example('skype-invitation');
+    payload.recipients[0].locale = 'ar';
+    const [email] = renderer.render(parseNotificationRequest(payload));
+    expect(email!.html).toContain('<html lang="ar" dir="rtl"');
+    expect(email!.html).toContain('انضم إلى المؤتمر');
+    // every text block aligns right; only MJML's font-size:0 layout wrappers keep their fixed left
+    expect(email!.html).toMatch(/text-align:right/);
+    expect(email!.html).not.toMatch(/font-size:(?!0px)[^;"]*;[^"]*text-align:left/);
+    expect(email!.html).toMatch(/direction:rtl/);
+    expect(email!.html).not.toMatch(/direction:ltr/);
+    const english = renderer.render(parseNotificationRequest(example('skype-invitation')))[0]!;
+    expect(english.html).toMatch(/font-size:15px;[^"]*text-align:left/);
+  });
+});
+
+export { writeFile };
