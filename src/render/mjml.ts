@@ -59,6 +59,9 @@ async function compileOne(mjml: Mjml2Html, path: string, root: string): Promise<
       minify: true,
       minifyOptions: { minifyCss: false },
       templateSyntax: [{ prefix: '{{', suffix: '}}' }],
+      // No web fonts: MJML would link Google Fonts for "Roboto" in the font stack, a request
+      // to a third party from every opened email. System fonts only.
+      fonts: {},
     });
   } catch (error) {
     return { path, error: { detail: `MJML: ${(error as Error).message}` } };

@@ -25,3 +25,11 @@ describe('rendered HTML is valid', () => {
     }
   });
 });
+
+describe('rendered HTML loads nothing from elsewhere', () => {
+  it('no web fonts, scripts or stylesheets from other hosts', () => {
+    for (const email of renderer.render(parseNotificationRequest(exampleIn('skype-invitation', 'ru')))) {
+      expect(email.html).not.toMatch(/fonts\.googleapis|<link|<script|@import/);
+    }
+  });
+});

@@ -1,0 +1,38 @@
+/**
+ * npm run preview -- [--port 4000]
+ *
+ * Serves the preview of every example in every language on
+ * http://127.0.0.1:<port>, updated on every save under templates/ and
+ * locales/. "Send to Mailpit" sends through SMTP_URL (default
+ * smtp://localhost:1025).
+ */
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startPreview } from '../preview/server.ts';
+import { loadConfig, runMain, UsageError } from './common.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { port: { type: 'string', default: '4000' }, host: { type: 'string', default: '127.0.0.1' } } });
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('usage: npm run preview -- --port <0-65535>');
+  const config = loadConfig();
+  const preview = await startPreview({
+    port,
+    host: values.host,
+    templatesDir: `${ROOT}templates`,
+    localesDir: `${ROOT}locales`,
+    examplesDir: `${ROOT}examples`,
+    smtpUrl: config.smtp.url,
+  });
+  console.log(`preview on ${preview.url} (watching templates/ and locales/; Ctrl-C to stop)`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await preview.close();
+  return 0;
+}
+
+runMain(main);
