@@ -1,0 +1,20 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll } from 'vitest';
+import { openRedisOutbox } from '../../src/outbox/redis-outbox.ts';
+import { startRedis, type RedisProcess } from '../helpers/redis.ts';
+import { outboxContract } from './contract.ts';
+
+let redis: RedisProcess;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis.stop();
+});
+
+outboxContract('BullMQ on Redis', () => {
+  const prefix = `test-${randomUUID()}`;
+  // A short lock: a "crashed" holder's jobs come back within about a second.
+  const open = () => openRedisOutbox({ url: redis.url, prefix, lockMs: 1500 });
+  return { open, reopen: open, cleanup: async () => undefined };
+});
