@@ -109,6 +109,29 @@ export async function runFanOut(label: string, sink: ChildProcess, smtpPort: num
   return { seconds, rss };
 }
 
+/** Debian's redis-server on a free port, with the settings the README's deployment section asks for. */
+async function startRedisServer(): Promise<{ url: string; stop: () => void } | null> {
+  const { spawnSync } = await import('node:child_process');
+  if (spawnSync('redis-server', ['--version']).status !== 0) return null;
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-redis-'));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => {
+    let output = '';
+    child.stdout!.on('data', (chunk) => {
+      output += chunk;
+      if (output.includes('Ready to accept connections')) resolve();
+    });
+  });
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: () => {
+      child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 async function main() {
   const sink = fork(fileURLToPath(new URL('./smtp-sink-process.ts', import.meta.url)), [], { execArgv: NODE_FLAGS, env: { ...process.env, KEEP: '1' } });
   const { port } = await new Promise<{ port: number }>((resolve) => sink.once('message', resolve as (m: unknown) => void));
@@ -126,8 +149,16 @@ async function main() {
   console.log(`raw pipelined SMTP, same ${raw.length} messages (${megabytes.toFixed(1)} MB), ${POOL_SIZE} connections: ${rawSeconds.toFixed(2)} s; ${(raw.length / rawSeconds).toFixed(0)} messages/s`);
   console.log(`ratio service / raw: ${(service.seconds / rawSeconds).toFixed(1)}×   target: ≤ 2.0 s and ≤ 300 MB → ${service.seconds <= 2 && service.rss[0]! <= 300 ? 'met' : 'NOT met'}`);
 
-  if (process.env.QUEUE_URL) {
-    for (const instances of [1, 2]) await runFanOut(`BullMQ on ${process.env.QUEUE_URL}, ${instances} instance(s)`, sink, port, instances, { QUEUE_URL: process.env.QUEUE_URL });
+  // The same fan-out through Redis (QUEUE_URL, or a redis-server started here), with one and with two instances.
+  const redis = process.env.QUEUE_URL ? { url: process.env.QUEUE_URL, stop: () => undefined } : await startRedisServer();
+  if (redis) {
+    for (const instances of [1, 2]) {
+      const prefix = `bench-${Date.now()}-${instances}`;
+      await runFanOut(`BullMQ on Redis (appendfsync always), ${instances} instance${instances > 1 ? 's' : ''}`, sink, port, instances, { QUEUE_URL: redis.url, QUEUE_PREFIX: prefix });
+    }
+    redis.stop();
+  } else {
+    console.log('BullMQ runs skipped: no redis-server on this machine and no QUEUE_URL');
   }
   sink.kill();
 }

@@ -38,7 +38,7 @@ export interface ServiceOptions {
  */
 export async function createService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'invite-mailer' } });
-  const outbox = options.outbox ?? openSqliteOutbox({ dataDir: config.dataDir });
+  const outbox = options.outbox ?? (await openOutbox(config));
   // MJML compiles in a child process: the service never carries mjml's ~100 MB.
   const renderer = await rendererFor(config, 'child-process');
   const transport = createSmtpTransport(config.smtp);
@@ -52,6 +52,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
     concurrency: config.smtp.poolSize,
     logger,
     metrics,
+    // BullMQ's limiter holds the rate across instances; one SQLite instance limits itself.
+    ...(config.sendRatePerSecond && !config.queue ? { sendRatePerSecond: config.sendRatePerSecond } : {}),
   });
   const app = await buildApp({ config, outbox, logger, metrics, checkSmtp: () => transport.verify(), onAccepted: () => worker.kick(), version: await packageVersion() });
   worker.start();
@@ -72,6 +74,16 @@ export async function createService(config: Config, options: ServiceOptions = {}
       return stopping;
     },
   };
+}
+
+/**
+ * The outbox the configuration names: BullMQ on Redis with QUEUE_URL, else
+ * the embedded SQLite outbox in DATA_DIR. Nothing else in the service knows which.
+ */
+export async function openOutbox(config: Config): Promise<Outbox> {
+  if (!config.queue) return openSqliteOutbox({ dataDir: config.dataDir });
+  const { openRedisOutbox } = await import('./outbox/redis-outbox.ts');
+  return openRedisOutbox({ url: config.queue.url, prefix: config.queue.prefix, ...(config.sendRatePerSecond ? { sendRatePerSecond: config.sendRatePerSecond } : {}) });
 }
 
 async function packageVersion(): Promise<string> {

@@ -32,6 +32,12 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   DATA_DIR: z.string().min(1).default('./data'),
+  QUEUE_URL: z
+    .string()
+    .refine((v) => /^rediss?:\/\/[^/]+/.test(v), 'must be redis://host:port (or rediss:// for TLS)')
+    .optional(),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be letters, digits, _ . - (at most 64)').default('invite-mailer'),
+  SEND_RATE_LIMIT: positiveInt(100_000).optional(),
   API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   BODY_LIMIT_BYTES: positiveInt(256 * 1024 * 1024).default(8 * 1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -67,6 +73,10 @@ const envSchema = z.object({
 export interface Config {
   readonly http: { readonly host: string; readonly port: number; readonly apiToken?: string; readonly bodyLimitBytes: number };
   readonly dataDir: string;
+  /** The outbox: embedded SQLite in dataDir, or BullMQ on the Redis at QUEUE_URL. */
+  readonly queue: { readonly url: string; readonly prefix: string } | null;
+  /** Messages per second to the relay, across all instances; null: no limit. */
+  readonly sendRatePerSecond: number | null;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly retry: { readonly initialDelayMs: number; readonly maxDelayMs: number; readonly maxAgeMs: number; readonly minAgeMs: number };
   readonly smtp: {
@@ -136,6 +146,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   return deepFreeze({
     http: { host: e.HOST, port: e.PORT, ...(e.API_TOKEN ? { apiToken: e.API_TOKEN } : {}), bodyLimitBytes: e.BODY_LIMIT_BYTES },
     dataDir: e.DATA_DIR,
+    queue: e.QUEUE_URL ? { url: e.QUEUE_URL, prefix: e.QUEUE_PREFIX } : null,
+    sendRatePerSecond: e.SEND_RATE_LIMIT ?? null,
     logLevel: e.LOG_LEVEL,
     retry: { initialDelayMs: e.RETRY_INITIAL_DELAY_MS, maxDelayMs: e.RETRY_MAX_DELAY_MS, maxAgeMs: e.RETRY_MAX_AGE_MS, minAgeMs: e.RETRY_MIN_AGE_MS },
     smtp: {

@@ -33,6 +33,8 @@ export interface WorkerOptions {
   readonly pollMs?: number;
   /** How long stop() waits for messages on the wire. Default 15 s. */
   readonly drainMs?: number;
+  /** Messages per second this worker starts at most (SEND_RATE_LIMIT for a single instance). */
+  readonly sendRatePerSecond?: number;
 }
 
 export interface Worker {
@@ -159,6 +161,22 @@ export function createWorker(options: WorkerOptions): Worker {
     logger.info({ ...about, status: 'retrying', messageId, reply, nextAttemptAt: new Date(next).toISOString() }, 'delivery will be retried');
   }
 
+  // Start times of the last second's messages, for the per-process rate limit.
+  const started: number[] = [];
+  async function waitForRate(): Promise<void> {
+    const limit = options.sendRatePerSecond;
+    if (!limit) return;
+    for (;;) {
+      const now = Date.now();
+      while (started.length && started[0]! <= now - 1000) started.shift();
+      if (started.length < limit) {
+        started.push(now);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, started[0]! + 1000 - now));
+    }
+  }
+
   async function waitForSlot(): Promise<void> {
     while (onTheWire.size >= options.concurrency) {
       await new Promise<void>((resolve) => {
@@ -200,6 +218,7 @@ export function createWorker(options: WorkerOptions): Worker {
       for (const delivery of batch) waiting.add(delivery.deliveryId);
       for (const job of prepare(batch)) {
         await waitForSlot();
+        await waitForRate();
         if (!running) break;
         launch(job);
       }

@@ -21,6 +21,9 @@ export interface RedisProcess {
   readonly dir: string;
   /** Stops it (SIGTERM: append-only file flushed) and starts it again on the same port and data. */
   restart(): Promise<void>;
+  /** Stops it and leaves it stopped (an outage), until start(). */
+  halt(): Promise<void>;
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -62,6 +65,8 @@ export async function startRedis(): Promise<RedisProcess> {
       await halt();
       await launch();
     },
+    halt,
+    start: launch,
     async stop() {
       await halt();
       rmSync(dir, { recursive: true, force: true });

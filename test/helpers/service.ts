@@ -16,6 +16,7 @@ export interface TestService extends Service {
 
 /** The real service (SQLite outbox in a fresh folder, worker running) with a captured log. */
 export async function startTestService(env: Record<string, string>, options: { outbox?: (dataDir: string) => Outbox } = {}): Promise<TestService> {
+  // The outbox the environment names (QUEUE_URL: BullMQ), as npm start would open it.
   const dataDir = mkdtempSync(join(tmpdir(), 'service-'));
   const config = loadConfig({ DATA_DIR: dataDir, RETRY_INITIAL_DELAY_MS: '50', RETRY_MAX_DELAY_MS: '200', LOG_LEVEL: 'debug', ...env });
   const logs: Record<string, unknown>[] = [];

@@ -1,26 +1,44 @@
 import { simpleParser } from 'mailparser';
+import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { API_ERRORS } from '../../src/http/errors.ts';
 import { BAD_INPUTS } from '../helpers/bad-inputs.ts';
 import { expectDeliveredInvite } from '../helpers/delivered.ts';
 import { EXAMPLE_NAMES, example } from '../helpers/examples.ts';
+import { startRedis, type RedisProcess } from '../helpers/redis.ts';
 import { startTestService, waitFor, type TestService } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const auth = { authorization: `Bearer ${TOKEN}` };
 const sink = new SmtpSink();
+let redis: RedisProcess;
 let service: TestService;
 
 beforeAll(async () => {
   await sink.start();
+  redis = await startRedis();
 });
 afterAll(async () => {
   await sink.stop();
+  await redis.stop();
 });
+
+// The same promises, whichever outbox the configuration names.
+describe.each([
+  ['SQLite outbox', () => ({})],
+  ['BullMQ outbox on Redis', () => ({ QUEUE_URL: redis.url, QUEUE_PREFIX: `test-${randomUUID()}` })],
+] as const)('%s', (_backend, backendEnv) => {
+let env: Record<string, string> = {};
+/** The service again with other settings (the same outbox backend). */
+async function restartWith(overrides: Record<string, string>) {
+  await service.dispose();
+  service = await startTestService({ ...env, ...overrides });
+}
 beforeEach(async () => {
   sink.reset();
-  service = await startTestService({ SMTP_URL: sink.url, API_TOKEN: TOKEN, SERVICE_MAILBOX: 'calendar@mydomain.ru' });
+  env = { ...backendEnv() };
+  service = await startTestService({ ...env, SMTP_URL: sink.url, API_TOKEN: TOKEN, SERVICE_MAILBOX: 'calendar@mydomain.ru' });
 });
 afterEach(async () => {
   await service.dispose();
@@ -146,8 +164,7 @@ describe('retries and failures', () => {
   });
 
   it('a transient failure past the deadline expires', async () => {
-    await service.dispose();
-    service = await startTestService({ SMTP_URL: 'smtp://127.0.0.1:9', API_TOKEN: TOKEN, RETRY_MAX_AGE_MS: '300', RETRY_MIN_AGE_MS: '300', SMTP_TIMEOUT_MS: '1000' });
+    await restartWith({ SMTP_URL: 'smtp://127.0.0.1:9', API_TOKEN: TOKEN, RETRY_MAX_AGE_MS: '300', RETRY_MIN_AGE_MS: '300', SMTP_TIMEOUT_MS: '1000' });
     const { id } = (await post(example('skype-invitation'))).json();
     const status = await settled(id);
     expect(status.recipients[0]).toMatchObject({ status: 'expired', lastReply: { message: expect.stringMatching(/ECONNREFUSED/) } });
@@ -187,8 +204,7 @@ describe('errors', () => {
   });
 
   it('413 for a body over BODY_LIMIT_BYTES', async () => {
-    await service.dispose();
-    service = await startTestService({ SMTP_URL: sink.url, API_TOKEN: TOKEN, BODY_LIMIT_BYTES: '2000' });
+    await restartWith({ SMTP_URL: sink.url, API_TOKEN: TOKEN, BODY_LIMIT_BYTES: '2000' });
     const payload = example('skype-invitation');
     payload.event.description = 'x'.repeat(3000);
     const response = await post(payload);
@@ -211,8 +227,7 @@ describe('health, readiness, metrics, docs', () => {
   it('/healthz is alive, /readyz checks the outbox and the relay', async () => {
     expect((await service.app.inject('/healthz')).json()).toEqual({ status: 'ok' });
     expect((await service.app.inject('/readyz')).json()).toEqual({ status: 'ready', outbox: 'ok', smtp: 'ok' });
-    await service.dispose();
-    service = await startTestService({ SMTP_URL: 'smtp://127.0.0.1:9', SMTP_TIMEOUT_MS: '1000' });
+    await restartWith({ SMTP_URL: 'smtp://127.0.0.1:9', SMTP_TIMEOUT_MS: '1000' });
     const notReady = await service.app.inject('/readyz');
     expect(notReady.statusCode).toBe(503);
     expect(notReady.json()).toMatchObject({ status: 'not ready', outbox: 'ok', smtp: expect.stringMatching(/ECONNREFUSED/) });
@@ -255,4 +270,5 @@ describe('bad input over HTTP', () => {
     const counts = await service.outbox.counts();
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(0);
   });
+});
 });
