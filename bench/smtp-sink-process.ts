@@ -28,6 +28,7 @@ const server = new SMTPServer({
   },
 });
 
+server.on('error', () => undefined); // resets by killed clients
 server.listen(0, '127.0.0.1', () => process.send!({ port: (server.server.address() as AddressInfo).port }));
 process.on('message', (message: { ask: string }) => {
   if (message.ask === 'count') process.send!({ count, lastAt });

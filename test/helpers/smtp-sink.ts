@@ -21,6 +21,8 @@ export class SmtpSink {
   dataDelayMs = 0;
   private readonly attempts = new Map<string, number>();
   private server: SMTPServer | undefined;
+  /** Connection errors the server saw (resets by killed clients). */
+  readonly connectionErrors: Error[] = [];
   port = 0;
 
   async start(): Promise<this> {
@@ -54,6 +56,8 @@ export class SmtpSink {
         });
       },
     });
+    // A client killed mid-session (the crash tests) resets its connection: an event, not a failure.
+    this.server.on('error', (error: Error) => this.connectionErrors.push(error));
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
     this.port = (this.server.server.address() as AddressInfo).port;
     return this;
