@@ -7,29 +7,15 @@
  * with 10 and with 1600 participants, every participant a recipient with
  * their own answer links and agenda. Target: ≤ 40 µs per recipient with 10.
  */
-import { readFileSync } from 'node:fs';
 import { DateTime } from 'luxon';
+import { seedFanOut } from '../examples/fan-out.ts';
 import { parseNotificationRequest } from '../src/model/parse.ts';
 import type { NotificationRequest } from '../src/model/schema.ts';
 import { createRenderer } from '../src/render/renderer.ts';
 
-const seed = JSON.parse(readFileSync(new URL('../examples/skype-invitation.json', import.meta.url), 'utf8'));
 
 function seedWith(participants: number): NotificationRequest {
-  const payload = structuredClone(seed);
-  const template = payload.recipients[0];
-  payload.attendees = [payload.attendees[0]];
-  payload.recipients = [];
-  for (let i = 0; i < participants; i++) {
-    const email = `participant${i}@mydomain.ru`;
-    payload.attendees.push({ name: `Участник ${i}`, email, role: 'required', status: 'needs-action' });
-    payload.recipients.push({
-      ...template,
-      email,
-      rsvp: Object.fromEntries(Object.entries(template.rsvp).map(([k, v]) => [k, String(v).replace('a.smirnov', `p${i}`)])),
-    });
-  }
-  return parseNotificationRequest(payload);
+  return parseNotificationRequest(seedFanOut(participants));
 }
 
 const renderer = await createRenderer();

@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seedFanOut } from '../examples/fan-out.ts';
 import { sendRaw } from './raw-smtp.ts';
 
 const RECIPIENTS = 1600;
@@ -33,19 +34,6 @@ function ask<T>(child: ChildProcess, question: string, key: string): Promise<T> 
     child.on('message', listen);
     child.send({ ask: question });
   });
-}
-
-function fanOut() {
-  const payload = JSON.parse(readFileSync(join(ROOT, 'examples/skype-invitation.json'), 'utf8'));
-  const template = payload.recipients[0];
-  payload.attendees = [payload.attendees[0]];
-  payload.recipients = [];
-  for (let i = 0; i < RECIPIENTS; i++) {
-    const email = `participant${i}@mydomain.ru`;
-    payload.attendees.push({ name: `Участник ${i}`, email, role: 'required', status: 'needs-action' });
-    payload.recipients.push({ ...template, email, rsvp: Object.fromEntries(Object.entries(template.rsvp).map(([k, v]) => [k, String(v).replace('a.smirnov', `p${i}`)])) });
-  }
-  return payload;
 }
 
 async function startService(smtpPort: number, dataDir: string, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
@@ -93,7 +81,7 @@ export async function runFanOut(label: string, sink: ChildProcess, smtpPort: num
   const services = [];
   for (let i = 0; i < instances; i++) services.push(await startService(smtpPort, instances > 1 ? `${dataDir}-${i}` : dataDir, extraEnv));
   await ask(sink, 'reset', 'reset');
-  const body = JSON.stringify(fanOut());
+  const body = JSON.stringify(seedFanOut(RECIPIENTS));
   const posted = performance.timeOrigin + performance.now();
   const response = await fetch(`${services[0]!.url}/v1/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   const accepted = performance.timeOrigin + performance.now();

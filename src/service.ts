@@ -28,6 +28,8 @@ export interface ServiceOptions {
   readonly logger?: Logger;
   /** An outbox to use instead of the one the configuration names. */
   readonly outbox?: Outbox;
+  /** Where MJML compiles (see LoadTemplatesOptions.compileIn). Default `child-process`: the service does not keep mjml in memory. */
+  readonly compileTemplatesIn?: 'in-process' | 'child-process';
 }
 
 /**
@@ -40,7 +42,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'invite-mailer' } });
   const outbox = options.outbox ?? (await openOutbox(config));
   // MJML compiles in a child process: the service never carries mjml's ~100 MB.
-  const renderer = await rendererFor(config, 'child-process');
+  const renderer = await rendererFor(config, options.compileTemplatesIn ?? 'child-process');
   const transport = createSmtpTransport(config.smtp);
   const metrics = createMetrics();
   const worker = createWorker({

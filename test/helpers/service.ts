@@ -26,7 +26,8 @@ export async function startTestService(env: Record<string, string>, options: { o
       done();
     },
   });
-  const service = await createService(config, { logger: pino({ level: 'debug' }, sink), ...(options.outbox ? { outbox: options.outbox(dataDir) } : {}) });
+  // Templates compile in the test process (mjml is already loaded there); npm start compiles in a child.
+  const service = await createService(config, { logger: pino({ level: 'debug' }, sink), compileTemplatesIn: 'in-process', ...(options.outbox ? { outbox: options.outbox(dataDir) } : {}) });
   return Object.assign(service, {
     logs,
     async dispose() {

@@ -72,6 +72,16 @@ export class SmtpSink {
     return this.received.filter((m) => m.to.includes(address)).pop();
   }
 
+  /** The Message-IDs each recipient received, in order: a recipient with two got a duplicate. */
+  messageIdsByRecipient(): Map<string, string[]> {
+    const byRecipient = new Map<string, string[]>();
+    for (const message of this.received) {
+      const id = /^Message-ID:\s*(?:\r\n\s+)?(<[^>]+>)/im.exec(message.raw.toString())![1]!;
+      for (const to of message.to) byRecipient.set(to, [...(byRecipient.get(to) ?? []), id]);
+    }
+    return byRecipient;
+  }
+
   reset(): void {
     this.received.length = 0;
     this.attempts.clear();

@@ -3,25 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startChildService, type ChildService } from '../helpers/child-service.ts';
-import { example } from '../helpers/examples.ts';
+import { seedFanOut } from '../../examples/fan-out.ts';
 import { waitFor } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 
 const POOL_SIZE = 5;
-
-/** The seed invitation with `count` recipients. */
-function fanOut(count: number) {
-  const payload = example('skype-invitation');
-  const template = payload.recipients[0];
-  payload.attendees = [payload.attendees[0]];
-  payload.recipients = [];
-  for (let i = 0; i < count; i++) {
-    const email = `p${i}@mydomain.ru`;
-    payload.attendees.push({ name: `Участник ${i}`, email, role: 'required', status: 'needs-action' });
-    payload.recipients.push({ ...template, email });
-  }
-  return payload;
-}
 
 let sink: SmtpSink;
 let dataDir: string;
@@ -49,20 +35,11 @@ async function post(url: string, payload: unknown) {
   return (await response.json()) as { id: string };
 }
 
-function deliveriesByRecipient() {
-  const byRecipient = new Map<string, string[]>();
-  for (const message of sink.received) {
-    const id = /^Message-ID:\s*(?:\r\n\s+)?(<[^>]+>)/im.exec(message.raw.toString())![1]!;
-    for (const to of message.to) byRecipient.set(to, [...(byRecipient.get(to) ?? []), id]);
-  }
-  return byRecipient;
-}
-
 describe('nothing accepted is lost', () => {
   it('SIGKILL in the middle of a 400-recipient fan-out: after a restart all 400 are delivered, duplicates within the pool size', async () => {
     sink.dataDelayMs = 10;
     const first = await start();
-    const { id } = await post(first.url, fanOut(400));
+    const { id } = await post(first.url, seedFanOut(400));
     await waitFor(() => sink.received.length >= 100, 20_000, '100 messages');
     first.process.kill('SIGKILL');
     expect(await first.exited).toBe('SIGKILL');
@@ -70,14 +47,14 @@ describe('nothing accepted is lost', () => {
     expect(deliveredBeforeKill).toBeLessThan(400);
 
     const second = await start();
-    await waitFor(() => deliveriesByRecipient().size === 400, 30_000, 'all 400 recipients');
+    await waitFor(() => sink.messageIdsByRecipient().size === 400, 30_000, 'all 400 recipients');
     const status = await waitFor(async () => {
       const body = (await (await fetch(`${second.url}/v1/notifications/${id}`)).json()) as { recipients: { status: string }[] };
       return body.recipients.every((r) => r.status === 'sent') ? body : null;
     }, 10_000, 'every status sent');
     expect(status.recipients).toHaveLength(400);
 
-    const byRecipient = deliveriesByRecipient();
+    const byRecipient = sink.messageIdsByRecipient();
     const duplicated = [...byRecipient.entries()].filter(([, ids]) => ids.length > 1);
     expect(duplicated.length).toBeLessThanOrEqual(POOL_SIZE);
     for (const [, ids] of duplicated) expect(new Set(ids).size).toBe(1); // a resend carries the same Message-ID
@@ -87,15 +64,15 @@ describe('nothing accepted is lost', () => {
   it('SIGTERM: stops taking requests, finishes what is on the wire, exits 0; a restart sends the rest once', async () => {
     sink.dataDelayMs = 10;
     const first = await start();
-    await post(first.url, fanOut(200));
+    await post(first.url, seedFanOut(200));
     await waitFor(() => sink.received.length >= 30, 20_000, '30 messages');
     first.process.kill('SIGTERM');
     expect(await first.exited).toBe(0);
     expect(first.output()).toContain('"msg":"stopped"');
     await start();
-    await waitFor(() => deliveriesByRecipient().size === 200, 30_000, 'all 200 recipients');
+    await waitFor(() => sink.messageIdsByRecipient().size === 200, 30_000, 'all 200 recipients');
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const duplicated = [...deliveriesByRecipient().values()].filter((ids) => ids.length > 1);
+    const duplicated = [...sink.messageIdsByRecipient().values()].filter((ids) => ids.length > 1);
     expect(duplicated).toEqual([]);
   });
 });

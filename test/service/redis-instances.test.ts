@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startChildService, type ChildService } from '../helpers/child-service.ts';
+import { seedFanOut } from '../../examples/fan-out.ts';
 import { example } from '../helpers/examples.ts';
 import { startRedis, type RedisProcess } from '../helpers/redis.ts';
 import { startTestService, waitFor, type TestService } from '../helpers/service.ts';
@@ -39,30 +40,8 @@ async function instance(extra: Record<string, string> = {}) {
   return service;
 }
 
-function fanOut(count: number) {
-  const payload = example('skype-invitation');
-  const template = payload.recipients[0];
-  payload.attendees = [payload.attendees[0]];
-  payload.recipients = [];
-  for (let i = 0; i < count; i++) {
-    const email = `p${i}@mydomain.ru`;
-    payload.attendees.push({ name: `Участник ${i}`, email, role: 'required', status: 'needs-action' });
-    payload.recipients.push({ ...template, email });
-  }
-  return payload;
-}
-
 const post = (service: TestService, payload: unknown, headers: Record<string, string> = {}) =>
   service.app.inject({ method: 'POST', url: '/v1/notifications', headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify(payload) });
-
-function deliveriesByRecipient() {
-  const byRecipient = new Map<string, string[]>();
-  for (const message of sink.received) {
-    const id = /^Message-ID:\s*(?:\r\n\s+)?(<[^>]+>)/im.exec(message.raw.toString())![1]!;
-    for (const to of message.to) byRecipient.set(to, [...(byRecipient.get(to) ?? []), id]);
-  }
-  return byRecipient;
-}
 
 describe('several instances on one Redis', () => {
   it('an Idempotency-Key holds across instances, and any instance answers the status', async () => {
@@ -103,7 +82,7 @@ describe('several instances on one Redis', () => {
     await instance({ SEND_RATE_LIMIT: '20' });
     const b = await instance({ SEND_RATE_LIMIT: '20' });
     const started = Date.now();
-    await post(b, fanOut(60));
+    await post(b, seedFanOut(60));
     await waitFor(() => sink.received.length === 60, 20_000, '60 messages');
     // 60 messages at 20 per second across both instances: at least two full seconds
     expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
@@ -117,19 +96,19 @@ describe('failover', () => {
     children.push(first);
     const second = await startChildService(env());
     children.push(second);
-    const response = await fetch(`${first.url}/v1/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fanOut(1000)) });
+    const response = await fetch(`${first.url}/v1/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(seedFanOut(1000)) });
     expect(response.status).toBe(202);
     const { id } = (await response.json()) as { id: string };
     await waitFor(() => sink.received.length >= 200, 30_000, '200 messages');
     first.process.kill('SIGKILL');
     await first.exited;
-    await waitFor(() => deliveriesByRecipient().size === 1000, 60_000, 'all 1000 recipients');
+    await waitFor(() => sink.messageIdsByRecipient().size === 1000, 60_000, 'all 1000 recipients');
     const status = await waitFor(async () => {
       const body = (await (await fetch(`${second.url}/v1/notifications/${id}`)).json()) as { recipients: { status: string }[] };
       return body.recipients.every((r) => r.status === 'sent') ? body : null;
     }, 30_000, 'every status sent');
     expect(status.recipients).toHaveLength(1000);
-    const duplicated = [...deliveriesByRecipient().values()].filter((ids) => ids.length > 1);
+    const duplicated = [...sink.messageIdsByRecipient().values()].filter((ids) => ids.length > 1);
     // Duplicates only for messages on the wire at the kill: at most the dead instance's pool.
     expect(duplicated.length).toBeLessThanOrEqual(POOL_SIZE);
     for (const ids of duplicated) expect(new Set(ids).size).toBe(1);
@@ -138,10 +117,10 @@ describe('failover', () => {
   it('a Redis restart in the middle of a fan-out loses nothing accepted', async () => {
     sink.dataDelayMs = 5;
     const service = await instance();
-    const { id } = (await post(service, fanOut(300))).json();
+    const { id } = (await post(service, seedFanOut(300))).json();
     await waitFor(() => sink.received.length >= 50, 20_000, '50 messages');
     await redis.restart();
-    await waitFor(() => deliveriesByRecipient().size === 300, 60_000, 'all 300 recipients');
+    await waitFor(() => sink.messageIdsByRecipient().size === 300, 60_000, 'all 300 recipients');
     const status = await waitFor(async () => {
       const body = (await service.app.inject(`/v1/notifications/${id}`)).json();
       return body.recipients.every((r: { status: string }) => r.status === 'sent') ? body : null;

@@ -1,0 +1,54 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DateTime } from 'luxon';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.ts';
+import { composeMessage } from '../../src/message/compose.ts';
+import { parseNotificationRequest } from '../../src/model/parse.ts';
+import { createRenderer } from '../../src/render/renderer.ts';
+import { createSmtpTransport } from '../../src/transport/smtp.ts';
+import { example } from '../helpers/examples.ts';
+import { SmtpSink } from '../helpers/smtp-sink.ts';
+
+const sink = new SmtpSink();
+let dir: string;
+beforeAll(async () => {
+  await sink.start();
+  dir = mkdtempSync(join(tmpdir(), 'dkim-'));
+});
+afterAll(async () => {
+  await sink.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function message() {
+  const request = parseNotificationRequest(example('skype-invitation'));
+  const [email] = (await createRenderer()).render(request, { stamp: DateTime.utc() });
+  return composeMessage(request, email!, { senderPolicy: 'organizer', serviceMailbox: { address: 'calendar@mydomain.ru' }, bounceAddress: 'calendar@mydomain.ru', date: new Date() });
+}
+
+describe('SMTP options from the configuration', () => {
+  it('signs every message with DKIM when DKIM_* are set', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const keyFile = join(dir, 'dkim.pem');
+    writeFileSync(keyFile, privateKey);
+    const config = loadConfig({ SMTP_URL: sink.url, DKIM_DOMAIN: 'mydomain.ru', DKIM_SELECTOR: 'invites', DKIM_PRIVATE_KEY_FILE: keyFile });
+    const transport = createSmtpTransport(config.smtp);
+    expect(await transport.send(await message())).toMatchObject({ status: 'sent' });
+    transport.close();
+    const headers = sink.received.at(-1)!.raw.toString().split('\r\n\r\n')[0]!.replace(/\r\n\s+/g, ' ');
+    expect(headers).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=mydomain\.ru; q=dns\/txt; s=invites;/m);
+  });
+
+  it('refuses to send without STARTTLS when SMTP_REQUIRE_TLS is set: a transient failure, nothing sent', async () => {
+    const before = sink.received.length;
+    const transport = createSmtpTransport(loadConfig({ SMTP_URL: sink.url, SMTP_REQUIRE_TLS: 'true' }).smtp);
+    const outcome = await transport.send(await message());
+    transport.close();
+    expect(outcome).toMatchObject({ status: 'failed', kind: 'transient' });
+    expect(outcome.status === 'failed' && outcome.message).toMatch(/STARTTLS/i);
+    expect(sink.received.length).toBe(before);
+  });
+});
