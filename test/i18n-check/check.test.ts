@@ -1,4 +1,4 @@
-import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkI18n, type I18nProblem } from '../../src/i18n-check/check.ts';
@@ -121,4 +121,3 @@ describe('adding a language is adding a folder', () => {
   });
 });
 
-export { writeFile };
