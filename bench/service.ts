@@ -7,6 +7,11 @@
  * messages per second, and the service's peak RSS. Then the same bytes
  * through a minimal pipelined raw SMTP client to the same sink, as the
  * physical reference, and the ratio. Target: 1600 in ≤ 2.0 s, RSS ≤ 300 MB.
+ * Then the same fan-out through BullMQ on Redis with one and two instances.
+ *
+ * Environment: SMTP_POOL_SIZE (default 10), QUEUE_URL (a Redis to use; else a
+ * redis-server is started here), BENCH_SKIP_REDIS=1 (SQLite run only),
+ * BENCH_PROFILE_DIR (write the service's CPU profile there).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -138,7 +143,7 @@ async function main() {
   console.log(`ratio service / raw: ${(service.seconds / rawSeconds).toFixed(1)}×   target: ≤ 2.0 s and ≤ 300 MB → ${service.seconds <= 2 && service.rss[0]! <= 300 ? 'met' : 'NOT met'}`);
 
   // The same fan-out through Redis (QUEUE_URL, or a redis-server started here), with one and with two instances.
-  const redis = process.env.QUEUE_URL ? { url: process.env.QUEUE_URL, stop: () => undefined } : await startRedisServer();
+  const redis = process.env.BENCH_SKIP_REDIS ? null : process.env.QUEUE_URL ? { url: process.env.QUEUE_URL, stop: () => undefined } : await startRedisServer();
   if (redis) {
     for (const instances of [1, 2]) {
       const prefix = `bench-${Date.now()}-${instances}`;
@@ -146,7 +151,7 @@ async function main() {
     }
     redis.stop();
   } else {
-    console.log('BullMQ runs skipped: no redis-server on this machine and no QUEUE_URL');
+    console.log(process.env.BENCH_SKIP_REDIS ? 'BullMQ runs skipped (BENCH_SKIP_REDIS)' : 'BullMQ runs skipped: no redis-server on this machine and no QUEUE_URL');
   }
   sink.kill();
 }
