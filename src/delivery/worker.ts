@@ -8,6 +8,7 @@
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import { composeMessage, type MessageOptions } from '../message/compose.ts';
+import { InvalidRequestError } from '../model/errors.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
 import type { NotificationRequest } from '../model/schema.ts';
 import type { ClaimedDelivery, LastReply, Outbox } from '../outbox/outbox.ts';
@@ -115,9 +116,12 @@ export function createWorker(options: WorkerOptions): Worker {
           jobs.push({ delivery, request, email, problem: email ? null : localFailure('ERENDER', 'permanent', 'the recipient is not in the request') });
         }
       } catch (error) {
+        // A stored request the contract no longer accepts will never render: permanent.
         // A template or locale broken at run time is fixed by a deploy: worth retrying until the deadline.
-        logger.error({ err: error, notificationId: first.notificationId }, 'rendering failed');
-        for (const delivery of deliveries) jobs.push({ delivery, request: null, email: null, problem: localFailure('ERENDER', 'transient', (error as Error).message) });
+        const invalid = error instanceof InvalidRequestError;
+        logger.error({ err: error, notificationId: first.notificationId }, invalid ? 'stored request is no longer valid' : 'rendering failed');
+        const problem = invalid ? localFailure('EINVALID', 'permanent', error.message) : localFailure('ERENDER', 'transient', (error as Error).message);
+        for (const delivery of deliveries) jobs.push({ delivery, request: null, email: null, problem });
       }
     }
     return jobs;
