@@ -3,11 +3,14 @@
  * a request read from a file, the renderer made from both.
  */
 import { readFile } from 'node:fs/promises';
+import { DateTime } from 'luxon';
+import { composeMessage, type OutgoingMessage } from '../message/compose.ts';
 import { loadConfig, type Config } from '../config/config.ts';
 import { InvalidRequestError } from '../model/errors.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
 import type { NotificationRequest } from '../model/schema.ts';
-import { createRenderer, type Renderer } from '../render/renderer.ts';
+import { createRenderer, type RenderedEmail, type Renderer } from '../render/renderer.ts';
+import { messageOptionsOf } from './message-options.ts';
 
 /**
  * The renderer the service would use with this configuration.
@@ -42,6 +45,23 @@ export async function readRequestFile(path: string): Promise<NotificationRequest
     }
     throw error;
   }
+}
+
+/**
+ * What `render` and `send` share: the request file read and validated, each
+ * recipient's email rendered and composed as the service would, now.
+ *
+ * @example for (const { email, message } of (await messagesOfRequestFile(config, 'examples/cancellation.json'))) …
+ */
+export async function messagesOfRequestFile(config: Config, path: string): Promise<{ email: RenderedEmail; message: OutgoingMessage }[]> {
+  const request = await readRequestFile(path);
+  const renderer = await rendererFor(config);
+  const stamp = DateTime.utc();
+  const messages = [];
+  for (const email of renderer.render(request, { stamp })) {
+    messages.push({ email, message: await composeMessage(request, email, { ...messageOptionsOf(config), date: stamp.toJSDate() }) });
+  }
+  return messages;
 }
 
 /** A mistake of the person at the terminal: printed without a stack, exit code 2. */

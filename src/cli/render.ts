@@ -8,10 +8,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DateTime } from 'luxon';
-import { composeMessage } from '../message/compose.ts';
-import { loadConfig, readRequestFile, rendererFor, runMain, UsageError } from './common.ts';
-import { messageOptionsOf } from './message-options.ts';
+import { loadConfig, messagesOfRequestFile, runMain, UsageError } from './common.ts';
 
 const USAGE = 'usage: npm run render -- <request.json> [--out <dir>]';
 
@@ -22,14 +19,10 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError(USAGE);
-  const config = loadConfig();
-  const request = await readRequestFile(positionals[0]!);
-  const renderer = await rendererFor(config);
-  const stamp = DateTime.utc();
+  const messages = await messagesOfRequestFile(loadConfig(), positionals[0]!);
   const out = resolve(values.out);
   await mkdir(out, { recursive: true });
-  for (const email of renderer.render(request, { stamp })) {
-    const message = await composeMessage(request, email, { ...messageOptionsOf(config), date: stamp.toJSDate() });
+  for (const { email, message } of messages) {
     const base = join(out, safeFileName(email.to.email));
     await writeFile(`${base}.html`, email.html);
     await writeFile(`${base}.txt`, email.text);

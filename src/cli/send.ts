@@ -7,11 +7,8 @@
  * any recipient was not accepted.
  */
 import { parseArgs } from 'node:util';
-import { DateTime } from 'luxon';
-import { composeMessage } from '../message/compose.ts';
 import { createSmtpTransport } from '../transport/smtp.ts';
-import { loadConfig, readRequestFile, rendererFor, runMain, UsageError } from './common.ts';
-import { messageOptionsOf } from './message-options.ts';
+import { loadConfig, messagesOfRequestFile, runMain, UsageError } from './common.ts';
 
 const USAGE = 'usage: npm run send -- <request.json>   (sends through SMTP_URL, default smtp://localhost:1025)';
 
@@ -23,14 +20,11 @@ async function main(args: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError(USAGE);
   const config = loadConfig();
-  const request = await readRequestFile(positionals[0]!);
-  const renderer = await rendererFor(config);
+  const messages = await messagesOfRequestFile(config, positionals[0]!);
   const transport = createSmtpTransport(config.smtp);
-  const stamp = DateTime.utc();
   let failures = 0;
   try {
-    for (const email of renderer.render(request, { stamp })) {
-      const message = await composeMessage(request, email, { ...messageOptionsOf(config), date: stamp.toJSDate() });
+    for (const { email, message } of messages) {
       const outcome = await transport.send(message);
       if (outcome.status === 'sent') {
         console.log(`accepted\t${email.to.email}\t${message.messageId}\t${outcome.response}`);
