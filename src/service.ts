@@ -2,6 +2,7 @@
  * The whole service from a configuration: outbox, renderer, SMTP transport,
  * delivery worker and HTTP API, and the order to stop them in.
  */
+import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { rendererFor } from './cli/common.ts';
@@ -89,7 +90,6 @@ export async function openOutbox(config: Config): Promise<Outbox> {
 }
 
 async function packageVersion(): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
   const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }

@@ -59,6 +59,8 @@ export interface CalendarOptions {
    * The full list stays in the email itself. Default 100.
    */
   readonly attendeesLimit?: number;
+  /** The request's times, when the caller has resolved them already (the renderer has). */
+  readonly times?: EventTimes;
 }
 
 /** The calendar of a notification, ready for each of its recipients. */
@@ -130,7 +132,7 @@ function attendeeLine(attendee: Attendee, method: CalendarMethod): string {
 
 function calendarText(request: NotificationRequest, options: CalendarOptions, attendees: readonly Attendee[], marker?: string): string {
   const method = calendarMethod(request.type);
-  const times = resolveEventTimes(request);
+  const times = options.times ?? resolveEventTimes(request);
   const { event } = request;
   const calendar = ical({ method: ICalCalendarMethod[method], prodId: options.productId ?? '//invite-mailer//invite-mailer//EN' });
   // A generator without a calendar-level zone: every event zone gets its VTIMEZONE,

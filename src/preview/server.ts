@@ -34,7 +34,7 @@ export interface PreviewOptions {
 
 export interface Preview {
   readonly url: string;
-  /** Resolves after the next rebuild caused by a file change (for tests). */
+  /** Stops watching and serving. */
   close(): Promise<void>;
 }
 

@@ -1,6 +1,7 @@
 /**
  * Rendering: a validated request in, one email per recipient out (subject,
- * HTML, plain text). Pure: no network, no clock, no process `TZ`.
+ * HTML, plain text, calendar). Pure: no network, no process `TZ`; the clock
+ * only when no `stamp` is given.
  */
 import { DateTime } from 'luxon';
 import { buildCalendar, type CalendarForRecipients, type CalendarPart } from '../calendar/calendar.ts';
@@ -125,6 +126,7 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
       if (!calendar) {
         calendar = buildCalendar(request, {
           stamp,
+          times,
           words: localeLayer.calendarWords,
           ...(options.sentBy ? { sentBy: options.sentBy } : {}),
           ...(options.calendarAttendeesLimit ? { attendeesLimit: options.calendarAttendeesLimit } : {}),

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { seedFanOut } from '../../examples/fan-out.ts';
 import { example } from '../helpers/examples.ts';
 import { startTestService, waitFor, type TestService } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
@@ -29,5 +30,17 @@ describe('the delivery worker', () => {
     expect(status.recipients[0]!.lastReply).toMatchObject({ code: 'EINVALID', message: expect.stringContaining('event.conference.joinUrl') });
     expect(status.recipients[0]!.attempts).toBe(1);
     expect(sink.received).toHaveLength(0);
+  });
+});
+
+describe('SEND_RATE_LIMIT on a single instance (SQLite outbox)', () => {
+  it('starts at most that many messages per second', async () => {
+    await service.dispose();
+    service = await startTestService({ SMTP_URL: sink.url, SEND_RATE_LIMIT: '20' });
+    const started = Date.now();
+    await service.app.inject({ method: 'POST', url: '/v1/notifications', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(seedFanOut(60)) });
+    await waitFor(() => sink.received.length === 60, 20_000, '60 messages');
+    // 60 messages at 20 per second: the last starts two full seconds after the first
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
   });
 });

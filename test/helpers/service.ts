@@ -47,3 +47,14 @@ export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 10_000
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/**
+ * Polls a notification's status until every recipient is `sent`; `read`
+ * fetches the status from whichever instance the test asks.
+ */
+export async function waitForAllSent(read: () => Promise<{ recipients: { status: string }[] }>, timeoutMs = 30_000) {
+  return waitFor(async () => {
+    const status = await read();
+    return status.recipients.every((r) => r.status === 'sent') ? status : null;
+  }, timeoutMs, 'every recipient sent');
+}

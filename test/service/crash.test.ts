@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startChildService, type ChildService } from '../helpers/child-service.ts';
 import { seedFanOut } from '../../examples/fan-out.ts';
-import { waitFor } from '../helpers/service.ts';
+import { waitFor, waitForAllSent } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 
 const POOL_SIZE = 5;
@@ -48,10 +48,7 @@ describe('nothing accepted is lost', () => {
 
     const second = await start();
     await waitFor(() => sink.messageIdsByRecipient().size === 400, 30_000, 'all 400 recipients');
-    const status = await waitFor(async () => {
-      const body = (await (await fetch(`${second.url}/v1/notifications/${id}`)).json()) as { recipients: { status: string }[] };
-      return body.recipients.every((r) => r.status === 'sent') ? body : null;
-    }, 10_000, 'every status sent');
+    const status = await waitForAllSent(async () => await (await fetch(`${second.url}/v1/notifications/${id}`)).json());
     expect(status.recipients).toHaveLength(400);
 
     const byRecipient = sink.messageIdsByRecipient();

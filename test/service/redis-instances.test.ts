@@ -4,7 +4,7 @@ import { startChildService, type ChildService } from '../helpers/child-service.t
 import { seedFanOut } from '../../examples/fan-out.ts';
 import { example } from '../helpers/examples.ts';
 import { startRedis, type RedisProcess } from '../helpers/redis.ts';
-import { startTestService, waitFor, type TestService } from '../helpers/service.ts';
+import { startTestService, waitFor, waitForAllSent, type TestService } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 
 const POOL_SIZE = 5;
@@ -53,10 +53,7 @@ describe('several instances on one Redis', () => {
     const other = example('trueconf-weekly');
     other.event.title = 'Другое';
     expect((await post(b, other, { 'idempotency-key': 'evt-1' })).json().error.code).toBe('IDEMPOTENCY_KEY_REUSED');
-    const status = await waitFor(async () => {
-      const body = (await b.app.inject(`/v1/notifications/${first.json().id}`)).json();
-      return body.recipients.every((r: { status: string }) => r.status === 'sent') ? body : null;
-    });
+    const status = await waitForAllSent(async () => (await b.app.inject(`/v1/notifications/${first.json().id}`)).json());
     expect(status.recipients).toHaveLength(3);
     expect(sink.received).toHaveLength(3);
   });
@@ -103,10 +100,7 @@ describe('failover', () => {
     first.process.kill('SIGKILL');
     await first.exited;
     await waitFor(() => sink.messageIdsByRecipient().size === 1000, 60_000, 'all 1000 recipients');
-    const status = await waitFor(async () => {
-      const body = (await (await fetch(`${second.url}/v1/notifications/${id}`)).json()) as { recipients: { status: string }[] };
-      return body.recipients.every((r) => r.status === 'sent') ? body : null;
-    }, 30_000, 'every status sent');
+    const status = await waitForAllSent(async () => await (await fetch(`${second.url}/v1/notifications/${id}`)).json());
     expect(status.recipients).toHaveLength(1000);
     const duplicated = [...sink.messageIdsByRecipient().values()].filter((ids) => ids.length > 1);
     // Duplicates only for messages on the wire at the kill: at most the dead instance's pool.
@@ -121,10 +115,7 @@ describe('failover', () => {
     await waitFor(() => sink.received.length >= 50, 20_000, '50 messages');
     await redis.restart();
     await waitFor(() => sink.messageIdsByRecipient().size === 300, 60_000, 'all 300 recipients');
-    const status = await waitFor(async () => {
-      const body = (await service.app.inject(`/v1/notifications/${id}`)).json();
-      return body.recipients.every((r: { status: string }) => r.status === 'sent') ? body : null;
-    }, 30_000, 'every status sent');
+    const status = await waitForAllSent(async () => (await service.app.inject(`/v1/notifications/${id}`)).json());
     expect(status.recipients).toHaveLength(300);
   });
 });
