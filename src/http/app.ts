@@ -3,7 +3,9 @@
  * instance; `listen` is the caller's (src/cli/start.ts), so tests use `inject`.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.ts';
 import { deadlineFor } from '../delivery/deadline.ts';
@@ -33,7 +35,14 @@ interface JsonBody {
   readonly json: unknown;
 }
 
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+/** 1 to 255 printable ASCII characters, space included (HTTP itself trims a header value's ends). */
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
+
+/**
+ * Routes anyone may call without the token, by their matched route: liveness,
+ * readiness, metrics and the API's description. Every other route needs it.
+ */
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/docs', '/openapi.json']);
 
 /**
  * @example
@@ -47,6 +56,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     bodyLimit: config.http.bodyLimitBytes,
     genReqId: () => randomUUID(),
     return503OnClosing: true,
+    // The router's own refusals and the HTTP parser's, in the documented error shape (never echoing the URL).
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const apiError = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new ApiError('URL_TOO_LONG', 'A path segment is too long') : new ApiError('BAD_REQUEST', 'The path cannot be decoded');
+      return reply.code(apiError.status).type('application/json').send(apiError.toJSON());
+    },
+    clientErrorHandler: answerClientError,
   });
   const openapi = openApiDocument(deps.version ?? '0.0.0');
   const docs = docsPage(openapi);
@@ -63,8 +78,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   app.addContentTypeParser('*', (_request, _payload, done) => done(new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Send the notification as application/json'), undefined));
 
+  // The check runs on the route the router matched, after it decoded the path: no spelling of a
+  // path (percent-encoding, absolute-form request line, dot segments) reaches a route around it.
+  // A path that matches no route needs the token too, so that nothing answers without it but the public list.
   app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/v1/') || !config.http.apiToken) return;
+    if (!config.http.apiToken) return; // loopback only (config refuses another HOST without a token)
+    if (!request.is404 && PUBLIC_ROUTES.has(request.routeOptions.url ?? '')) return;
     const header = request.headers.authorization ?? '';
     const token = /^Bearer (.+)$/i.exec(header)?.[1] ?? '';
     const expected = Buffer.from(config.http.apiToken);
@@ -80,10 +99,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     else request.log.info({ code: apiError.code, issues: apiError.issues.slice(0, 20) }, 'request refused');
     return reply.code(apiError.status).type('application/json').send(apiError.toJSON());
   });
-  app.setNotFoundHandler((request, reply) => {
-    const error = new ApiError('NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}`);
-    return reply.code(404).send(error.toJSON());
-  });
+  // Answers never echo the request's path: it is the caller's text, and may be a probe.
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send(new ApiError('NOT_FOUND', 'No such endpoint').toJSON()));
 
   app.post('/v1/notifications', async (request, reply) => {
     const body = request.body as JsonBody | undefined;
@@ -135,8 +152,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
 
   app.get<{ Params: { id: string } }>('/v1/notifications/:id', async (request) => {
-    const status = await outbox.status(request.params.id);
-    if (!status) throw new ApiError('NOT_FOUND', `No notification ${request.params.id}`);
+    const status = await outboxRead(request, () => outbox.status(request.params.id));
+    if (!status) throw new ApiError('NOT_FOUND', 'No notification with this id');
     return status;
   });
 
@@ -148,8 +165,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', outbox: outboxState, smtp: smtpState });
   });
 
-  app.get('/metrics', async (_request, reply) => {
-    const counts = await outbox.counts();
+  app.get('/metrics', async (request, reply) => {
+    const counts = await outboxRead(request, () => outbox.counts());
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(prometheusText(metrics, counts));
   });
 
@@ -157,6 +174,33 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(docs));
 
   return app;
+}
+
+/** A read of the outbox; an outbox that cannot answer (Redis down, disk gone) is a 503, not a fault of ours. */
+async function outboxRead<T>(request: FastifyRequest, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    request.log.error({ err: error }, 'the outbox could not be read');
+    throw new ApiError('OUTBOX_UNAVAILABLE', 'The outbox cannot be read now; retry later');
+  }
+}
+
+/**
+ * What the HTTP parser refuses before fastify sees a request (headers too
+ * large, a broken request line, a slow client), in the documented error shape.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const apiError =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new ApiError('HEADERS_TOO_LARGE', 'The request headers are too large')
+      : new ApiError('BAD_REQUEST', error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'The request did not arrive in time' : 'The request cannot be read');
+  const body = JSON.stringify(apiError.toJSON());
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${apiError.status} ${STATUS_CODES[apiError.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }
 
 /** The first answer to a notification: its id and every recipient queued. */

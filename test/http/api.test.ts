@@ -99,6 +99,15 @@ describe('Idempotency-Key', () => {
     expect(sink.received).toHaveLength(3);
   });
 
+  it('takes any printable ASCII key, spaces included, as the README says; refuses a control character', async () => {
+    const spaced = await post(example('skype-invitation'), { 'idempotency-key': 'event 42 / v0' });
+    expect(spaced.statusCode).toBe(202);
+    expect((await post(example('skype-invitation'), { 'idempotency-key': 'event 42 / v0' })).headers['idempotent-replayed']).toBe('true');
+    const control = await post(example('skype-invitation'), { 'idempotency-key': 'tab\there' });
+    expect(control.statusCode).toBe(422);
+    expect(control.json().error.issues[0].path).toBe('Idempotency-Key');
+  });
+
   it('refuses the same key with another body: 422', async () => {
     await post(example('trueconf-weekly'), { 'idempotency-key': 'evt-42-v0' });
     const other = example('trueconf-weekly');
@@ -130,7 +139,7 @@ describe('GET /v1/notifications/{id}', () => {
   it('answers 404 for an unknown id', async () => {
     const response = await service.app.inject({ method: 'GET', url: '/v1/notifications/nope', headers: auth });
     expect(response.statusCode).toBe(404);
-    expect(response.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'No notification nope', issues: [] } });
+    expect(response.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'No notification with this id', issues: [] } });
   });
 });
 
@@ -231,6 +240,21 @@ describe('health, readiness, metrics, docs', () => {
     const notReady = await service.app.inject('/readyz');
     expect(notReady.statusCode).toBe(503);
     expect(notReady.json()).toMatchObject({ status: 'not ready', outbox: 'ok', smtp: expect.stringMatching(/ECONNREFUSED/) });
+  });
+
+  it('a status or /metrics read while the outbox cannot answer is 503 OUTBOX_UNAVAILABLE, not 500', async () => {
+    const { id } = (await post(example('skype-invitation'))).json();
+    const down = async () => {
+      throw new Error('connection lost');
+    };
+    service.outbox.status = down;
+    service.outbox.counts = down;
+    const status = await service.app.inject({ method: 'GET', url: `/v1/notifications/${id}`, headers: auth });
+    expect(status.statusCode).toBe(503);
+    expect(status.json().error.code).toBe('OUTBOX_UNAVAILABLE');
+    const metrics = await service.app.inject('/metrics');
+    expect(metrics.statusCode).toBe(503);
+    expect(metrics.json().error.code).toBe('OUTBOX_UNAVAILABLE');
   });
 
   it('/metrics counts deliveries in Prometheus text', async () => {
