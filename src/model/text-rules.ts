@@ -1,8 +1,9 @@
 /**
  * What user text may contain. Names and titles end up in mail headers,
  * iCalendar lines and HTML; a line break there is header injection
- * (RFC 5322 §2.2) and a bidi override reverses what the reader sees
- * (Trojan Source, CVE-2021-42574). Both are rejected, never stripped.
+ * (RFC 5322 §2.2), a bidi override reverses what the reader sees
+ * (Trojan Source, CVE-2021-42574) and a literal encoded-word is shown decoded
+ * (RFC 2047 §6). All are rejected, never stripped.
  */
 import { z } from 'zod';
 
@@ -12,6 +13,9 @@ const SINGLE_LINE_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 const MULTI_LINE_FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029]|\r(?!\n)/;
 // Embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069).
 const BIDI_CONTROL = /[\u202a-\u202e\u2066-\u2069]/;
+// An RFC 2047 encoded-word (=?charset?B|Q?text?=): in a header, mail clients show it decoded,
+// so a literal one would smuggle a CR/LF-free but arbitrary display text past the rules above.
+const ENCODED_WORD = /=\?[^?\s]*\?[bq]\?[^?\s]*\?=/i;
 // RFC 5321 dot-atom local part @ a dotted host name whose last label is letters or punycode.
 const EMAIL_ADDRESS =
   /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$/;
@@ -28,7 +32,8 @@ export function singleLineText(maxLength: number) {
     .min(1, 'must not be empty')
     .max(maxLength, `must be at most ${maxLength} characters`)
     .refine((value) => !SINGLE_LINE_FORBIDDEN.test(value), 'must be one line without control characters (CR, LF, TAB…)')
-    .refine((value) => !BIDI_CONTROL.test(value), 'must not contain bidirectional override characters (U+202A–U+202E, U+2066–U+2069)');
+    .refine((value) => !BIDI_CONTROL.test(value), 'must not contain bidirectional override characters (U+202A–U+202E, U+2066–U+2069)')
+    .refine((value) => !ENCODED_WORD.test(value), 'must not contain an RFC 2047 encoded-word (=?charset?B?…?=): mail clients would show it decoded');
 }
 
 /**

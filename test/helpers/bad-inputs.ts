@@ -15,6 +15,8 @@ export const BAD_INPUTS: [string, (p: any) => void, string][] = [
   ['empty title', (p) => (p.event.title = '   '), 'event.title'],
   ['CR/LF in the title (header injection)', (p) => (p.event.title = 'Hi\r\nBcc: x@evil.example'), 'event.title'],
   ['bidi override in the title', (p) => (p.event.title = 'invoice\u202Efdp.exe'), 'event.title'],
+  ['an RFC 2047 encoded-word in the title (shown decoded in the Subject)', (p) => (p.event.title = 'Hi =?utf-8?b?SGVsbG8=?= there'), 'event.title'],
+  ['an encoded-word in a name (a spoofed display name)', (p) => (p.organizer.name = '=?UTF-8?Q?CEO?='), 'organizer.name'],
   ['bidi isolate in a name', (p) => (p.organizer.name = 'Eve\u2066Admin'), 'organizer.name'],
   ['LF in an attendee name', (p) => (p.attendees[1].name = 'A\nB'), 'attendees[1].name'],
   ['oversize title', (p) => (p.event.title = 'x'.repeat(501)), 'event.title'],
