@@ -14,27 +14,12 @@ import { telUri } from '../conference/dial-in.ts';
 import { conferenceProvider } from '../conference/providers.ts';
 import { resolveEventTime } from '../model/datetime.ts';
 import { mustResolve, resolveEventTimes, type EventTimes } from '../model/event-times.ts';
-import type { Attendee, NotificationRequest, NotificationType, Recurrence } from '../model/schema.ts';
+import type { Attendee, NotificationRequest, Recurrence } from '../model/schema.ts';
+import { calendarMethod, type CalendarMethod } from '../model/itip-method.ts';
 import { peopleOf } from '../model/people.ts';
 import { escapeText, foldLine, paramValue } from './content-line.ts';
 
-export type CalendarMethod = 'REQUEST' | 'CANCEL' | 'REPLY';
-
-const METHODS: Readonly<Record<NotificationType, CalendarMethod>> = {
-  invitation: 'REQUEST',
-  update: 'REQUEST',
-  cancellation: 'CANCEL',
-  reply: 'REPLY',
-};
-
-/**
- * The iTIP method of a notification type (RFC 5546 §1.4).
- *
- * @example calendarMethod('cancellation') // 'CANCEL'
- */
-export function calendarMethod(type: NotificationType): CalendarMethod {
-  return METHODS[type];
-}
+export { calendarMethod, type CalendarMethod } from '../model/itip-method.ts';
 
 /** Words of the calendar in one language (DESCRIPTION's join block, CONFERENCE labels). */
 export interface CalendarWords {

@@ -25,12 +25,12 @@ async function main(args: string[]): Promise<number> {
   let failures = 0;
   try {
     for (const { email, message } of messages) {
-      const outcome = await transport.send(message);
-      if (outcome.status === 'sent') {
-        console.log(`accepted\t${email.to.email}\t${message.messageId}\t${outcome.response}`);
+      const { verdict, reply } = await transport.send(message);
+      if (verdict === 'accepted') {
+        console.log(`accepted\t${email.to.email}\t${message.messageId}\t${reply.response}`);
       } else {
         failures++;
-        console.log(`rejected\t${email.to.email}\t${outcome.kind}\t${outcome.response ?? `${outcome.code}: ${outcome.message}`}`);
+        console.log(`rejected\t${email.to.email}\t${verdict}\t${reply.response ?? `${reply.code}: ${reply.message}`}`);
       }
     }
   } finally {

@@ -45,6 +45,7 @@ const envSchema = z.object({
   RETRY_MAX_DELAY_MS: positiveInt(86_400_000).default(3_600_000),
   RETRY_MAX_AGE_MS: positiveInt(30 * 86_400_000).default(5 * 86_400_000),
   RETRY_MIN_AGE_MS: positiveInt(30 * 86_400_000).default(3_600_000),
+  RETRY_UNCONFIRMED_DELAY_MS: positiveInt(86_400_000).default(3_600_000),
   SMTP_URL: z
     .string()
     .default('smtp://localhost:1025')
@@ -53,6 +54,7 @@ const envSchema = z.object({
   SMTP_REQUIRE_TLS: flag.default(false),
   SMTP_ALLOW_INVALID_CERTIFICATE: flag.default(false),
   SMTP_TIMEOUT_MS: positiveInt(600_000).default(30_000),
+  SMTP_REPLY_TIMEOUT_MS: positiveInt(3_600_000).default(600_000),
   DKIM_DOMAIN: optionalText,
   DKIM_SELECTOR: optionalText,
   DKIM_PRIVATE_KEY_FILE: optionalText,
@@ -78,13 +80,14 @@ export interface Config {
   /** Messages per second to the relay, across all instances; null: no limit. */
   readonly sendRatePerSecond: number | null;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  readonly retry: { readonly initialDelayMs: number; readonly maxDelayMs: number; readonly maxAgeMs: number; readonly minAgeMs: number };
+  readonly retry: { readonly initialDelayMs: number; readonly maxDelayMs: number; readonly maxAgeMs: number; readonly minAgeMs: number; readonly unconfirmedDelayMs: number };
   readonly smtp: {
     readonly url: string;
     readonly poolSize: number;
     readonly requireTLS: boolean;
     readonly allowInvalidCertificate: boolean;
     readonly timeoutMs: number;
+    readonly replyTimeoutMs: number;
     readonly dkim?: { readonly domainName: string; readonly keySelector: string; readonly privateKey: string };
   };
   readonly sender: {
@@ -149,13 +152,20 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     queue: e.QUEUE_URL ? { url: e.QUEUE_URL, prefix: e.QUEUE_PREFIX } : null,
     sendRatePerSecond: e.SEND_RATE_LIMIT ?? null,
     logLevel: e.LOG_LEVEL,
-    retry: { initialDelayMs: e.RETRY_INITIAL_DELAY_MS, maxDelayMs: e.RETRY_MAX_DELAY_MS, maxAgeMs: e.RETRY_MAX_AGE_MS, minAgeMs: e.RETRY_MIN_AGE_MS },
+    retry: {
+      initialDelayMs: e.RETRY_INITIAL_DELAY_MS,
+      maxDelayMs: e.RETRY_MAX_DELAY_MS,
+      maxAgeMs: e.RETRY_MAX_AGE_MS,
+      minAgeMs: e.RETRY_MIN_AGE_MS,
+      unconfirmedDelayMs: e.RETRY_UNCONFIRMED_DELAY_MS,
+    },
     smtp: {
       url: e.SMTP_URL,
       poolSize: e.SMTP_POOL_SIZE,
       requireTLS: e.SMTP_REQUIRE_TLS,
       allowInvalidCertificate: e.SMTP_ALLOW_INVALID_CERTIFICATE,
       timeoutMs: e.SMTP_TIMEOUT_MS,
+      replyTimeoutMs: e.SMTP_REPLY_TIMEOUT_MS,
       ...(dkim ? { dkim } : {}),
     },
     sender: {

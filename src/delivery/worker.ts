@@ -4,6 +4,11 @@
  * message per recipient and records each outcome as soon as it is known, so
  * that after a crash at most the messages on the wire at that moment go out
  * twice (with the same Message-ID).
+ *
+ * When an outcome cannot be recorded (a full disk, Redis gone) the worker
+ * launches nothing more: it hands back what it claimed and keeps the outcomes
+ * it holds until the outbox takes them. So a crash at any point resends only
+ * what was on the wire, at most `concurrency` messages per instance.
  */
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
@@ -11,19 +16,19 @@ import { composeMessage, type MessageOptions } from '../message/compose.ts';
 import { InvalidRequestError } from '../model/errors.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
 import type { NotificationRequest } from '../model/schema.ts';
-import type { ClaimedDelivery, LastReply, Outbox } from '../outbox/outbox.ts';
+import { StaleDeliveryError, type ClaimedDelivery, type Outbox } from '../outbox/outbox.ts';
 import type { Renderer } from '../render/renderer.ts';
-import type { DeliveryFailure } from '../transport/delivery-error.ts';
+import { localFailure, type SendResult } from '../transport/delivery-error.ts';
 import type { MailTransport } from '../transport/smtp.ts';
 import type { Metrics } from './metrics.ts';
-import { nextAttemptAt, type RetryPolicy } from './retry-policy.ts';
+import { decide, type Outcome, type OutcomePolicy } from './policy.ts';
 
 export interface WorkerOptions {
   readonly outbox: Outbox;
   readonly renderer: Renderer;
   readonly transport: MailTransport;
   readonly message: Omit<MessageOptions, 'date'>;
-  readonly retry: RetryPolicy;
+  readonly retry: OutcomePolicy;
   /** Messages on the wire at once: the SMTP pool size. */
   readonly concurrency: number;
   readonly logger: Logger;
@@ -50,7 +55,7 @@ interface PreparedJob {
   readonly delivery: ClaimedDelivery;
   readonly request: NotificationRequest | null;
   readonly email: ReturnType<Renderer['render']>[number] | null;
-  readonly problem: DeliveryFailure | null;
+  readonly problem: SendResult | null;
 }
 
 /**
@@ -127,42 +132,93 @@ export function createWorker(options: WorkerOptions): Worker {
     return jobs;
   }
 
+  /** Claimed, sent, but the outcome not yet taken by the outbox: kept until it is. */
+  const unrecorded = new Map<string, { delivery: ClaimedDelivery; outcome: Outcome }>();
+  /** Claimed and not sent because recording broke: handed back once the outbox answers. */
+  const unsent = new Set<string>();
+  let recordingBroken = false;
+
+  function cannotRecord(error: unknown, delivery: ClaimedDelivery): void {
+    if (!recordingBroken) logger.error({ err: error, notificationId: delivery.notificationId, recipient: delivery.recipient }, 'cannot record in the outbox: sending stops until it can');
+    recordingBroken = true;
+  }
+
+  function report(delivery: ClaimedDelivery, outcome: Outcome): void {
+    metrics.add(outcome.kind);
+    const about = { notificationId: delivery.notificationId, recipient: delivery.recipient, attempt: delivery.attempt, status: outcome.kind, messageId: outcome.messageId, reply: outcome.reply };
+    switch (outcome.kind) {
+      case 'sent':
+        return logger.info(about, 'delivered');
+      case 'failed':
+        return logger.warn(about, 'delivery failed permanently');
+      case 'expired':
+        return logger.warn(about, 'delivery expired: transient failures past the deadline');
+      case 'unknown':
+        return logger.warn(about, 'the relay did not answer the end of DATA again: it may have the message; not sent again');
+      case 'retrying':
+        return logger.info({ ...about, nextAttemptAt: new Date(outcome.nextAttemptAt).toISOString(), unconfirmed: outcome.unconfirmed }, outcome.unconfirmed ? 'the relay did not answer the end of DATA: resent once, later' : 'delivery will be retried');
+    }
+  }
+
   async function deliver(job: PreparedJob): Promise<void> {
     const { delivery } = job;
-    const about = { notificationId: delivery.notificationId, recipient: delivery.recipient, attempt: delivery.attempt };
+    try {
+      await outbox.begin(delivery.deliveryId, Date.now()); // `sending`: on the wire from here
+    } catch (error) {
+      if (error instanceof StaleDeliveryError) return logger.warn({ err: error, notificationId: delivery.notificationId, recipient: delivery.recipient }, 'a claimed delivery moved on elsewhere; not sent');
+      unsent.add(delivery.deliveryId);
+      return cannotRecord(error, delivery);
+    }
     let messageId: string | null = null;
-    let outcome;
+    let result: SendResult;
     if (job.problem || !job.email || !job.request) {
-      outcome = job.problem!;
+      result = job.problem!;
     } else {
       const message = await composeMessage(job.request, job.email, { ...options.message, date: new Date(delivery.acceptedAt) });
       messageId = message.messageId;
-      outcome = await transport.send(message);
+      result = await transport.send(message);
     }
-    const at = Date.now();
-    if (outcome.status === 'sent') {
-      await outbox.markSent(delivery.deliveryId, { messageId: messageId!, response: outcome.response, at });
-      metrics.add('sent');
-      logger.info({ ...about, status: 'sent', messageId, response: outcome.response }, 'delivered');
-      return;
+    const outcome = decide(delivery, result, messageId, Date.now(), options.retry);
+    await record(delivery, outcome);
+  }
+
+  async function record(delivery: ClaimedDelivery, outcome: Outcome): Promise<void> {
+    try {
+      await outbox.settle(delivery.deliveryId, outcome);
+    } catch (error) {
+      if (error instanceof StaleDeliveryError) return logger.warn({ err: error, notificationId: delivery.notificationId, recipient: delivery.recipient, outcome: outcome.kind }, 'an outcome could not be recorded: the delivery moved on elsewhere');
+      unrecorded.set(delivery.deliveryId, { delivery, outcome });
+      return cannotRecord(error, delivery);
     }
-    const reply: LastReply = { code: outcome.code, responseCode: outcome.responseCode, response: outcome.response, message: outcome.message };
-    if (outcome.kind === 'permanent') {
-      await outbox.markFinalFailure(delivery.deliveryId, { status: 'failed', messageId, reply, at });
-      metrics.add('failed');
-      logger.warn({ ...about, status: 'failed', messageId, reply }, 'delivery failed permanently');
-      return;
+    unrecorded.delete(delivery.deliveryId);
+    report(delivery, outcome);
+  }
+
+  /**
+   * After recording broke: waits for what is on the wire, then records the
+   * outcomes held and hands back what was claimed but not sent, retrying with
+   * backoff until the outbox takes them (or the worker stops).
+   */
+  async function recover(): Promise<void> {
+    await Promise.all([...onTheWire]);
+    for (const id of waiting) unsent.add(id);
+    waiting.clear();
+    for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+      try {
+        for (const { delivery, outcome } of [...unrecorded.values()]) {
+          await record(delivery, outcome);
+          if (unrecorded.has(delivery.deliveryId)) throw new Error('the outbox still refuses');
+        }
+        if (unsent.size) await outbox.release([...unsent]);
+        unsent.clear();
+        recordingBroken = false;
+        logger.info('the outbox records again: sending resumes');
+        return;
+      } catch {
+        if (!running) return;
+        await sleep(delay);
+      }
     }
-    const next = nextAttemptAt(delivery.attempt, at, delivery.deadlineAt, options.retry);
-    if (next === null) {
-      await outbox.markFinalFailure(delivery.deliveryId, { status: 'expired', messageId, reply, at });
-      metrics.add('expired');
-      logger.warn({ ...about, status: 'expired', messageId, reply }, 'delivery expired: transient failures past the deadline');
-      return;
-    }
-    await outbox.markRetrying(delivery.deliveryId, { messageId, reply, nextAttemptAt: next, at });
-    metrics.add('retrying');
-    logger.info({ ...about, status: 'retrying', messageId, reply, nextAttemptAt: new Date(next).toISOString() }, 'delivery will be retried');
   }
 
   // Start times of the last second's messages, for the per-process rate limit.
@@ -193,8 +249,9 @@ export function createWorker(options: WorkerOptions): Worker {
     waiting.delete(job.delivery.deliveryId);
     const sending = deliver(job)
       .catch((error: unknown) => {
-        // Recording failed (outbox down): the delivery stays `sending` and is taken again after its lease.
-        logger.error({ err: error, notificationId: job.delivery.notificationId, recipient: job.delivery.recipient }, 'could not record a delivery outcome');
+        // A fault of ours (composing threw): the delivery stays leased and goes back at the next recovery or restart.
+        unsent.add(job.delivery.deliveryId);
+        cannotRecord(error, job.delivery);
       })
       .finally(() => {
         onTheWire.delete(sending);
@@ -223,9 +280,10 @@ export function createWorker(options: WorkerOptions): Worker {
       for (const job of prepare(batch)) {
         await waitForSlot();
         await waitForRate();
-        if (!running) break;
+        if (!running || recordingBroken) break; // nothing more leaves while outcomes cannot be recorded
         launch(job);
       }
+      if (recordingBroken && running) await recover();
       // Claim the next batch while the last messages of this one are on the wire.
     }
   }
@@ -249,12 +307,12 @@ export function createWorker(options: WorkerOptions): Worker {
       if ((await Promise.race([drained.then(() => 'drained' as const), timeout])) === 'timeout') {
         logger.warn({ onTheWire: onTheWire.size }, 'stopping with messages still on the wire; they will be sent again');
       }
-      if (waiting.size) await outbox.release([...waiting]);
+      // Last chance for what recording could not take; what stays `sending` is resent after a restart.
+      for (const { delivery, outcome } of [...unrecorded.values()]) await record(delivery, outcome);
+      const back = [...waiting, ...unsent];
+      if (back.length) await outbox.release(back).catch((error: unknown) => logger.error({ err: error }, 'could not hand back claimed deliveries; they are due again after a restart'));
       waiting.clear();
+      unsent.clear();
     },
   };
-}
-
-function localFailure(code: string, kind: 'transient' | 'permanent', message: string): DeliveryFailure {
-  return { status: 'failed', kind, code, responseCode: null, response: null, command: null, message };
 }

@@ -8,11 +8,10 @@ import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.ts';
-import { deadlineFor } from '../delivery/deadline.ts';
+import { newNotification } from '../delivery/admission.ts';
 import type { Metrics } from '../delivery/metrics.ts';
 import { InvalidRequestError } from '../model/errors.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
-import { recipientsOf } from '../model/people.ts';
 import type { NotificationStatus, Outbox } from '../outbox/outbox.ts';
 import { ApiError } from './errors.ts';
 import { docsPage, openApiDocument } from './openapi.ts';
@@ -113,24 +112,14 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     const notification = parseNotificationRequest(body.json);
     if (key !== null && storing.has(key)) throw new ApiError('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being stored');
 
-    const acceptedAt = Date.now();
-    const recipients = recipientsOf(notification).map((r) => r.email);
+    const stored = newNotification(notification, { id: randomUUID(), idempotencyKey: key, bodyHash: createHash('sha256').update(canonicalJson(body.json)).digest('hex'), body: body.raw, acceptedAt: Date.now() }, config.retry);
     if (key !== null) storing.add(key);
     let outcome;
     try {
-      outcome = await outbox.accept({
-        id: randomUUID(),
-        idempotencyKey: key,
-        bodyHash: createHash('sha256').update(canonicalJson(body.json)).digest('hex'),
-        body: body.raw,
-        request: notification,
-        recipients,
-        acceptedAt,
-        deadlineAt: deadlineFor(notification, acceptedAt, config.retry),
-      });
+      outcome = await outbox.accept(stored);
     } catch (error) {
       request.log.error({ err: error }, 'the outbox could not store a notification');
-      throw new ApiError('OUTBOX_UNAVAILABLE', `The outbox cannot store notifications now: ${(error as Error).message}`);
+      throw new ApiError('OUTBOX_UNAVAILABLE', 'The outbox did not confirm storing the notification; retry later (with the same Idempotency-Key, a retry is never stored twice)');
     } finally {
       if (key !== null) storing.delete(key);
     }
@@ -144,8 +133,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         reply.header('Idempotent-Replayed', 'true');
         return reply.code(202).send(acceptedBody(outcome.notification));
       case 'accepted':
-        metrics.add('accepted', recipients.length);
-        request.log.info({ notificationId: outcome.notification.id, recipients: recipients.length, type: notification.type, uid: notification.event.uid }, 'notification accepted');
+        metrics.add('accepted', stored.recipients.length);
+        request.log.info({ notificationId: outcome.notification.id, recipients: stored.recipients.length, type: notification.type, uid: notification.event.uid }, 'notification accepted');
         deps.onAccepted?.();
         return reply.code(202).send(acceptedBody(outcome.notification));
     }

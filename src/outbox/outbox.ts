@@ -4,22 +4,28 @@
  * embedded SQLite outbox and the Redis/BullMQ one can replace each other;
  * both pass test/outbox/contract.ts.
  */
+import type { DeliveryStatus, Outcome } from '../delivery/policy.ts';
+import type { CalendarMethod } from '../model/itip-method.ts';
 import type { NotificationRequest } from '../model/schema.ts';
+import type { RelayReply } from '../transport/delivery-error.ts';
 
-export const DELIVERY_STATUSES = ['queued', 'sending', 'sent', 'retrying', 'failed', 'expired', 'superseded'] as const;
-export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+export { DELIVERY_STATUSES, FINAL_STATUSES, type DeliveryStatus } from '../delivery/policy.ts';
 
-/** Statuses a delivery never leaves. */
-export const FINAL_STATUSES: ReadonlySet<DeliveryStatus> = new Set(['sent', 'failed', 'expired', 'superseded']);
-
-/** What the relay last said about a delivery. */
-export interface LastReply {
-  /** nodemailer's error code, or `OK` for a delivery the relay accepted. */
-  readonly code: string;
-  readonly responseCode: number | null;
-  readonly response: string | null;
-  readonly message: string;
+/**
+ * Thrown by `begin` and `settle` when the delivery is no longer in the state
+ * this worker left it in (another instance took it over after this one lost
+ * its lease): the outcome cannot be applied, and retrying will not change that.
+ */
+export class StaleDeliveryError extends Error {
+  readonly code = 'ESTALE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'StaleDeliveryError';
+  }
 }
+
+/** What the relay last said about a delivery (the transport's reply record). */
+export type LastReply = RelayReply;
 
 export interface DeliveryRecord {
   readonly email: string;
@@ -50,8 +56,11 @@ export interface NewNotification {
   readonly bodyHash: string;
   /** The request as received (JSON text): stored, and parsed again at send time. */
   readonly body: string;
-  readonly request: NotificationRequest;
-  readonly recipients: readonly string[];
+  readonly type: NotificationRequest['type'];
+  readonly event: { readonly uid: string; readonly sequence: number; readonly occurrence: string | null };
+  readonly method: CalendarMethod;
+  /** Each recipient with its order key (policy.orderKey), in the request's order. */
+  readonly recipients: readonly { readonly email: string; readonly orderKey: string }[];
   readonly acceptedAt: number;
   readonly deadlineAt: number;
 }
@@ -66,13 +75,18 @@ export type AcceptOutcome =
   /** The same key while the first request with it is still being stored. */
   | { readonly kind: 'in-progress' };
 
-/** A delivery a worker has claimed: it is `sending` until the worker reports back. */
+/**
+ * A delivery a worker has claimed (leased): still `queued` or `retrying` until
+ * the worker puts it on the wire (`begin`), then `sending` until it settles.
+ */
 export interface ClaimedDelivery {
   readonly deliveryId: string;
   readonly notificationId: string;
   readonly recipient: string;
-  /** 1 for the first try. */
+  /** 1 for the first try: the attempt `begin` starts. */
   readonly attempt: number;
+  /** Earlier attempts whose outcome was unknown. */
+  readonly unconfirmed: number;
   readonly body: string;
   readonly acceptedAt: number;
   readonly deadlineAt: number;
@@ -83,17 +97,17 @@ export interface Outbox {
   accept(notification: NewNotification): Promise<AcceptOutcome>;
   status(id: string): Promise<NotificationStatus | null>;
   /**
-   * Claims up to `max` due deliveries. Before it, a queued invitation or
-   * update made obsolete by a newer REQUEST or CANCEL for the same event and
-   * recipient becomes `superseded`; and a delivery waits while an older one
-   * for the same event and recipient is unfinished (sequence order).
+   * Leases up to `max` due deliveries to this worker, applying the delivery
+   * rules (policy.arbitrate) on the way: a delivery made obsolete becomes
+   * `superseded`, one behind an older unfinished delivery for the same event
+   * and recipient waits. A lease that fails half-way releases what it took.
    */
   claim(max: number, now: number): Promise<ClaimedDelivery[]>;
-  markSent(deliveryId: string, result: { messageId: string; response: string; at: number }): Promise<void>;
-  markRetrying(deliveryId: string, result: { messageId: string | null; reply: LastReply; nextAttemptAt: number; at: number }): Promise<void>;
-  /** `failed` (permanent) or `expired` (transient past the deadline). */
-  markFinalFailure(deliveryId: string, result: { status: 'failed' | 'expired'; messageId: string | null; reply: LastReply; at: number }): Promise<void>;
-  /** Hands claimed deliveries back, untouched (shutdown). */
+  /** The delivery goes on the wire now: `sending`, one more attempt. */
+  begin(deliveryId: string, at: number): Promise<void>;
+  /** Records an attempt's outcome (policy.decide) and ends the lease. */
+  settle(deliveryId: string, outcome: Outcome): Promise<void>;
+  /** Hands leased deliveries back unsent (shutdown, or recording broke): due again at once. */
   release(deliveryIds: readonly string[]): Promise<void>;
   /** How many deliveries are in each status. */
   counts(): Promise<Record<DeliveryStatus, number>>;
@@ -102,12 +116,3 @@ export interface Outbox {
   close(): Promise<void>;
 }
 
-/**
- * The key deliveries are ordered and superseded by: the event and the
- * recipient, and for replies the attendee who answered (answers of different
- * attendees never replace each other).
- */
-export function orderKey(request: NotificationRequest, recipient: string): string {
-  const base = `${request.event.uid}\n${recipient.toLowerCase()}`;
-  return request.type === 'reply' && request.reply ? `${base}\nreply:${request.reply.attendee.toLowerCase()}` : base;
-}

@@ -9,20 +9,9 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import { calendarMethod } from '../calendar/calendar.ts';
-import {
-  DELIVERY_STATUSES,
-  FINAL_STATUSES,
-  orderKey,
-  type AcceptOutcome,
-  type ClaimedDelivery,
-  type DeliveryRecord,
-  type DeliveryStatus,
-  type LastReply,
-  type NewNotification,
-  type NotificationStatus,
-  type Outbox,
-} from './outbox.ts';
+import { arbitrate, DELIVERY_STATUSES, FINAL_STATUSES, statusAfter, WAITING_STATUSES, type DeliveryStatus, type OrderedDelivery, type Outcome } from '../delivery/policy.ts';
+import type { CalendarMethod } from '../model/itip-method.ts';
+import { StaleDeliveryError, type AcceptOutcome, type ClaimedDelivery, type DeliveryRecord, type LastReply, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
 
 export interface RedisOutboxOptions {
   /** `redis://[user:password@]host:port[/db]` */
@@ -31,14 +20,17 @@ export interface RedisOutboxOptions {
   readonly prefix?: string;
   /** Messages per second across all instances (the relay's limit); unset: no limit. */
   readonly sendRatePerSecond?: number;
-  /** How long a taken job is this instance's before the stalled check hands it to another. Default 15 s, renewed while it is being sent. */
+  /** How long a taken job is this instance's before the stalled check hands it to another. Default 15 s, renewed while it is held. */
   readonly lockMs?: number;
+  /** How long to keep trying to reach Redis at start before giving up. Default 30 s. */
+  readonly connectWithinMs?: number;
 }
 
 interface StoredDelivery {
   email: string;
   status: DeliveryStatus;
   attempts: number;
+  unconfirmed?: number;
   lastReply: LastReply | null;
   messageId: string | null;
   queuedAt: number;
@@ -48,7 +40,7 @@ interface StoredDelivery {
   orderKey: string;
   orderMember: string;
   sequence: number;
-  method: string;
+  method: CalendarMethod;
   occurrence: string | null;
 }
 
@@ -61,10 +53,64 @@ interface Meta {
   count: number;
 }
 
+interface JobData {
+  notificationId: string;
+  position: string;
+}
+
 const PENDING = 'pending:';
 
 /**
+ * A status change, atomically: the record changes only from an allowed status
+ * (and, when given, at the expected attempt), and the per-status counters move
+ * with it in the same script. Returns {1, from} or {0, from}.
+ * KEYS: deliveries hash, counters hash. ARGV: position, allowed statuses (comma-separated),
+ * patch (JSON), attempts increment, unconfirmed increment, expected attempts ('' for any).
+ */
+const TRANSITION = `
+local json = redis.call('HGET', KEYS[1], ARGV[1])
+if not json then return {0, ''} end
+local d = cjson.decode(json)
+local from = d.status
+if not string.find(',' .. ARGV[2] .. ',', ',' .. from .. ',', 1, true) then return {0, from} end
+if ARGV[6] ~= '' and tonumber(d.attempts) ~= tonumber(ARGV[6]) then return {0, from} end
+for k, v in pairs(cjson.decode(ARGV[3])) do d[k] = v end
+d.attempts = (tonumber(d.attempts) or 0) + tonumber(ARGV[4])
+d.unconfirmed = (tonumber(d.unconfirmed) or 0) + tonumber(ARGV[5])
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(d))
+if d.status ~= from then
+  redis.call('HINCRBY', KEYS[2], from, -1)
+  redis.call('HINCRBY', KEYS[2], d.status, 1)
+end
+return {1, from}
+`;
+
+/**
+ * A delivery and every delivery sharing its order key, in one round trip: what the rules weigh.
+ * KEYS: deliveries hash. ARGV: position, key prefix. Returns {record, member1, record1, member2, record2, …}.
+ */
+const CONTEXT = `
+local json = redis.call('HGET', KEYS[1], ARGV[1])
+if not json then return {} end
+local d = cjson.decode(json)
+local out = {json}
+for _, member in ipairs(redis.call('ZRANGE', ARGV[2] .. ':order:' .. d.orderKey, 0, -1)) do
+  local id, position = string.match(member, '^[^|]+|([^|]+)|(.+)$')
+  out[#out + 1] = member
+  out[#out + 1] = redis.call('HGET', ARGV[2] .. ':n:' .. id .. ':d', position) or ''
+end
+return out
+`;
+
+/** Deletes an idempotency key only while it still holds this request's pending marker. */
+const FORGET_PENDING = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/** How old a stored notification without its jobs must be before any instance creates them. */
+const EXPAND_AFTER_MS = 5000;
+
+/**
  * @example const outbox = await openRedisOutbox({ url: 'redis://localhost:6379', sendRatePerSecond: 200 });
+ * @throws Error when Redis does not answer within `connectWithinMs`.
  */
 export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outbox> {
   const prefix = options.prefix ?? 'invite-mailer';
@@ -73,12 +119,20 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
   const fastFail: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true };
   const commands = new Redis(options.url, fastFail);
   const queueConnection = new Redis(options.url, fastFail);
-  const workerConnection = new Redis(options.url, { maxRetriesPerRequest: null, connectTimeout: 2000 });
   commands.on('error', () => undefined); // reported by the failing command; not a crash
   queueConnection.on('error', () => undefined);
-  workerConnection.on('error', () => undefined);
-  await Promise.all([commands.connect(), queueConnection.connect()]);
+  await connectWithBackoff([commands, queueConnection], options.connectWithinMs ?? 30_000);
+  commands.defineCommand('transition', { numberOfKeys: 2, lua: TRANSITION });
+  commands.defineCommand('deliveryContext', { numberOfKeys: 1, lua: CONTEXT });
+  commands.defineCommand('forgetPending', { numberOfKeys: 1, lua: FORGET_PENDING });
+  const run = commands as unknown as {
+    transition(deliveries: string, counts: string, position: string, from: string, patch: string, attempts: number, unconfirmed: number, expectedAttempts: string): Promise<[number, string]>;
+    deliveryContext(deliveries: string, position: string, prefix: string): Promise<string[]>;
+    forgetPending(key: string, marker: string): Promise<number>;
+  };
 
+  const workerConnection = new Redis(options.url, { maxRetriesPerRequest: null, connectTimeout: 2000 });
+  workerConnection.on('error', () => undefined);
   const queue = new Queue('deliveries', { connection: queueConnection, prefix });
   const worker = new Worker('deliveries', null, {
     connection: workerConnection,
@@ -100,14 +154,17 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     counts: `${prefix}:counts`,
     sequence: `${prefix}:seq`,
     probe: `${prefix}:probe`,
+    /** Notifications stored whose jobs may not exist yet (score: when accepted). */
+    expand: `${prefix}:expand`,
   };
   /** Jobs this instance holds, with their lock tokens; locks renewed while held. */
-  const held = new Map<string, { job: Job; token: string }>();
+  const held = new Map<string, { job: Job<JobData>; token: string; attempt: number }>();
   const renew = setInterval(() => {
     for (const { job, token } of held.values()) job.extendLock(token, lockMs).catch(() => undefined);
   }, Math.floor(lockMs / 3));
   renew.unref();
   const bodies = new Map<string, { body: string; meta: Meta }>();
+  let lastExpansion = 0;
 
   async function readStatus(id: string): Promise<NotificationStatus | null> {
     const [metaJson, deliveries] = await Promise.all([commands.hget(key.meta(id), 'meta'), commands.hgetall(key.deliveries(id))]);
@@ -128,15 +185,18 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     };
   }
 
-  async function update(notificationId: string, position: string, from: DeliveryStatus, record: StoredDelivery): Promise<void> {
-    const multi = commands.multi().hset(key.deliveries(notificationId), position, JSON.stringify(record));
-    if (from !== record.status) multi.hincrby(key.counts, from, -1).hincrby(key.counts, record.status, 1);
-    await multi.exec();
-  }
-
-  async function load(notificationId: string, position: string): Promise<StoredDelivery | null> {
-    const json = await commands.hget(key.deliveries(notificationId), position);
-    return json ? (JSON.parse(json) as StoredDelivery) : null;
+  async function transition(data: JobData, from: readonly DeliveryStatus[], patch: Partial<StoredDelivery>, counters: { attempts?: number; unconfirmed?: number; expectedAttempts?: number } = {}) {
+    const [changed, was] = await run.transition(
+      key.deliveries(data.notificationId),
+      key.counts,
+      data.position,
+      from.join(','),
+      JSON.stringify(patch),
+      counters.attempts ?? 0,
+      counters.unconfirmed ?? 0,
+      counters.expectedAttempts === undefined ? '' : String(counters.expectedAttempts),
+    );
+    return { changed: changed === 1, was: was as DeliveryStatus | '' };
   }
 
   async function notification(id: string) {
@@ -151,29 +211,49 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     return cached;
   }
 
-  /** The other deliveries of the same event and recipient, older and newer than this one (sequence, then acceptance). */
-  async function neighbours(record: StoredDelivery) {
-    const members = await commands.zrange(key.order(record.orderKey), '0', '-1');
-    const index = members.indexOf(record.orderMember);
-    const read = (member: string) => {
-      const [, id, position] = member.split('|');
-      return load(id!, position!);
-    };
-    return { older: await Promise.all(members.slice(0, index).map(read)), newer: await Promise.all(members.slice(index + 1).map(read)) };
+  function jobsOf(id: string, count: number) {
+    return Array.from({ length: count }, (_, position) => ({
+      name: 'deliver',
+      data: { notificationId: id, position: String(position) } satisfies JobData,
+      opts: { jobId: `${id}.${position}`, removeOnComplete: true, removeOnFail: true },
+    }));
   }
 
-  function settle(deliveryId: string) {
+  /**
+   * Creates the jobs of notifications stored but left without them (the accepting instance died,
+   * or Redis went away, between storing and queueing). Idempotent: a job id that exists is kept,
+   * and a job made again for a finished delivery is completed at its claim.
+   */
+  async function expandStranded(now: number): Promise<void> {
+    if (now - lastExpansion < 1000) return;
+    lastExpansion = now;
+    const ids = await commands.zrangebyscore(key.expand, '-inf', String(now - EXPAND_AFTER_MS), 'LIMIT', 0, 20);
+    for (const id of ids) {
+      const parent = await notification(id);
+      if (parent) await queue.addBulk(jobsOf(id, parent.meta.count));
+      await commands.zrem(key.expand, id);
+    }
+  }
+
+  /** Hands a held job back to the queue (best effort: if Redis is away, its lock runs out and the stalled check does it). */
+  async function giveBack(deliveryId: string): Promise<void> {
     const entry = held.get(deliveryId);
-    held.delete(deliveryId);
-    if (!entry) throw new Error(`delivery ${deliveryId} is not held by this instance`);
+    held.delete(deliveryId); // stop renewing its lock whatever happens next
+    if (entry) await entry.job.moveToWait(entry.token);
+  }
+
+  function settleHeld(deliveryId: string) {
+    const entry = held.get(deliveryId);
+    if (!entry) throw new StaleDeliveryError(`delivery ${deliveryId} is not held by this instance`);
     return entry;
   }
 
   return {
     async accept(n: NewNotification): Promise<AcceptOutcome> {
       const idempotency = n.idempotencyKey === null ? null : key.idempotency(n.idempotencyKey);
+      const pendingMarker = `${PENDING}${n.id}:${n.bodyHash}`;
       if (idempotency) {
-        const claimed = await commands.set(idempotency, `${PENDING}${n.bodyHash}`, 'PX', 60_000, 'NX');
+        const claimed = await commands.set(idempotency, pendingMarker, 'PX', 60_000, 'NX');
         if (claimed === null) {
           const value = (await commands.get(idempotency)) ?? '';
           if (value.startsWith(PENDING)) return { kind: 'in-progress' };
@@ -183,119 +263,132 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
         }
       }
       try {
-        const { request } = n;
-        const method = calendarMethod(request.type);
         const base = await commands.incrby(key.sequence, n.recipients.length);
-        const meta: Meta = { type: request.type, uid: request.event.uid, sequence: request.event.sequence, acceptedAt: n.acceptedAt, deadlineAt: n.deadlineAt, count: n.recipients.length };
+        const meta: Meta = { type: n.type, uid: n.event.uid, sequence: n.event.sequence, acceptedAt: n.acceptedAt, deadlineAt: n.deadlineAt, count: n.recipients.length };
+        // One MULTI: Redis applies all of it or none of it (and the append-only file replays it whole),
+        // so the notification, its deliveries, the counters, the key and the fan-out record come together.
         const multi = commands.multi().hset(key.meta(n.id), 'meta', JSON.stringify(meta), 'body', n.body);
         const records: Record<string, string> = {};
-        n.recipients.forEach((email, position) => {
-          const order = orderKey(request, email);
+        n.recipients.forEach((recipient, position) => {
           const member = `${String(base - n.recipients.length + position).padStart(16, '0')}|${n.id}|${position}`;
           records[String(position)] = JSON.stringify({
-            email, status: 'queued', attempts: 0, lastReply: null, messageId: null, queuedAt: n.acceptedAt, updatedAt: n.acceptedAt, sentAt: null,
-            nextAttemptAt: n.acceptedAt, orderKey: order, orderMember: member, sequence: request.event.sequence, method, occurrence: request.event.occurrence ?? null,
+            email: recipient.email, status: 'queued', attempts: 0, unconfirmed: 0, lastReply: null, messageId: null, queuedAt: n.acceptedAt, updatedAt: n.acceptedAt,
+            sentAt: null, nextAttemptAt: n.acceptedAt, orderKey: recipient.orderKey, orderMember: member, sequence: n.event.sequence, method: n.method, occurrence: n.event.occurrence,
           } satisfies StoredDelivery);
-          multi.zadd(key.order(order), request.event.sequence, member);
+          multi.zadd(key.order(recipient.orderKey), n.event.sequence, member);
         });
-        multi.hset(key.deliveries(n.id), records).hincrby(key.counts, 'queued', n.recipients.length);
-        // Status first, jobs second: a job never exists without its status; a status without
-        // jobs (a failure between the two) was never answered 202, and is not counted as queued work.
+        multi.hset(key.deliveries(n.id), records).hincrby(key.counts, 'queued', n.recipients.length).zadd(key.expand, n.acceptedAt, n.id);
+        if (idempotency) multi.set(idempotency, JSON.stringify({ id: n.id, bodyHash: n.bodyHash }), 'PX', 7 * 86_400_000);
         const results = await multi.exec();
         if (!results || results.some(([error]) => error)) throw new Error('Redis refused the notification');
-        await queue.addBulk(n.recipients.map((_, position) => ({ name: 'deliver', data: { notificationId: n.id, position: String(position) }, opts: { jobId: `${n.id}.${position}`, removeOnComplete: true, removeOnFail: true } })));
-        if (idempotency) await commands.set(idempotency, JSON.stringify({ id: n.id, bodyHash: n.bodyHash }), 'PX', 7 * 86_400_000);
-        return { kind: 'accepted', notification: (await readStatus(n.id))! };
       } catch (error) {
-        if (idempotency) await commands.del(idempotency).catch(() => undefined);
+        if (idempotency) await run.forgetPending(idempotency, pendingMarker).catch(() => undefined);
         throw error;
       }
+      // Stored: the 202 holds from here. The jobs are made now, or by any instance's expansion if this fails.
+      try {
+        await queue.addBulk(jobsOf(n.id, n.recipients.length));
+        await commands.zrem(key.expand, n.id);
+      } catch {
+        // left in the fan-out record; expandStranded makes the jobs
+      }
+      return { kind: 'accepted', notification: (await readStatus(n.id).catch(() => null)) ?? statusOfNew(n) };
     },
 
     status: readStatus,
 
     async claim(max: number, now: number): Promise<ClaimedDelivery[]> {
       const claimed: ClaimedDelivery[] = [];
-      while (claimed.length < max) {
-        const token = randomUUID();
-        const job = (await worker.getNextJob(token, { block: false })) as Job<{ notificationId: string; position: string }> | undefined;
-        if (!job) break;
-        const { notificationId, position } = job.data;
-        const record = await load(notificationId, position);
-        const parent = record && (await notification(notificationId));
-        if (!record || !parent || FINAL_STATUSES.has(record.status)) {
-          await job.moveToCompleted('nothing to do', token, false); // orphan, or done before a crash
-          continue;
+      const taken: string[] = [];
+      try {
+        await expandStranded(now);
+        while (claimed.length < max) {
+          const token = randomUUID();
+          const job = (await worker.getNextJob(token, { block: false })) as Job<JobData> | undefined;
+          if (!job) break;
+          held.set(job.id!, { job, token, attempt: 0 });
+          taken.push(job.id!);
+          const data = job.data;
+          const context = await run.deliveryContext(key.deliveries(data.notificationId), data.position, prefix);
+          const parent = context.length ? await notification(data.notificationId) : null;
+          let record = context.length ? (JSON.parse(context[0]!) as StoredDelivery) : null;
+          if (!record || !parent || FINAL_STATUSES.has(record.status)) {
+            held.delete(job.id!);
+            await job.moveToCompleted('nothing to do', token, false); // orphan, or done before a crash
+            continue;
+          }
+          if (record.status === 'sending') {
+            // Its instance died with it on the wire: it may or may not have gone out.
+            await transition(data, ['sending'], { status: 'queued', updatedAt: now });
+            record = { ...record, status: 'queued' };
+          }
+          const others: OrderedDelivery[] = [];
+          for (let i = 1; i < context.length; i += 2) {
+            const other = context[i + 1] ? (JSON.parse(context[i + 1]!) as StoredDelivery) : null;
+            if (other) others.push(ordered(other.orderMember === record.orderMember ? record : other, context[i]!));
+          }
+          const decision = arbitrate(ordered(record, record.orderMember), others, now);
+          if (decision.action === 'supersede') {
+            held.delete(job.id!);
+            await transition(data, [...WAITING_STATUSES], { status: 'superseded', updatedAt: now, nextAttemptAt: null });
+            await job.moveToCompleted('superseded', token, false);
+          } else if (decision.action === 'wait') {
+            held.delete(job.id!);
+            await job.moveToDelayed(decision.until, token); // an older message to this person about this event goes first
+          } else {
+            held.set(job.id!, { job, token, attempt: record.attempts + 1 });
+            claimed.push({
+              deliveryId: job.id!,
+              notificationId: data.notificationId,
+              recipient: record.email,
+              attempt: record.attempts + 1,
+              unconfirmed: record.unconfirmed ?? 0,
+              body: parent.body,
+              acceptedAt: parent.meta.acceptedAt,
+              deadlineAt: parent.meta.deadlineAt,
+            });
+          }
         }
-        const { older, newer } = await neighbours(record);
-        const obsolete =
-          record.method === 'REQUEST' &&
-          newer.some((n) => n && (n.method === 'REQUEST' || n.method === 'CANCEL') && (n.occurrence === null || n.occurrence === record.occurrence));
-        if (obsolete) {
-          await update(notificationId, position, record.status, { ...record, status: 'superseded', updatedAt: now, nextAttemptAt: null });
-          await job.moveToCompleted('superseded', token, false);
-          continue;
-        }
-        if (older.some((o) => o && !FINAL_STATUSES.has(o.status))) {
-          await job.moveToDelayed(now + 250, token); // an older message to this person about this event goes first
-          continue;
-        }
-        const taken = { ...record, status: 'sending' as const, attempts: record.attempts + 1, updatedAt: now };
-        await update(notificationId, position, record.status, taken);
-        held.set(job.id!, { job, token });
-        claimed.push({
-          deliveryId: job.id!,
-          notificationId,
-          recipient: record.email,
-          attempt: taken.attempts,
-          body: parent.body,
-          acceptedAt: parent.meta.acceptedAt,
-          deadlineAt: parent.meta.deadlineAt,
-        });
+        return claimed;
+      } catch (error) {
+        // A claim that fails half-way gives back what it took, so that nothing stays held and renewed.
+        await Promise.all(taken.filter((id) => held.has(id)).map((id) => giveBack(id).catch(() => undefined)));
+        throw error;
       }
-      return claimed;
     },
 
-    async markSent(deliveryId, { messageId, response, at }) {
-      const { job, token } = settle(deliveryId);
-      const { notificationId, position } = job.data as { notificationId: string; position: string };
-      const record = (await load(notificationId, position))!;
-      const responseCode = Number(/^\d{3}/.exec(response)?.[0] ?? 250);
-      await update(notificationId, position, record.status, { ...record, status: 'sent', messageId, lastReply: { code: 'OK', responseCode, response, message: response }, sentAt: at, updatedAt: at, nextAttemptAt: null });
-      await job.moveToCompleted('sent', token, false);
+    async begin(deliveryId, at) {
+      const entry = settleHeld(deliveryId);
+      const { changed } = await transition(entry.job.data, [...WAITING_STATUSES], { status: 'sending', updatedAt: at }, { attempts: 1, expectedAttempts: entry.attempt - 1 });
+      if (!changed) throw new StaleDeliveryError(`delivery ${deliveryId} could not start: its status changed elsewhere`);
     },
 
-    async markRetrying(deliveryId, { messageId, reply, nextAttemptAt, at }) {
-      const { job, token } = settle(deliveryId);
-      const { notificationId, position } = job.data as { notificationId: string; position: string };
-      const record = (await load(notificationId, position))!;
-      await update(notificationId, position, record.status, { ...record, status: 'retrying', messageId: messageId ?? record.messageId, lastReply: reply, nextAttemptAt, updatedAt: at });
-      await job.moveToDelayed(nextAttemptAt, token);
-    },
-
-    async markFinalFailure(deliveryId, { status, messageId, reply, at }) {
-      const { job, token } = settle(deliveryId);
-      const { notificationId, position } = job.data as { notificationId: string; position: string };
-      const record = (await load(notificationId, position))!;
-      await update(notificationId, position, record.status, { ...record, status, messageId: messageId ?? record.messageId, lastReply: reply, nextAttemptAt: null, updatedAt: at });
-      await job.moveToFailed(new Error(reply.message), token, false);
+    async settle(deliveryId, outcome: Outcome) {
+      const { job, token, attempt } = settleHeld(deliveryId);
+      const status = statusAfter(outcome);
+      const patch: Partial<StoredDelivery> = {
+        status,
+        lastReply: outcome.reply,
+        updatedAt: outcome.at,
+        nextAttemptAt: outcome.kind === 'retrying' ? outcome.nextAttemptAt : null,
+        ...(outcome.messageId ? { messageId: outcome.messageId } : {}),
+        ...(outcome.kind === 'sent' ? { sentAt: outcome.at } : {}),
+      };
+      const unconfirmed = outcome.kind === 'retrying' && outcome.unconfirmed ? 1 : 0;
+      const { changed } = await transition(job.data, ['sending'], patch, { unconfirmed, expectedAttempts: attempt });
+      if (!changed) throw new StaleDeliveryError(`delivery ${deliveryId} is not sending this attempt`);
+      held.delete(deliveryId);
+      if (outcome.kind === 'retrying') await job.moveToDelayed(outcome.nextAttemptAt, token);
+      else await job.moveToCompleted(status, token, false);
     },
 
     async release(deliveryIds) {
-      for (const deliveryId of deliveryIds) {
-        const entry = held.get(deliveryId);
-        if (!entry) continue;
-        held.delete(deliveryId);
-        const { notificationId, position } = entry.job.data as { notificationId: string; position: string };
-        const record = await load(notificationId, position);
-        if (record) await update(notificationId, position, record.status, { ...record, status: 'queued', attempts: record.attempts - 1, updatedAt: Date.now() });
-        await entry.job.moveToWait(entry.token);
-      }
+      for (const deliveryId of deliveryIds) await giveBack(deliveryId);
     },
 
     async counts() {
       const stored = await commands.hgetall(key.counts);
-      return Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, Math.max(0, Number(stored[s] ?? 0))])) as Record<DeliveryStatus, number>;
+      return Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, Number(stored[s] ?? 0)])) as Record<DeliveryStatus, number>;
     },
 
     async checkWritable() {
@@ -308,6 +401,51 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
       await queue.close().catch(() => undefined);
       for (const connection of [commands, queueConnection, workerConnection]) connection.disconnect();
     },
+  };
+}
+
+/** Connects, retrying with backoff; gives up (and closes the connections) after `withinMs`. */
+async function connectWithBackoff(connections: readonly Redis[], withinMs: number): Promise<void> {
+  const started = Date.now();
+  for (let delay = 250; ; delay = Math.min(delay * 2, 4000)) {
+    try {
+      await Promise.all(connections.map(async (c) => {
+        if (c.status === 'wait' || c.status === 'end' || c.status === 'close') await c.connect();
+        await c.ping();
+      }));
+      return;
+    } catch (error) {
+      if (Date.now() - started + delay > withinMs) {
+        for (const c of connections) c.disconnect();
+        throw new Error(`Redis at QUEUE_URL did not answer within ${Math.round(withinMs / 1000)} s: ${(error as Error).message}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+function ordered(record: StoredDelivery, member: string): OrderedDelivery {
+  return {
+    id: member,
+    status: record.status,
+    sequence: record.sequence,
+    arrival: Number(member.split('|')[0]),
+    method: record.method,
+    occurrence: record.occurrence,
+    nextAttemptAt: WAITING_STATUSES.has(record.status) ? record.nextAttemptAt : null,
+  };
+}
+
+/** The first answer when the notification was stored but could not be read back at once. */
+function statusOfNew(n: NewNotification): NotificationStatus {
+  const at = new Date(n.acceptedAt).toISOString();
+  return {
+    id: n.id,
+    type: n.type,
+    event: { uid: n.event.uid, sequence: n.event.sequence },
+    acceptedAt: at,
+    deadlineAt: new Date(n.deadlineAt).toISOString(),
+    recipients: n.recipients.map((r) => ({ email: r.email, status: 'queued', attempts: 0, lastReply: null, messageId: null, queuedAt: at, updatedAt: at, sentAt: null, nextAttemptAt: at })),
   };
 }
 

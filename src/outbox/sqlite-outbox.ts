@@ -6,25 +6,15 @@
  * killed process and loses at most the last outcomes on power loss, which
  * costs a resend, never a message.
  */
-import { mkdirSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { calendarMethod } from '../calendar/calendar.ts';
-import {
-  DELIVERY_STATUSES,
-  orderKey,
-  type AcceptOutcome,
-  type ClaimedDelivery,
-  type DeliveryRecord,
-  type DeliveryStatus,
-  type LastReply,
-  type NewNotification,
-  type NotificationStatus,
-  type Outbox,
-} from './outbox.ts';
+import { arbitrate, DELIVERY_STATUSES, FINAL_STATUSES, statusAfter, type DeliveryStatus, type OrderedDelivery, type Outcome } from '../delivery/policy.ts';
+import type { CalendarMethod } from '../model/itip-method.ts';
+import { StaleDeliveryError, type AcceptOutcome, type ClaimedDelivery, type DeliveryRecord, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
 
-/** How long a claimed delivery is the claimer's before another may take it (a hung worker). */
-const LEASE_MS = 5 * 60_000;
+/** How many due deliveries a claim looks at per delivery it may hand out (some wait or are superseded). */
+const SCAN_FACTOR = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS notifications (
@@ -51,6 +41,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
   attempts INTEGER NOT NULL DEFAULT 0,
   next_attempt_at INTEGER NOT NULL,
   lease_until INTEGER,
+  unconfirmed INTEGER NOT NULL DEFAULT 0,
   last_code TEXT,
   last_response_code INTEGER,
   last_response TEXT,
@@ -81,15 +72,18 @@ export interface SqliteOutboxOptions {
  */
 export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
   mkdirSync(options.dataDir, { recursive: true });
-  const releaseLock = lockDataDir(options.dataDir);
+  const lock = lockDataDir(options.dataDir);
   const file = join(options.dataDir, 'outbox.sqlite');
   const durable = new DatabaseSync(file);
   durable.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;');
   durable.exec(SCHEMA);
+  migrate(durable);
   const work = new DatabaseSync(file);
   work.exec('PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
   const now = Date.now();
-  work.prepare(`UPDATE deliveries SET status = 'queued', lease_until = NULL, next_attempt_at = ?, updated_at = ? WHERE status = 'sending'`).run(now, now);
+  // A killed process: what was on the wire may or may not have gone out; leases died with it.
+  work.prepare(`UPDATE deliveries SET status = 'queued', next_attempt_at = ?, updated_at = ? WHERE status = 'sending'`).run(now, now);
+  work.exec('UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL');
 
   const sql = {
     byKey: durable.prepare('SELECT id, body_hash FROM notifications WHERE idempotency_key = ?'),
@@ -103,40 +97,35 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
     probe: durable.prepare('INSERT INTO probe (id, at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at'),
     notification: work.prepare('SELECT id, type, uid, sequence, accepted_at, deadline_at FROM notifications WHERE id = ?'),
     deliveriesOf: work.prepare('SELECT * FROM deliveries WHERE notification_id = ? ORDER BY position'),
-    supersede: work.prepare(
-      `UPDATE deliveries AS d SET status = 'superseded', updated_at = :now
-       WHERE d.status IN ('queued', 'retrying') AND d.method = 'REQUEST'
-         AND EXISTS (SELECT 1 FROM deliveries n WHERE n.order_key = d.order_key AND n.id <> d.id
-           AND (n.sequence > d.sequence OR (n.sequence = d.sequence AND n.id > d.id))
-           AND n.method IN ('REQUEST', 'CANCEL') AND (n.occurrence IS NULL OR n.occurrence IS d.occurrence))`,
-    ),
     due: work.prepare(
-      `SELECT d.id FROM deliveries d
-       WHERE ((d.status IN ('queued', 'retrying') AND d.next_attempt_at <= :now) OR (d.status = 'sending' AND d.lease_until <= :now))
-         AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.order_key = d.order_key AND o.id <> d.id
-           AND o.status IN ('queued', 'sending', 'retrying')
-           AND (o.sequence < d.sequence OR (o.sequence = d.sequence AND o.id < d.id)))
-       ORDER BY d.next_attempt_at, d.id LIMIT :max`,
+      `SELECT id FROM deliveries WHERE status IN ('queued', 'retrying') AND next_attempt_at <= :now AND lease_until IS NULL
+       ORDER BY next_attempt_at, id LIMIT :limit`,
     ),
-    take: work.prepare(
-      `UPDATE deliveries SET status = 'sending', attempts = attempts + 1, lease_until = ?, updated_at = ? WHERE id = ?
-       RETURNING id, notification_id, recipient, attempts`,
+    // Every unfinished delivery that shares an order key with one of the given ids: what the rules weigh.
+    rivals: work.prepare(
+      `SELECT id, order_key, status, sequence, method, occurrence, next_attempt_at, lease_until FROM deliveries
+       WHERE order_key IN (SELECT order_key FROM deliveries WHERE id IN (SELECT value FROM json_each(?)))
+         AND status IN ('queued', 'retrying', 'sending')`,
     ),
+    lease: work.prepare('UPDATE deliveries SET lease_until = ? WHERE id = ? RETURNING notification_id, recipient, attempts, unconfirmed'),
+    wait: work.prepare('UPDATE deliveries SET next_attempt_at = ? WHERE id = ?'),
+    supersede: work.prepare(`UPDATE deliveries SET status = 'superseded', updated_at = ?, lease_until = NULL WHERE id = ?`),
     body: work.prepare('SELECT body, accepted_at, deadline_at FROM notifications WHERE id = ?'),
-    sent: work.prepare(
-      `UPDATE deliveries SET status = 'sent', message_id = ?, last_code = 'OK', last_response_code = ?, last_response = ?, last_message = NULL,
-       sent_at = ?, updated_at = ?, lease_until = NULL WHERE id = ?`,
+    begin: work.prepare(`UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ? AND status IN ('queued', 'retrying') AND lease_until IS NOT NULL`),
+    settle: work.prepare(
+      `UPDATE deliveries SET status = :status, message_id = COALESCE(:messageId, message_id), last_code = :code, last_response_code = :responseCode,
+         last_response = :response, last_message = :message, next_attempt_at = :nextAttemptAt, unconfirmed = unconfirmed + :unconfirmed,
+         sent_at = CASE WHEN :status = 'sent' THEN :at ELSE sent_at END, updated_at = :at, lease_until = NULL
+       WHERE id = :id AND status = 'sending'`,
     ),
-    failure: work.prepare(
-      `UPDATE deliveries SET status = ?, message_id = COALESCE(?, message_id), last_code = ?, last_response_code = ?, last_response = ?, last_message = ?,
-       next_attempt_at = ?, updated_at = ?, lease_until = NULL WHERE id = ?`,
-    ),
-    release: work.prepare(`UPDATE deliveries SET status = 'queued', attempts = attempts - 1, lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`),
+    release: work.prepare(`UPDATE deliveries SET lease_until = NULL, next_attempt_at = MIN(next_attempt_at, ?) WHERE id = ? AND status IN ('queued', 'retrying')`),
     counts: work.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status'),
   };
 
   // Bodies are read at every claim; a notification's body is the same for all its recipients.
   const bodies = new Map<string, { body: string; acceptedAt: number; deadlineAt: number }>();
+  /** The last write that failed for want of room or I/O, until a write succeeds again (for /readyz). */
+  let writeFault: Error | null = null;
 
   function statusOf(id: string): NotificationStatus | null {
     const row = sql.notification.get(id) as NotificationRow | undefined;
@@ -151,57 +140,53 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
     };
   }
 
-  function transaction<T>(db: DatabaseSync, work: () => T): T {
-    db.exec('BEGIN IMMEDIATE');
+  /** A write, with a full disk or an I/O error remembered for checkWritable and reported as itself. */
+  function write<T>(db: DatabaseSync, work: () => T, options: { transaction: boolean } = { transaction: true }): T {
     try {
-      const result = work();
-      db.exec('COMMIT');
+      const result = options.transaction ? transaction(db, work) : work();
+      writeFault = null;
       return result;
     } catch (error) {
-      db.exec('ROLLBACK');
+      if (isStorageFault(error)) writeFault = error as Error;
       throw error;
     }
   }
 
-  function failure(id: string, status: DeliveryStatus, messageId: string | null, reply: LastReply, nextAttemptAt: number, at: number) {
-    sql.failure.run(status, messageId, reply.code, reply.responseCode, reply.response, reply.message, nextAttemptAt, at, Number(id));
+  function bodyOf(notificationId: string) {
+    let notification = bodies.get(notificationId);
+    if (!notification) {
+      const n = sql.body.get(notificationId) as { body: string; accepted_at: number; deadline_at: number };
+      notification = { body: n.body, acceptedAt: n.accepted_at, deadlineAt: n.deadline_at };
+      if (bodies.size > 100) bodies.delete(bodies.keys().next().value!);
+      bodies.set(notificationId, notification);
+    }
+    return notification;
   }
 
   return {
     async accept(notification: NewNotification): Promise<AcceptOutcome> {
-      const stored = transaction(durable, (): AcceptOutcome | { kind: 'new' } => {
+      const stored = write(durable, (): AcceptOutcome | { kind: 'new' } => {
         if (notification.idempotencyKey !== null) {
           const existing = sql.byKey.get(notification.idempotencyKey) as { id: string; body_hash: string } | undefined;
           if (existing) {
             return existing.body_hash === notification.bodyHash ? { kind: 'replayed', notification: statusOf(existing.id)! } : { kind: 'key-reused' };
           }
         }
-        const { request } = notification;
-        const method = calendarMethod(request.type);
+        const { event } = notification;
         sql.insertNotification.run(
           notification.id,
           notification.idempotencyKey,
           notification.bodyHash,
-          request.type,
-          request.event.uid,
-          request.event.sequence,
+          notification.type,
+          event.uid,
+          event.sequence,
           notification.body,
           notification.acceptedAt,
           notification.deadlineAt,
         );
         notification.recipients.forEach((recipient, position) => {
-          sql.insertDelivery.run(
-            notification.id,
-            position,
-            recipient,
-            orderKey(request, recipient),
-            request.event.sequence,
-            method,
-            request.event.occurrence ?? null,
-            notification.acceptedAt,
-            notification.acceptedAt,
-            notification.acceptedAt,
-          );
+          const at = notification.acceptedAt;
+          sql.insertDelivery.run(notification.id, position, recipient.email, recipient.orderKey, event.sequence, notification.method, event.occurrence, at, at, at);
         });
         return { kind: 'new' };
       });
@@ -214,40 +199,64 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
     },
 
     async claim(max: number, now: number): Promise<ClaimedDelivery[]> {
-      return transaction(work, () => {
-        sql.supersede.run({ now });
-        const ids = (sql.due.all({ now, max }) as { id: number }[]).map((r) => r.id);
+      return write(work, () => {
+        const due = (sql.due.all({ now, limit: max * SCAN_FACTOR }) as { id: number }[]).map((r) => r.id);
+        if (due.length === 0) return [];
+        const byKey = new Map<string, OrderedRow[]>();
+        for (const row of sql.rivals.all(JSON.stringify(due)) as unknown as RivalRow[]) {
+          const ordered = orderedRow(row);
+          byKey.set(row.order_key, [...(byKey.get(row.order_key) ?? []), ordered]);
+        }
+        const byId = new Map([...byKey.values()].flat().map((r) => [r.id, r]));
         const claimed: ClaimedDelivery[] = [];
-        for (const id of ids) {
-          const row = sql.take.get(now + LEASE_MS, now, id) as { id: number; notification_id: string; recipient: string; attempts: number };
-          let notification = bodies.get(row.notification_id);
-          if (!notification) {
-            const n = sql.body.get(row.notification_id) as { body: string; accepted_at: number; deadline_at: number };
-            notification = { body: n.body, acceptedAt: n.accepted_at, deadlineAt: n.deadline_at };
-            if (bodies.size > 100) bodies.delete(bodies.keys().next().value!);
-            bodies.set(row.notification_id, notification);
+        for (const id of due) {
+          if (claimed.length >= max) break;
+          const candidate = byId.get(String(id))!;
+          const decision = arbitrate(candidate, byKey.get(candidate.orderKey)!, now);
+          if (decision.action === 'supersede') {
+            sql.supersede.run(now, id);
+            candidate.status = 'superseded';
+          } else if (decision.action === 'wait') {
+            sql.wait.run(decision.until, id);
+          } else {
+            const row = sql.lease.get(now, id) as { notification_id: string; recipient: string; attempts: number; unconfirmed: number };
+            claimed.push({ deliveryId: String(id), notificationId: row.notification_id, recipient: row.recipient, attempt: row.attempts + 1, unconfirmed: row.unconfirmed, ...bodyOf(row.notification_id) });
           }
-          claimed.push({ deliveryId: String(row.id), notificationId: row.notification_id, recipient: row.recipient, attempt: row.attempts, ...notification });
         }
         return claimed;
       });
     },
 
-    async markSent(deliveryId, { messageId, response, at }) {
-      sql.sent.run(messageId, Number(/^\d{3}/.exec(response)?.[0] ?? 250), response, at, at, Number(deliveryId));
+    async begin(deliveryId, at) {
+      const changed = write(work, () => sql.begin.run(at, Number(deliveryId)).changes, { transaction: false });
+      if (changed !== 1) throw new StaleDeliveryError(`delivery ${deliveryId} is not leased`);
     },
 
-    async markRetrying(deliveryId, { messageId, reply, nextAttemptAt, at }) {
-      failure(deliveryId, 'retrying', messageId, reply, nextAttemptAt, at);
-    },
-
-    async markFinalFailure(deliveryId, { status, messageId, reply, at }) {
-      failure(deliveryId, status, messageId, reply, at, at);
+    async settle(deliveryId, outcome: Outcome) {
+      const { reply } = outcome;
+      const changed = write(
+        work,
+        () =>
+          sql.settle.run({
+            id: Number(deliveryId),
+            status: statusAfter(outcome),
+            messageId: outcome.messageId,
+            code: reply.code,
+            responseCode: reply.responseCode,
+            response: reply.response,
+            message: reply.message,
+            nextAttemptAt: outcome.kind === 'retrying' ? outcome.nextAttemptAt : outcome.at,
+            unconfirmed: outcome.kind === 'retrying' && outcome.unconfirmed ? 1 : 0,
+            at: outcome.at,
+          }).changes,
+        { transaction: false },
+      );
+      if (changed !== 1) throw new StaleDeliveryError(`delivery ${deliveryId} is not sending`);
     },
 
     async release(deliveryIds) {
       const at = Date.now();
-      transaction(work, () => {
+      write(work, () => {
         for (const id of deliveryIds) sql.release.run(at, Number(id));
       });
     },
@@ -259,14 +268,69 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
     },
 
     async checkWritable() {
-      sql.probe.run(Date.now());
+      write(durable, () => sql.probe.run(Date.now()), { transaction: false });
+      if (writeFault) throw writeFault;
     },
 
     async close() {
       work.close();
       durable.close();
-      releaseLock();
+      lock.close();
     },
+  };
+}
+
+/** Adds what later versions store to an outbox an earlier version created. */
+function migrate(db: DatabaseSync): void {
+  const columns = new Set((db.prepare('PRAGMA table_info(deliveries)').all() as { name: string }[]).map((c) => c.name));
+  if (!columns.has('unconfirmed')) db.exec('ALTER TABLE deliveries ADD COLUMN unconfirmed INTEGER NOT NULL DEFAULT 0');
+}
+
+function transaction<T>(db: DatabaseSync, work: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = work();
+    db.exec('COMMIT');
+    return result;
+  } catch (error) {
+    // SQLite ends the transaction itself on some errors (a full disk): rolling back
+    // again would replace the real error with "cannot rollback".
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
+/** A full disk or an I/O error: the outbox cannot take writes until an operator acts. */
+function isStorageFault(error: unknown): boolean {
+  const code = (error as { errcode?: number }).errcode;
+  // SQLITE_FULL (13), SQLITE_IOERR (10) and its extended codes, SQLITE_CANTOPEN (14), SQLITE_READONLY (8).
+  return code !== undefined && [8, 10, 13, 14].includes(code & 0xff);
+}
+
+interface RivalRow {
+  id: number;
+  order_key: string;
+  status: DeliveryStatus;
+  sequence: number;
+  method: CalendarMethod;
+  occurrence: string | null;
+  next_attempt_at: number;
+  lease_until: number | null;
+}
+
+type OrderedRow = { -readonly [K in keyof OrderedDelivery]: OrderedDelivery[K] } & { readonly orderKey: string };
+
+function orderedRow(row: RivalRow): OrderedRow {
+  return {
+    id: String(row.id),
+    orderKey: row.order_key,
+    status: row.status,
+    sequence: row.sequence,
+    arrival: row.id,
+    method: row.method,
+    occurrence: row.occurrence,
+    // A leased delivery is on its way out: those after it look again shortly.
+    nextAttemptAt: row.status === 'sending' || row.lease_until !== null || FINAL_STATUSES.has(row.status) ? null : row.next_attempt_at,
   };
 }
 
@@ -312,47 +376,22 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-const heldLocks = new Set<string>();
-
 /**
- * One process per DATA_DIR: two would resend each other's deliveries. A lock
- * file names the holder; a lock left by a killed process is taken over (also
- * when a restarted container gets the same pid again).
+ * One process per DATA_DIR: two would resend each other's deliveries. The
+ * lock is an exclusive SQLite lock on `instance.lock`, an fcntl lock the kernel
+ * releases when the process dies however it dies (no pid file to go stale, no
+ * reused pid taken for a live holder).
  */
-function lockDataDir(dataDir: string): () => void {
-  const path = join(dataDir, 'outbox.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      heldLocks.add(path);
-      return () => {
-        heldLocks.delete(path);
-        try {
-          unlinkSync(path);
-        } catch {
-          // already gone
-        }
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(readFileSync(path, 'utf8').trim());
-      const heldHere = holder === process.pid && heldLocks.has(path);
-      if (heldHere || (holder && holder !== process.pid && isAlive(holder))) {
-        throw new Error(`DATA_DIR ${dataDir} is in use by process ${holder}; run one instance per DATA_DIR (QUEUE_URL for several)`);
-      }
-      unlinkSync(path); // stale: its process is gone
-    }
-  }
-  throw new Error(`cannot lock DATA_DIR ${dataDir}`);
-}
-
-function isAlive(pid: number): boolean {
+function lockDataDir(dataDir: string): { close(): void } {
+  const lock = new DatabaseSync(join(dataDir, 'instance.lock'));
   try {
-    process.kill(pid, 0);
-    return true;
+    lock.exec('PRAGMA busy_timeout = 0; PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;');
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    lock.close();
+    if ((error as { errcode?: number }).errcode === 5) {
+      throw new Error(`DATA_DIR ${dataDir} is in use by another running instance; run one instance per DATA_DIR (QUEUE_URL for several)`);
+    }
+    throw error;
   }
+  return lock;
 }

@@ -132,9 +132,9 @@ export function previewPage(): string {
     $('status').textContent = 'Sending…';
     const result = await (await fetch('/api/send?' + query(), { method: 'POST' })).json();
     if (result.problem) { $('status').textContent = 'Not sent: ' + result.problem.message; return; }
-    $('status').textContent = result.outcome.status === 'sent'
-      ? 'Sent to ' + result.smtpUrl + ': ' + result.outcome.response
-      : 'Not sent (' + result.smtpUrl + '): ' + (result.outcome.response || result.outcome.message);
+    $('status').textContent = result.outcome.verdict === 'accepted'
+      ? 'Sent to ' + result.smtpUrl + ': ' + result.outcome.reply.response
+      : 'Not sent (' + result.smtpUrl + '): ' + (result.outcome.reply.response || result.outcome.reply.message);
   });
   const events = new EventSource('/events');
   events.addEventListener('changed', async () => { await loadList(); await show(); });

@@ -1,60 +1,80 @@
 /**
- * What went wrong delivering one message, as a retry decision: transient
- * (try again later) or permanent (report it), with the server's own words.
+ * What the relay said about one message, as one record for success and
+ * failure alike, with the verdict the delivery rules act on: accepted,
+ * transient (try again later), permanent (report it), or unknown (the relay
+ * may have the message: it did not answer the end of DATA).
  */
 
-export type FailureKind = 'transient' | 'permanent';
-
-export interface DeliveryFailure {
-  readonly status: 'failed';
-  readonly kind: FailureKind;
-  /** Stable code: nodemailer's (`EENVELOPE`, `ECONNECTION`, `ETIMEDOUT`, …) or `EREJECTED`. */
+/** The relay's answer to one message, as the status API shows it (`lastReply`). */
+export interface RelayReply {
+  /** `OK` for an accepted message; else nodemailer's code (`EENVELOPE`, `ETIMEDOUT`, …) or ours (`ERENDER`, `EINVALID`). */
   readonly code: string;
-  /** The SMTP reply code, when the server answered (`550`, `451`). */
+  /** The SMTP reply code, when the server answered (`250`, `550`, `451`). */
   readonly responseCode: number | null;
   /** The server's reply line, when it answered. */
   readonly response: string | null;
-  /** The SMTP command that failed (`RCPT TO`, `DATA`, `CONN`…), when known. */
-  readonly command: string | null;
   readonly message: string;
+}
+
+export type SendVerdict = 'accepted' | 'transient' | 'permanent' | 'unknown';
+
+export interface SendResult {
+  readonly verdict: SendVerdict;
+  readonly reply: RelayReply;
 }
 
 // Failures of our side of the line (network, TLS, credentials): the message itself is fine,
 // so it waits for the relay to be reachable or the configuration to be fixed.
 const INFRASTRUCTURE_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS', 'EAUTH', 'ENOAUTH', 'EPROTOCOL', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE']);
+// A connection that times out or breaks once the whole message was handed over leaves the
+// outcome unknown: the relay may have taken the message and its answer was lost (RFC 5321 §4.5.3.2.6, §6.1).
+const LOST_ANSWER_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'ECONNRESET', 'EPIPE']);
 
 interface SmtpErrorLike {
   code?: string;
   responseCode?: number;
   response?: string;
-  command?: string;
   message?: string;
 }
 
 /**
- * Classifies an error of nodemailer's SMTP client (RFC 5321 §4.2.1: 4yz is
- * transient, 5yz permanent).
+ * The relay accepted the message: its reply to the end of DATA.
  *
- * @example classifyFailure({ code: 'EENVELOPE', responseCode: 550, response: '550 5.1.1 No such user' }).kind // 'permanent'
- * @example classifyFailure({ code: 'ECONNECTION', message: 'connect ECONNREFUSED' }).kind // 'transient'
+ * @example acceptedBy('250 2.0.0 Ok: queued as 4F2A').reply.responseCode // 250
  */
-export function classifyFailure(error: unknown): DeliveryFailure {
+export function acceptedBy(response: string): SendResult {
+  const responseCode = Number(/^\d{3}/.exec(response)?.[0] ?? 250);
+  return { verdict: 'accepted', reply: { code: 'OK', responseCode, response, message: response } };
+}
+
+/**
+ * Classifies an error of nodemailer's SMTP client (RFC 5321 §4.2.1: 4yz is
+ * transient, 5yz permanent). `handedOver`: the whole message had been given to
+ * the connection when the error came, so a lost connection is an unknown outcome.
+ *
+ * @example classifyFailure({ code: 'EENVELOPE', responseCode: 550, response: '550 5.1.1 No such user' }).verdict // 'permanent'
+ * @example classifyFailure({ code: 'ECONNECTION', message: 'connect ECONNREFUSED' }).verdict // 'transient'
+ * @example classifyFailure({ code: 'ETIMEDOUT', message: 'Timeout' }, { handedOver: true }).verdict // 'unknown'
+ */
+export function classifyFailure(error: unknown, context: { readonly handedOver?: boolean } = {}): SendResult {
   const e = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as SmtpErrorLike;
   const code = e.code ?? 'EUNKNOWN';
   const responseCode = typeof e.responseCode === 'number' ? e.responseCode : null;
-  let kind: FailureKind;
-  if (INFRASTRUCTURE_CODES.has(code)) kind = 'transient';
-  else if (responseCode !== null && responseCode >= 500) kind = 'permanent';
-  else if (responseCode !== null && responseCode >= 400) kind = 'transient';
-  else if (code === 'EENVELOPE' || code === 'EMESSAGE') kind = 'permanent'; // refused before any server saw it
-  else kind = 'transient';
-  return {
-    status: 'failed',
-    kind,
-    code,
-    responseCode,
-    response: e.response ?? null,
-    command: e.command ?? null,
-    message: e.message ?? code,
-  };
+  let verdict: SendVerdict;
+  if (responseCode === null && context.handedOver && LOST_ANSWER_CODES.has(code)) verdict = 'unknown';
+  else if (INFRASTRUCTURE_CODES.has(code)) verdict = 'transient';
+  else if (responseCode !== null && responseCode >= 500) verdict = 'permanent';
+  else if (responseCode !== null && responseCode >= 400) verdict = 'transient';
+  else if (code === 'EENVELOPE' || code === 'EMESSAGE') verdict = 'permanent'; // refused before any server saw it
+  else verdict = 'transient';
+  return { verdict, reply: { code, responseCode, response: e.response ?? null, message: e.message ?? code } };
+}
+
+/**
+ * A failure found before anything reached the relay (rendering, a stored request no longer valid).
+ *
+ * @example localFailure('ERENDER', 'transient', 'template broken').reply.code // 'ERENDER'
+ */
+export function localFailure(code: string, verdict: 'transient' | 'permanent', message: string): SendResult {
+  return { verdict, reply: { code, responseCode: null, response: null, message } };
 }

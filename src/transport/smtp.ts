@@ -1,10 +1,14 @@
 /**
  * Sending messages over SMTP with nodemailer's pooled client. One message per
- * recipient; the outcome says whether to try again.
+ * recipient; the result carries the relay's reply and a verdict the delivery
+ * rules act on (accepted, transient, permanent, unknown).
  */
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import nodemailer from 'nodemailer';
+import DKIM from 'nodemailer/lib/dkim';
 import type { OutgoingMessage } from '../message/compose.ts';
-import { classifyFailure, type DeliveryFailure } from './delivery-error.ts';
+import { acceptedBy, classifyFailure, type SendResult } from './delivery-error.ts';
 
 export interface SmtpTransportOptions {
   /** `smtp://user:pass@host:port` or `smtps://…` (implicit TLS). Default Mailpit's `smtp://localhost:1025`. */
@@ -17,31 +21,34 @@ export interface SmtpTransportOptions {
   readonly allowInvalidCertificate?: boolean;
   /** DKIM signature (RFC 6376) of every message. */
   readonly dkim?: { readonly domainName: string; readonly keySelector: string; readonly privateKey: string };
-  /** Milliseconds to wait for a connection, the greeting, and between socket activity. */
+  /** Milliseconds to wait for a connection and for the greeting. Default 30 s. */
   readonly timeoutMs?: number;
+  /**
+   * Milliseconds to wait for any reply once connected, the end of DATA
+   * included. Default 10 minutes: RFC 5321 §4.5.3.2.6 gives the reply to the
+   * end of DATA 10 minutes, and a relay still working on it has the message.
+   */
+  readonly replyTimeoutMs?: number;
 }
-
-export interface DeliverySuccess {
-  readonly status: 'sent';
-  /** The relay's reply to DATA: `250 2.0.0 Ok: queued as …`. */
-  readonly response: string;
-}
-
-export type DeliveryOutcome = DeliverySuccess | DeliveryFailure;
 
 export interface MailTransport {
-  /** Sends one message; never throws for a delivery problem, it is in the outcome. */
-  send(message: OutgoingMessage): Promise<DeliveryOutcome>;
+  /** Sends one message; never throws for a delivery problem, it is in the result. */
+  send(message: OutgoingMessage): Promise<SendResult>;
   /** Connects and says hello, to tell whether the relay is reachable. */
   verify(): Promise<true>;
   close(): void;
 }
 
+/** Set on each message's data, so that the stream plugin can tell when the connection has read all of it. */
+interface HandOver {
+  done: boolean;
+}
+
 /**
  * @example
  * const transport = createSmtpTransport({ url: 'smtp://localhost:1025' });
- * const outcome = await transport.send(message);
- * if (outcome.status === 'failed' && outcome.kind === 'transient') retryLater();
+ * const result = await transport.send(message);
+ * if (result.verdict === 'transient') retryLater(result.reply);
  */
 export function createSmtpTransport(options: SmtpTransportOptions): MailTransport {
   const timeout = options.timeoutMs ?? 30_000;
@@ -53,26 +60,41 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
     requireTLS: options.requireTLS ?? false,
     connectionTimeout: timeout,
     greetingTimeout: timeout,
-    socketTimeout: timeout,
+    socketTimeout: options.replyTimeoutMs ?? 600_000,
     ...(options.allowInvalidCertificate ? { tls: { rejectUnauthorized: false } } : {}),
-    ...(options.dkim ? { dkim: { ...options.dkim } } : {}),
     disableFileAccess: true,
     disableUrlAccess: true,
   } as Parameters<typeof nodemailer.createTransport>[0]);
+  // The last stage of the message stream is the one the connection reads after DATA's 354:
+  // once it has ended, the whole message went to the relay, and a lost answer is an unknown outcome.
+  // (DKIM is signed below, before sendMail, so that no stage comes after this one.)
+  transporter.use('stream', (mail, done) => {
+    const handOver = (mail.data as { handOver?: HandOver }).handOver;
+    if (handOver) {
+      mail.message.processFunc((input: Readable) => {
+        input.once('end', () => (handOver.done = true));
+        return input;
+      });
+    }
+    done();
+  });
+  const dkim = options.dkim ? new DKIM({ ...options.dkim }) : null;
 
   return {
-    async send(message: OutgoingMessage): Promise<DeliveryOutcome> {
+    async send(message: OutgoingMessage): Promise<SendResult> {
+      const handOver: HandOver = { done: false };
       try {
-        const info = (await transporter.sendMail({ envelope: { from: message.envelope.from, to: [...message.envelope.to] }, raw: message.raw })) as {
+        const raw = dkim ? await buffer(dkim.sign(Readable.from([message.raw]))) : message.raw;
+        const info = (await transporter.sendMail({ envelope: { from: message.envelope.from, to: [...message.envelope.to] }, raw, handOver } as Parameters<typeof transporter.sendMail>[0])) as {
           response: string;
           rejected?: unknown[];
           rejectedErrors?: unknown[];
         };
         // A rejected RCPT does not fail sendMail when another recipient was accepted; read it.
         if (info.rejected?.length) return classifyFailure(info.rejectedErrors?.[0] ?? { code: 'EENVELOPE', message: 'recipient rejected' });
-        return { status: 'sent', response: info.response };
+        return acceptedBy(info.response);
       } catch (error) {
-        return classifyFailure(error);
+        return classifyFailure(error, { handedOver: handOver.done });
       }
     },
     async verify(): Promise<true> {

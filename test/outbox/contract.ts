@@ -4,9 +4,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newNotification } from '../../src/delivery/admission.ts';
+import type { Outcome } from '../../src/delivery/policy.ts';
 import { parseNotificationRequest } from '../../src/model/parse.ts';
-import { recipientsOf } from '../../src/model/people.ts';
-import type { ClaimedDelivery, NewNotification, Outbox } from '../../src/outbox/outbox.ts';
+import { StaleDeliveryError, type ClaimedDelivery, type LastReply, type NewNotification, type Outbox } from '../../src/outbox/outbox.ts';
+import { acceptedBy } from '../../src/transport/delivery-error.ts';
 import { example } from '../helpers/examples.ts';
 
 /**
@@ -33,22 +35,25 @@ export interface OutboxHarness {
 }
 
 export function notificationOf(payload: unknown, overrides: Partial<NewNotification> = {}): NewNotification {
-  const request = parseNotificationRequest(payload);
   const body = JSON.stringify(payload);
-  return {
-    id: randomUUID(),
-    idempotencyKey: null,
-    bodyHash: body,
-    body,
-    request,
-    recipients: recipientsOf(request).map((r) => r.email),
-    acceptedAt: Date.now(),
-    deadlineAt: Date.now() + 86_400_000,
-    ...overrides,
-  };
+  const admitted = newNotification(parseNotificationRequest(payload), { id: randomUUID(), idempotencyKey: null, bodyHash: body, body, acceptedAt: Date.now() }, { maxAgeMs: 86_400_000, minAgeMs: 86_400_000 });
+  return { ...admitted, ...overrides };
 }
 
-const reply = { code: 'EENVELOPE', responseCode: 451, response: '451 4.7.1 Try later', message: 'greylisted' };
+const reply: LastReply = { code: 'EENVELOPE', responseCode: 451, response: '451 4.7.1 Try later', message: 'greylisted' };
+
+/** Outcomes as the worker's policy makes them. */
+export const outcomes = {
+  sent: (messageId: string, response = '250 OK'): Outcome => ({ kind: 'sent', reply: acceptedBy(response).reply, messageId, at: Date.now() }),
+  retrying: (nextAttemptAt: number, messageId: string | null = null, unconfirmed = false): Outcome => ({ kind: 'retrying', reply, messageId, at: Date.now(), nextAttemptAt, unconfirmed }),
+  final: (kind: 'failed' | 'expired' | 'unknown', messageId: string | null, lastReply: LastReply = reply): Outcome => ({ kind, reply: lastReply, messageId, at: Date.now() }),
+};
+
+/** Puts a claimed delivery on the wire and records its outcome, as the worker does. */
+export async function attempt(outbox: Outbox, delivery: ClaimedDelivery, outcome: Outcome): Promise<void> {
+  await outbox.begin(delivery.deliveryId, Date.now());
+  await outbox.settle(delivery.deliveryId, outcome);
+}
 
 export function outboxContract(name: string, harness: () => OutboxHarness): void {
   describe(`outbox contract: ${name}`, () => {
@@ -68,8 +73,8 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       const outcome = await outbox.accept(n);
       expect(outcome.kind).toBe('accepted');
       const status = await outbox.status(n.id);
-      expect(status).toMatchObject({ id: n.id, type: 'invitation', event: { uid: n.request.event.uid, sequence: 0 } });
-      expect(status!.recipients.map((r) => [r.email, r.status, r.attempts])).toEqual(n.recipients.map((e) => [e, 'queued', 0]));
+      expect(status).toMatchObject({ id: n.id, type: 'invitation', event: { uid: n.event.uid, sequence: 0 } });
+      expect(status!.recipients.map((r) => [r.email, r.status, r.attempts])).toEqual(n.recipients.map((r) => [r.email, 'queued', 0]));
       expect(await outbox.status('no-such-id')).toBeNull();
       expect((await outbox.counts()).queued).toBe(3);
     });
@@ -83,15 +88,19 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       expect((await outbox.counts()).queued).toBe(1);
     });
 
-    it('claims due deliveries once, and they survive a restart', async () => {
+    it('claims due deliveries once; `sending` only once on the wire; what was on the wire survives a restart', async () => {
       const n = notificationOf(example('trueconf-weekly'));
       await outbox.accept(n);
       const claimed = await outbox.claim(10, Date.now());
-      expect(claimed.map((c) => c.recipient).sort()).toEqual([...n.recipients].sort());
-      expect(claimed[0]).toMatchObject({ notificationId: n.id, attempt: 1, body: n.body, acceptedAt: n.acceptedAt, deadlineAt: n.deadlineAt });
+      expect(claimed.map((c) => c.recipient).sort()).toEqual(n.recipients.map((r) => r.email).sort());
+      expect(claimed[0]).toMatchObject({ notificationId: n.id, attempt: 1, unconfirmed: 0, body: n.body, acceptedAt: n.acceptedAt, deadlineAt: n.deadlineAt });
       expect(await outbox.claim(10, Date.now())).toEqual([]);
-      expect((await outbox.counts()).sending).toBe(3);
-      await outbox.markSent(claimed[0]!.deliveryId, { messageId: '<a@b>', response: '250 OK', at: Date.now() });
+      // claimed is not on the wire: still queued
+      expect(await outbox.counts()).toMatchObject({ queued: 3, sending: 0 });
+      for (const c of claimed) await outbox.begin(c.deliveryId, Date.now());
+      expect(await outbox.counts()).toMatchObject({ queued: 0, sending: 3 });
+      expect((await outbox.status(n.id))!.recipients.every((r) => r.status === 'sending' && r.attempts === 1)).toBe(true);
+      await outbox.settle(claimed[0]!.deliveryId, outcomes.sent('<a@b>'));
       await outbox.close();
       outbox = await h.reopen();
       const status = await outbox.status(n.id);
@@ -100,16 +109,17 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       const again = await claimUntil(outbox, (c) => c.length >= 2);
       expect(again).toHaveLength(2);
       expect(again.every((c) => c.attempt === 2)).toBe(true);
+      expect(await outbox.counts()).toMatchObject({ queued: 2, sending: 0, sent: 1 });
     });
 
-    it('records sent, retrying, failed and expired with the last reply', async () => {
+    it('records sent, retrying, failed, expired and unknown with the last reply; counters stay exact', async () => {
       const n = notificationOf(example('trueconf-weekly'));
       await outbox.accept(n);
       const [a, b, c] = await outbox.claim(10, Date.now());
       const at = Date.now();
-      await outbox.markSent(a!.deliveryId, { messageId: '<1@x>', response: '250 2.0.0 queued', at });
-      await outbox.markRetrying(b!.deliveryId, { messageId: '<2@x>', reply, nextAttemptAt: at + 1000, at });
-      await outbox.markFinalFailure(c!.deliveryId, { status: 'failed', messageId: '<3@x>', reply: { ...reply, responseCode: 550, response: '550 5.1.1 No such user' }, at });
+      await attempt(outbox, a!, outcomes.sent('<1@x>', '250 2.0.0 queued'));
+      await attempt(outbox, b!, outcomes.retrying(at + 1000, '<2@x>'));
+      await attempt(outbox, c!, outcomes.final('failed', '<3@x>', { ...reply, responseCode: 550, response: '550 5.1.1 No such user' }));
       const byEmail = Object.fromEntries((await outbox.status(n.id))!.recipients.map((r) => [r.email, r]));
       expect(byEmail[a!.recipient]).toMatchObject({ status: 'sent', messageId: '<1@x>', attempts: 1, lastReply: { code: 'OK', responseCode: 250, response: '250 2.0.0 queued' } });
       expect(byEmail[a!.recipient]!.sentAt).not.toBeNull();
@@ -120,16 +130,30 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       const retried = await claimUntil(outbox, (c) => c.length >= 1);
       expect(Date.now()).toBeGreaterThanOrEqual(at + 1000);
       expect(retried.map((r) => [r.recipient, r.attempt])).toEqual([[b!.recipient, 2]]);
-      await outbox.markFinalFailure(retried[0]!.deliveryId, { status: 'expired', messageId: '<2@x>', reply, at });
-      expect((await outbox.counts())).toMatchObject({ sent: 1, failed: 1, expired: 1, queued: 0, sending: 0 });
+      await attempt(outbox, retried[0]!, outcomes.final('expired', '<2@x>'));
+      expect(await outbox.counts()).toEqual({ queued: 0, sending: 0, sent: 1, retrying: 0, failed: 1, expired: 1, unknown: 0, superseded: 0 });
     });
 
-    it('hands back claimed deliveries untouched', async () => {
+    it('an unknown outcome is resent once, counted, then final', async () => {
+      const n = notificationOf(example('skype-invitation'));
+      await outbox.accept(n);
+      const [first] = await outbox.claim(1, Date.now());
+      await attempt(outbox, first!, outcomes.retrying(Date.now() + 300, '<m@x>', true));
+      const [again] = await claimUntil(outbox, (c) => c.length >= 1);
+      expect(again).toMatchObject({ attempt: 2, unconfirmed: 1 });
+      await attempt(outbox, again!, outcomes.final('unknown', '<m@x>'));
+      expect((await outbox.status(n.id))!.recipients[0]).toMatchObject({ status: 'unknown', attempts: 2, messageId: '<m@x>', nextAttemptAt: null });
+      expect((await outbox.counts()).unknown).toBe(1);
+    });
+
+    it('hands back claimed deliveries untouched, and refuses an outcome for a delivery not on the wire', async () => {
       await outbox.accept(notificationOf(example('skype-invitation')));
       const [claimed] = await outbox.claim(1, Date.now());
+      await expect(outbox.settle(claimed!.deliveryId, outcomes.sent('<x@y>'))).rejects.toBeInstanceOf(StaleDeliveryError);
       await outbox.release([claimed!.deliveryId]);
-      const again = await outbox.claim(1, Date.now());
+      const again = await claimUntil(outbox, (c) => c.length >= 1);
       expect(again.map((c) => [c.deliveryId, c.attempt])).toEqual([[claimed!.deliveryId, 1]]);
+      expect((await outbox.counts()).queued).toBe(1);
     });
 
     it('supersedes a queued REQUEST by a newer REQUEST or CANCEL for the same event and recipient', async () => {
@@ -154,11 +178,11 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       const first = await claimUntil(outbox, (c) => c.length >= 1);
       expect(first.map((c) => c.notificationId)).toEqual([cancel.id]);
       expect(await outbox.claim(10, Date.now())).toEqual([]);
-      await outbox.markRetrying(first[0]!.deliveryId, { messageId: null, reply, nextAttemptAt: Date.now() + 800, at: Date.now() });
+      await attempt(outbox, first[0]!, outcomes.retrying(Date.now() + 800));
       expect(await outbox.claim(10, Date.now())).toEqual([]); // still waits behind the retrying cancellation
       const retried = await claimUntil(outbox, (c) => c.length >= 1);
       expect(retried.map((c) => c.notificationId)).toEqual([cancel.id]);
-      await outbox.markSent(retried[0]!.deliveryId, { messageId: '<c@x>', response: '250 ok', at: Date.now() });
+      await attempt(outbox, retried[0]!, outcomes.sent('<c@x>', '250 ok'));
       expect((await claimUntil(outbox, (c) => c.length >= 1)).map((c) => c.notificationId)).toEqual([again.id]);
     });
 

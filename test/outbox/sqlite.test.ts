@@ -19,7 +19,7 @@ describe('SQLite outbox', () => {
   it('refuses a DATA_DIR another live outbox holds', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'outbox-'));
     const first = openSqliteOutbox({ dataDir });
-    expect(() => openSqliteOutbox({ dataDir })).toThrow(/in use by process/);
+    expect(() => openSqliteOutbox({ dataDir })).toThrow(/in use by another running instance/);
     await first.close();
     const second = openSqliteOutbox({ dataDir });
     await second.close();

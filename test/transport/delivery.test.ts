@@ -40,8 +40,8 @@ describe('every example over real SMTP on loopback', () => {
     const messages = await messagesOf(payload);
     for (const message of messages) {
       const outcome = await transport.send(message);
-      expect(outcome).toMatchObject({ status: 'sent' });
-      if (outcome.status === 'sent') expect(outcome.response).toMatch(/^250 /);
+      expect(outcome).toMatchObject({ verdict: 'accepted', reply: { code: 'OK', responseCode: 250 } });
+      expect(outcome.reply.response).toMatch(/^250 /);
     }
     expect(sink.received).toHaveLength(payload.recipients.length);
     for (const recipient of payload.recipients) {
@@ -59,9 +59,9 @@ describe('failures keep the server’s reply and say whether to retry', () => {
   it('a 550 for one recipient is permanent; the others are delivered', async () => {
     sink.rcptPolicy = (address) => (address === 'anna.schmidt@partner.example' ? { code: 550, message: '5.1.1 <anna.schmidt@partner.example>: mailbox unavailable' } : undefined);
     const outcomes = await Promise.all((await messagesOf(example('trueconf-weekly'))).map((m) => transport.send(m)));
-    expect(outcomes.map((o) => o.status)).toEqual(['sent', 'failed', 'sent']);
-    expect(outcomes[1]).toMatchObject({ status: 'failed', kind: 'permanent', code: 'EENVELOPE', responseCode: 550, command: 'RCPT TO' });
-    expect(outcomes[1]!.status === 'failed' && outcomes[1]!.response).toBe('550 5.1.1 <anna.schmidt@partner.example>: mailbox unavailable');
+    expect(outcomes.map((o) => o.verdict)).toEqual(['accepted', 'permanent', 'accepted']);
+    expect(outcomes[1]!.reply).toMatchObject({ code: 'EENVELOPE', responseCode: 550 });
+    expect(outcomes[1]!.reply.response).toBe('550 5.1.1 <anna.schmidt@partner.example>: mailbox unavailable');
     expect(sink.received.map((m) => m.to[0])).toEqual(expect.arrayContaining(['d.orlov@mydomain.ru', 'i.volkova@mydomain.ru']));
     expect(sink.received).toHaveLength(2);
   });
@@ -70,9 +70,9 @@ describe('failures keep the server’s reply and say whether to retry', () => {
     sink.rcptPolicy = (_address, attempt) => (attempt === 1 ? { code: 451, message: '4.7.1 Greylisted, try again later' } : undefined);
     const [message] = await messagesOf(example('skype-invitation'));
     const first = await transport.send(message!);
-    expect(first).toMatchObject({ status: 'failed', kind: 'transient', responseCode: 451 });
-    expect(first.status === 'failed' && first.response).toContain('Greylisted');
-    expect(await transport.send(message!)).toMatchObject({ status: 'sent' });
+    expect(first).toMatchObject({ verdict: 'transient', reply: { responseCode: 451 } });
+    expect(first.reply.response).toContain('Greylisted');
+    expect(await transport.send(message!)).toMatchObject({ verdict: 'accepted' });
     expect(sink.received).toHaveLength(1);
   });
 
@@ -81,7 +81,7 @@ describe('failures keep the server’s reply and say whether to retry', () => {
     const [message] = await messagesOf(example('skype-invitation'));
     const outcome = await nowhere.send(message!);
     nowhere.close();
-    expect(outcome).toMatchObject({ status: 'failed', kind: 'transient' });
-    expect(outcome.status === 'failed' && outcome.message).toMatch(/ECONNREFUSED/);
+    expect(outcome.verdict).toBe('transient');
+    expect(outcome.reply.message).toMatch(/ECONNREFUSED/);
   });
 });

@@ -36,7 +36,7 @@ describe('SMTP options from the configuration', () => {
     writeFileSync(keyFile, privateKey);
     const config = loadConfig({ SMTP_URL: sink.url, DKIM_DOMAIN: 'mydomain.ru', DKIM_SELECTOR: 'invites', DKIM_PRIVATE_KEY_FILE: keyFile });
     const transport = createSmtpTransport(config.smtp);
-    expect(await transport.send(await message())).toMatchObject({ status: 'sent' });
+    expect(await transport.send(await message())).toMatchObject({ verdict: 'accepted' });
     transport.close();
     const headers = sink.received.at(-1)!.raw.toString().split('\r\n\r\n')[0]!.replace(/\r\n\s+/g, ' ');
     expect(headers).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=mydomain\.ru; q=dns\/txt; s=invites;/m);
@@ -47,8 +47,8 @@ describe('SMTP options from the configuration', () => {
     const transport = createSmtpTransport(loadConfig({ SMTP_URL: sink.url, SMTP_REQUIRE_TLS: 'true' }).smtp);
     const outcome = await transport.send(await message());
     transport.close();
-    expect(outcome).toMatchObject({ status: 'failed', kind: 'transient' });
-    expect(outcome.status === 'failed' && outcome.message).toMatch(/STARTTLS/i);
+    expect(outcome.verdict).toBe('transient');
+    expect(outcome.reply.message).toMatch(/STARTTLS/i);
     expect(sink.received.length).toBe(before);
   });
 });
