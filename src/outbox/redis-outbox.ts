@@ -360,11 +360,15 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     async begin(deliveryId, at) {
       const entry = settleHeld(deliveryId);
       const { changed } = await transition(entry.job.data, [...WAITING_STATUSES], { status: 'sending', updatedAt: at }, { attempts: 1, expectedAttempts: entry.attempt - 1 });
-      if (!changed) throw new StaleDeliveryError(`delivery ${deliveryId} could not start: its status changed elsewhere`);
+      if (!changed) {
+        held.delete(deliveryId); // not ours any more: stop renewing its lock
+        throw new StaleDeliveryError(`delivery ${deliveryId} could not start: its status changed elsewhere`);
+      }
     },
 
     async settle(deliveryId, outcome: Outcome) {
-      const { job, token, attempt } = settleHeld(deliveryId);
+      const entry = settleHeld(deliveryId);
+      const { job, token, attempt } = entry;
       const status = statusAfter(outcome);
       const patch: Partial<StoredDelivery> = {
         status,
@@ -375,11 +379,24 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
         ...(outcome.kind === 'sent' ? { sentAt: outcome.at } : {}),
       };
       const unconfirmed = outcome.kind === 'retrying' && outcome.unconfirmed ? 1 : 0;
-      const { changed } = await transition(job.data, ['sending'], patch, { unconfirmed, expectedAttempts: attempt });
-      if (!changed) throw new StaleDeliveryError(`delivery ${deliveryId} is not sending this attempt`);
+      const { changed, was } = await transition(job.data, ['sending'], patch, { unconfirmed, expectedAttempts: attempt });
+      // `was === status`: an earlier try of this settle changed the record, and only moving the job failed.
+      if (!changed && was !== status) {
+        held.delete(deliveryId);
+        throw new StaleDeliveryError(`delivery ${deliveryId} is not sending this attempt`);
+      }
       held.delete(deliveryId);
-      if (outcome.kind === 'retrying') await job.moveToDelayed(outcome.nextAttemptAt, token);
-      else await job.moveToCompleted(status, token, false);
+      try {
+        if (outcome.kind === 'retrying') await job.moveToDelayed(outcome.nextAttemptAt, token);
+        else await job.moveToCompleted(status, token, false);
+      } catch (error) {
+        if (isConnectionError(error)) {
+          held.set(deliveryId, entry); // try the move again with the same lock
+          throw error;
+        }
+        // The job moved on without us (its lock ran out while Redis was away): the record is
+        // settled, and the job's next claim completes it or, when retrying, finds it due.
+      }
     },
 
     async release(deliveryIds) {
@@ -402,6 +419,12 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
       for (const connection of [commands, queueConnection, workerConnection]) connection.disconnect();
     },
   };
+}
+
+/** An error of the connection to Redis (worth retrying), as opposed to a refusal by a script. */
+function isConnectionError(error: unknown): boolean {
+  const message = (error as Error)?.message ?? '';
+  return /Connection is closed|Stream isn't writeable|max retries per request|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|LOADING|write after end/i.test(message);
 }
 
 /** Connects, retrying with backoff; gives up (and closes the connections) after `withinMs`. */

@@ -23,6 +23,8 @@ export interface RedisProcess {
   restart(): Promise<void>;
   /** Stops it and leaves it stopped (an outage), until start(). */
   halt(): Promise<void>;
+  /** SIGKILL: no chance to flush anything; what `appendfsync always` wrote is all that survives. */
+  kill(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -66,6 +68,12 @@ export async function startRedis(): Promise<RedisProcess> {
       await launch();
     },
     halt,
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    },
     start: launch,
     async stop() {
       await halt();

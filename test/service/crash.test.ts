@@ -58,6 +58,28 @@ describe('nothing accepted is lost', () => {
     expect(sink.received.length).toBe(400 + duplicated.reduce((n, [, ids]) => n + ids.length - 1, 0));
   });
 
+  it('SIGKILL three times at random points of a 500-recipient fan-out: all delivered, duplicates within the pool per kill, statuses true', async () => {
+    sink.dataDelayMs = 5;
+    const kills = 3;
+    const first = await start();
+    const { id } = await post(first.url, seedFanOut(500));
+    let current = first;
+    for (let kill = 0; kill < kills; kill++) {
+      const threshold = sink.received.length + 20 + Math.floor(Math.random() * 80);
+      await waitFor(() => sink.received.length >= threshold, 30_000, `${threshold} messages`);
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 50)); // anywhere in a message's life
+      current.process.kill('SIGKILL');
+      await current.exited;
+      current = await start();
+    }
+    await waitFor(() => sink.messageIdsByRecipient().size === 500, 60_000, 'all 500 recipients');
+    const status = await waitForAllSent(async () => await (await fetch(`${current.url}/v1/notifications/${id}`)).json());
+    expect(status.recipients).toHaveLength(500);
+    const duplicated = [...sink.messageIdsByRecipient().values()].filter((ids) => ids.length > 1);
+    expect(sink.received.length - 500).toBeLessThanOrEqual(kills * POOL_SIZE);
+    for (const ids of duplicated) expect(new Set(ids).size).toBe(1);
+  });
+
   it('SIGTERM: stops taking requests, finishes what is on the wire, exits 0; a restart sends the rest once', async () => {
     sink.dataDelayMs = 10;
     const first = await start();

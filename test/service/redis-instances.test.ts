@@ -108,6 +108,53 @@ describe('failover', () => {
     for (const ids of duplicated) expect(new Set(ids).size).toBe(1);
   });
 
+  it('three Redis kills (SIGKILL, restart on its append-only file) during a fan-out with two instances: all delivered, final, duplicates within twice the pool per kill', async () => {
+    sink.dataDelayMs = 5;
+    const total = 600;
+    const kills = 3;
+    const first = await startChildService(env());
+    children.push(first);
+    const second = await startChildService(env());
+    children.push(second);
+    const response = await fetch(`${first.url}/v1/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(seedFanOut(total)) });
+    expect(response.status).toBe(202);
+    const { id } = (await response.json()) as { id: string };
+    for (let kill = 0; kill < kills; kill++) {
+      const threshold = sink.received.length + 60 + Math.floor(Math.random() * 40);
+      await waitFor(() => sink.received.length >= threshold, 60_000, `${threshold} messages`);
+      await redis.kill();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await redis.start();
+    }
+    await waitFor(() => sink.messageIdsByRecipient().size === total, 60_000, `all ${total} recipients within a minute of the last restart`);
+    const status = await waitForAllSent(async () => await (await fetch(`${second.url}/v1/notifications/${id}`)).json(), 60_000);
+    expect(status.recipients).toHaveLength(total);
+    const counts = await (await fetch(`${first.url}/metrics`)).text();
+    expect(counts).toContain(`invite_mailer_deliveries{status="sent"} ${total}`);
+    expect(counts).toContain('invite_mailer_deliveries{status="sending"} 0');
+    const duplicated = [...sink.messageIdsByRecipient().values()].filter((ids) => ids.length > 1);
+    expect(sink.received.length - total).toBeLessThanOrEqual(kills * 2 * POOL_SIZE);
+    for (const ids of duplicated) expect(new Set(ids).size).toBe(1);
+  }, 240_000);
+
+  it('Redis killed in the middle of accepting a large notification: it is stored whole and sent whole, or answered 503 and not at all', async () => {
+    const service = await instance();
+    await service.worker.stop();
+    const accepting = post(service, seedFanOut(2000));
+    await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 30));
+    await redis.kill();
+    const answer = await accepting;
+    await redis.start();
+    service.worker.start();
+    if (answer.statusCode === 202) {
+      await waitFor(() => sink.messageIdsByRecipient().size === 2000, 60_000, 'all 2000 recipients');
+    } else {
+      expect(answer.statusCode).toBe(503);
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      expect(sink.received).toHaveLength(0);
+    }
+  });
+
   it('a Redis restart in the middle of a fan-out loses nothing accepted', async () => {
     sink.dataDelayMs = 5;
     const service = await instance();
