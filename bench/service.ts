@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seedFanOut } from '../examples/fan-out.ts';
+import { startArgs } from '../test/helpers/start-command.ts';
 import { sendRaw } from './raw-smtp.ts';
 
 const RECIPIENTS = 1600;
@@ -26,7 +27,7 @@ const POOL_SIZE = Number(process.env.SMTP_POOL_SIZE ?? 10);
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const NODE_FLAGS = ['--experimental-strip-types', '--disable-warning=ExperimentalWarning'];
 /** The service is started exactly as `npm start` starts it (its node flags included). */
-const START_ARGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1);
+const START_ARGS = startArgs();
 
 function ask<T>(child: ChildProcess, question: string, key: string): Promise<T> {
   return new Promise((resolve) => {

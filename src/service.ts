@@ -86,7 +86,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
 export async function openOutbox(config: Config): Promise<Outbox> {
   if (!config.queue) return openSqliteOutbox({ dataDir: config.dataDir });
   const { openRedisOutbox } = await import('./outbox/redis-outbox.ts');
-  return openRedisOutbox({ url: config.queue.url, prefix: config.queue.prefix, ...(config.sendRatePerSecond ? { sendRatePerSecond: config.sendRatePerSecond } : {}) });
+  return openRedisOutbox({ url: config.queue.url, prefix: config.queue.prefix, connectWithinMs: config.queue.connectTimeoutMs, ...(config.sendRatePerSecond ? { sendRatePerSecond: config.sendRatePerSecond } : {}) });
 }
 
 async function packageVersion(): Promise<string> {

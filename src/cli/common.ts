@@ -83,6 +83,8 @@ export function runMain(main: (args: string[]) => Promise<number>): void {
         console.error(error);
         process.exitCode = 1;
       }
+      // A failed start must end the process, even if something it opened still holds the event loop.
+      setTimeout(() => process.exit(), 2000).unref();
     },
   );
 }

@@ -36,6 +36,7 @@ const envSchema = z.object({
     .string()
     .refine((v) => /^rediss?:\/\/[^/]+/.test(v), 'must be redis://host:port (or rediss:// for TLS)')
     .optional(),
+  QUEUE_CONNECT_TIMEOUT_MS: positiveInt(600_000).default(30_000),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be letters, digits, _ . - (at most 64)').default('invite-mailer'),
   SEND_RATE_LIMIT: positiveInt(100_000).optional(),
   API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -76,7 +77,7 @@ export interface Config {
   readonly http: { readonly host: string; readonly port: number; readonly apiToken?: string; readonly bodyLimitBytes: number };
   readonly dataDir: string;
   /** The outbox: embedded SQLite in dataDir, or BullMQ on the Redis at QUEUE_URL. */
-  readonly queue: { readonly url: string; readonly prefix: string } | null;
+  readonly queue: { readonly url: string; readonly prefix: string; readonly connectTimeoutMs: number } | null;
   /** Messages per second to the relay, across all instances; null: no limit. */
   readonly sendRatePerSecond: number | null;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -149,7 +150,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   return deepFreeze({
     http: { host: e.HOST, port: e.PORT, ...(e.API_TOKEN ? { apiToken: e.API_TOKEN } : {}), bodyLimitBytes: e.BODY_LIMIT_BYTES },
     dataDir: e.DATA_DIR,
-    queue: e.QUEUE_URL ? { url: e.QUEUE_URL, prefix: e.QUEUE_PREFIX } : null,
+    queue: e.QUEUE_URL ? { url: e.QUEUE_URL, prefix: e.QUEUE_PREFIX, connectTimeoutMs: e.QUEUE_CONNECT_TIMEOUT_MS } : null,
     sendRatePerSecond: e.SEND_RATE_LIMIT ?? null,
     logLevel: e.LOG_LEVEL,
     retry: {

@@ -1,10 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** `npm start`'s command line, node flags included. */
-const START_ARGS = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1);
+import { ROOT, startArgs } from './start-command.ts';
 
 export interface ChildService {
   readonly process: ChildProcess;
@@ -16,7 +11,17 @@ export interface ChildService {
 
 /** `npm start`'s entry in a child process, as an operator runs it; resolves once it listens. */
 export async function startChildService(env: Record<string, string>): Promise<ChildService> {
-  const child = spawn(process.execPath, START_ARGS, {
+  return untilListening(spawnService(process.execPath, startArgs(), env));
+}
+
+/** `npm start` itself (npm, its shell, then node), for what npm does with signals. */
+export async function startWithNpm(env: Record<string, string>): Promise<ChildService> {
+  return untilListening(spawnService('npm', ['start', '--silent'], env));
+}
+
+/** A service process that may never listen (a start that fails), with its output and exit. */
+export function spawnService(command: string, args: readonly string[], env: Record<string, string>): Omit<ChildService, 'url'> {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -25,17 +30,23 @@ export async function startChildService(env: Record<string, string>): Promise<Ch
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  return { process: child, output: () => output, exited };
+}
+
+async function untilListening(started: Omit<ChildService, 'url'>): Promise<ChildService> {
+  const { process: child, exited } = started;
+  const output = started.output;
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the service did not start:\n${output}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`the service did not start:\n${output()}`)), 20_000);
     const look = () => {
-      const match = /invite-mailer listening on (http:\/\/[^"\s]+)/.exec(output);
+      const match = /invite-mailer listening on (http:\/\/[^"\s]+)/.exec(output());
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);
       }
     };
     child.stdout!.on('data', look);
-    exited.then(() => reject(new Error(`the service exited:\n${output}`)));
+    exited.then(() => reject(new Error(`the service exited:\n${output()}`)));
   });
-  return { process: child, url, output: () => output, exited };
+  return { process: child, url, output, exited };
 }
