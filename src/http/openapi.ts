@@ -110,13 +110,13 @@ export function openApiDocument(version: string) {
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
           responses: {
             '200': { description: 'The notification and its recipients', content: { 'application/json': { schema: { $ref: '#/components/schemas/NotificationStatus' } } } },
-            ...errorResponses('UNAUTHORIZED', 'NOT_FOUND'),
+            ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NOT_FOUND', 'URL_TOO_LONG', 'OUTBOX_UNAVAILABLE'),
           },
         },
       },
       '/healthz': { get: { summary: 'The process is alive', security: [], responses: { '200': { description: 'alive' } } } },
       '/readyz': { get: { summary: 'The outbox takes writes and the SMTP relay answers', security: [], responses: { '200': { description: 'ready' }, '503': { description: 'not ready, with why' } } } },
-      '/metrics': { get: { summary: 'Prometheus text: deliveries by status, counters since start', security: [], responses: { '200': { description: 'metrics' } } } },
+      '/metrics': { get: { summary: 'Prometheus text: deliveries by status, counters since start', security: [], responses: { '200': { description: 'metrics' }, ...errorResponses('OUTBOX_UNAVAILABLE') } } },
     },
   };
 }

@@ -14,7 +14,7 @@ export function prometheusText(metrics: Metrics, counts: Readonly<Record<Deliver
     '# HELP invite_mailer_deliveries Deliveries in the outbox by status.',
     '# TYPE invite_mailer_deliveries gauge',
     ...Object.entries(counts).map(([status, n]) => `invite_mailer_deliveries{status="${status}"} ${n}`),
-    '# HELP invite_mailer_events_total What this process did since it started: recipients accepted, messages sent, retries scheduled, permanent failures, expiries.',
+    '# HELP invite_mailer_events_total What this process did since it started: recipients accepted, messages sent, retries scheduled, permanent failures, expiries, outcomes left unknown.',
     '# TYPE invite_mailer_events_total counter',
     ...Object.entries(metrics.counts).map(([event, n]) => `invite_mailer_events_total{event="${event}"} ${n}`),
   ];

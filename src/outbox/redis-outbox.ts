@@ -144,6 +144,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     ...(options.sendRatePerSecond ? { limiter: { max: options.sendRatePerSecond, duration: 1000 } } : {}),
   });
   worker.on('error', () => undefined);
+  queue.on('error', () => undefined); // reported by the failing call; unhandled, BullMQ prints it to stderr
   await worker.startStalledCheckTimer();
 
   const key = {

@@ -69,6 +69,13 @@ describe('several instances on one Redis', () => {
     expect(Date.now() - started).toBeLessThan(3000);
     expect(during.statusCode).toBe(503);
     expect(during.json().error.code).toBe('OUTBOX_UNAVAILABLE');
+    // reads too: 503 at once, never a 500
+    for (const url of [`/v1/notifications/${before.json().id}`, '/metrics']) {
+      const read = await service.app.inject(url);
+      expect(read.statusCode).toBe(503);
+      expect(read.json().error.code).toBe('OUTBOX_UNAVAILABLE');
+    }
+    expect((await service.app.inject('/readyz')).statusCode).toBe(503);
     await redis.start();
     service.worker.start();
     await waitFor(() => sink.received.length === 1, 20_000, 'the notification accepted before the outage');
