@@ -174,9 +174,15 @@ export function createWorker(options: WorkerOptions): Worker {
     if (job.problem || !job.email || !job.request) {
       result = job.problem!;
     } else {
-      const message = await composeMessage(job.request, job.email, { ...options.message, date: new Date(delivery.acceptedAt) });
-      messageId = message.messageId;
-      result = await transport.send(message);
+      try {
+        const message = await composeMessage(job.request, job.email, { ...options.message, date: new Date(delivery.acceptedAt) });
+        messageId = message.messageId;
+        result = await transport.send(message);
+      } catch (error) {
+        // Composing failed (a fault of ours, fixed by a deploy): nothing reached the relay.
+        logger.error({ err: error, notificationId: delivery.notificationId, recipient: delivery.recipient }, 'composing the message failed');
+        result = localFailure('ECOMPOSE', 'transient', (error as Error).message);
+      }
     }
     const outcome = decide(delivery, result, messageId, Date.now(), options.retry);
     await record(delivery, outcome);
@@ -186,7 +192,10 @@ export function createWorker(options: WorkerOptions): Worker {
     try {
       await outbox.settle(delivery.deliveryId, outcome);
     } catch (error) {
-      if (error instanceof StaleDeliveryError) return logger.warn({ err: error, notificationId: delivery.notificationId, recipient: delivery.recipient, outcome: outcome.kind }, 'an outcome could not be recorded: the delivery moved on elsewhere');
+      if (error instanceof StaleDeliveryError) {
+        unrecorded.delete(delivery.deliveryId); // retrying will not change it
+        return logger.warn({ err: error, notificationId: delivery.notificationId, recipient: delivery.recipient, outcome: outcome.kind }, 'an outcome could not be recorded: the delivery moved on elsewhere');
+      }
       unrecorded.set(delivery.deliveryId, { delivery, outcome });
       return cannotRecord(error, delivery);
     }
@@ -249,9 +258,8 @@ export function createWorker(options: WorkerOptions): Worker {
     waiting.delete(job.delivery.deliveryId);
     const sending = deliver(job)
       .catch((error: unknown) => {
-        // A fault of ours (composing threw): the delivery stays leased and goes back at the next recovery or restart.
-        unsent.add(job.delivery.deliveryId);
-        cannotRecord(error, job.delivery);
+        // deliver() reports its own failures; anything else is a bug, logged, and the delivery is resent after a restart.
+        logger.error({ err: error, notificationId: job.delivery.notificationId, recipient: job.delivery.recipient }, 'delivering failed unexpectedly');
       })
       .finally(() => {
         onTheWire.delete(sending);
@@ -264,6 +272,10 @@ export function createWorker(options: WorkerOptions): Worker {
 
   async function loop(): Promise<void> {
     while (running) {
+      if (recordingBroken) {
+        await recover(); // before claiming anything more
+        continue;
+      }
       let batch: ClaimedDelivery[];
       try {
         batch = await outbox.claim(batchSize, Date.now());
@@ -283,7 +295,6 @@ export function createWorker(options: WorkerOptions): Worker {
         if (!running || recordingBroken) break; // nothing more leaves while outcomes cannot be recorded
         launch(job);
       }
-      if (recordingBroken && running) await recover();
       // Claim the next batch while the last messages of this one are on the wire.
     }
   }
