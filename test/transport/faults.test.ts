@@ -80,6 +80,14 @@ describe('relay faults become verdicts', () => {
     expect(relay.messages).toHaveLength(1);
   });
 
+  it('a TLS handshake that fails (smtps:// to a relay that does not speak TLS): transient, nothing sent', async () => {
+    const tls = createSmtpTransport({ url: `smtps://127.0.0.1:${relay.port}`, poolSize: 1, timeoutMs: 1000 });
+    const result = await tls.send(message);
+    tls.close();
+    expect(result.verdict).toBe('transient');
+    expect(relay.messages).toHaveLength(0);
+  });
+
   it('an answer within SMTP_REPLY_TIMEOUT_MS, however slow, is read', async () => {
     relay.script.dataReplyDelayMs = 400; // under the 700 ms reply timeout, over the 500 ms connect timeout
     expect((await transport.send(message)).verdict).toBe('accepted');
