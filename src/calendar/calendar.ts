@@ -7,7 +7,7 @@
  * Every time is a luxon value in its own zone, so the output does not depend
  * on the process `TZ` (a JS Date plus an event zone came out 3 hours off here).
  */
-import ical, { ICalAttendeeRole, ICalAttendeeStatus, ICalAttendeeType, ICalCalendarMethod, ICalEventStatus, ICalWeekday, type ICalRepeatingOptions, ICalEventRepeatingFreq } from 'ical-generator';
+import ical, { ICalAttendeeRole, ICalAttendeeStatus, ICalCalendarMethod, ICalEventStatus, ICalWeekday, type ICalRepeatingOptions, ICalEventRepeatingFreq } from 'ical-generator';
 import type { DateTime } from 'luxon';
 import { tzlib_get_ical_block } from 'timezones-ical-library';
 import { telUri } from '../conference/dial-in.ts';
@@ -17,7 +17,7 @@ import { mustResolve, resolveEventTimes, type EventTimes } from '../model/event-
 import type { Attendee, NotificationRequest, Recurrence } from '../model/schema.ts';
 import { calendarMethod, type CalendarMethod } from '../model/itip-method.ts';
 import { peopleOf } from '../model/people.ts';
-import { escapeText, foldLine, paramValue } from './content-line.ts';
+import { escapeText, foldLine, paramValue, withoutDoubleQuotes } from './content-line.ts';
 
 export { calendarMethod, type CalendarMethod } from '../model/itip-method.ts';
 
@@ -51,12 +51,21 @@ export interface CalendarOptions {
 /** The calendar of a notification, ready for each of its recipients. */
 export interface CalendarForRecipients {
   readonly method: CalendarMethod;
-  /** The calendar a recipient gets: the whole event, or (for large events) the event with that recipient's ATTENDEE only. */
+  /**
+   * The calendar a recipient gets: the whole event, or (for large events) the
+   * event with that recipient's ATTENDEE only. A recipient who is not an
+   * attendee (an assistant, a delegate, a copy) of an invitation or update gets
+   * it as PUBLISH: the event to keep, no answer asked (RFC 5546 §3.2.1), since
+   * a REQUEST would offer them Accept / Decline as if they were invited.
+   */
   forRecipient(email: string): CalendarPart;
 }
 
+/** REQUEST, CANCEL, REPLY, or PUBLISH for a recipient who is not an attendee. */
+export type CalendarPartMethod = CalendarMethod | 'PUBLISH';
+
 export interface CalendarPart {
-  readonly method: CalendarMethod;
+  readonly method: CalendarPartMethod;
   /** The VCALENDAR text with CRLF line ends, every line at most 75 octets. */
   readonly content: string;
 }
@@ -86,91 +95,87 @@ export function buildCalendar(request: NotificationRequest, options: CalendarOpt
   const attendees = attendeesFor(request);
   const large = attendees.length > (options.attendeesLimit ?? 100);
   const method = calendarMethod(request.type);
-  if (!large) {
-    const whole: CalendarPart = { method, content: calendarText(request, options, attendees) };
-    return { method, forRecipient: () => whole };
-  }
-  // One text with a place for the recipient's own ATTENDEE line (RFC 5545 §3.8.4.1).
-  const marker = 'X-INVITE-MAILER-RECIPIENT:here';
-  const template = calendarText(request, options, [], marker);
-  const [before, after] = template.split(`${marker}\r\n`) as [string, string];
+  // One text with a place for the ATTENDEE lines (RFC 5545 §3.8.4.1): all of them, or the recipient's own.
+  const marker = 'X-INVITE-MAILER-ATTENDEES:here';
+  const [before, after] = calendarText(request, options, method, marker).split(`${marker}\r\n`) as [string, string];
+  const allLines = large ? '' : attendees.map((a) => `${attendeeLine(a, method)}\r\n`).join('');
+  const whole: CalendarPart = { method, content: `${before}${allLines}${after}` };
   const byAddress = new Map(attendees.map((a) => [a.email.toLowerCase(), a]));
+  let published: CalendarPart | undefined;
   return {
     method,
     forRecipient(email: string): CalendarPart {
       const attendee = byAddress.get(email.toLowerCase());
+      if (!attendee && method === 'REQUEST') return (published ??= { method: 'PUBLISH', content: calendarText(request, options, 'PUBLISH') });
+      if (!large) return whole;
       return { method, content: attendee ? `${before}${attendeeLine(attendee, method)}\r\n${after}` : `${before}${after}` };
     },
   };
 }
 
 /**
- * One ATTENDEE content line, folded, as ical-generator writes them: CN,
- * ROLE, PARTSTAT, CUTYPE and RSVP=TRUE while an answer is awaited.
+ * One ATTENDEE content line, folded: CN, ROLE, PARTSTAT, CUTYPE, and
+ * RSVP=TRUE while an answer is awaited (RFC 5546 §3.2.2). The address is
+ * written `mailto:` in lower case, as ORGANIZER is: iTIP brokers (sabre/vobject,
+ * so Nextcloud and Baikal) compare a reply's address byte for byte.
  */
 function attendeeLine(attendee: Attendee, method: CalendarMethod): string {
   const rsvp = method === 'REQUEST' && attendee.status === 'needs-action';
   return foldLine(
-    `ATTENDEE;ROLE=${ROLES[attendee.role]};CUTYPE=INDIVIDUAL;PARTSTAT=${PARTSTATS[attendee.status]};RSVP=${rsvp ? 'TRUE' : 'FALSE'};CN=${paramValue(attendee.name)}:MAILTO:${attendee.email}`,
+    `ATTENDEE;ROLE=${ROLES[attendee.role]};CUTYPE=INDIVIDUAL;PARTSTAT=${PARTSTATS[attendee.status]};RSVP=${rsvp ? 'TRUE' : 'FALSE'};CN=${paramValue(attendee.name)}:mailto:${attendee.email}`,
   );
 }
 
-function calendarText(request: NotificationRequest, options: CalendarOptions, attendees: readonly Attendee[], marker?: string): string {
-  const method = calendarMethod(request.type);
+function calendarText(request: NotificationRequest, options: CalendarOptions, method: CalendarPartMethod, marker?: string): string {
   const times = options.times ?? resolveEventTimes(request);
   const { event } = request;
   const calendar = ical({ method: ICalCalendarMethod[method], prodId: options.productId ?? '//invite-mailer//invite-mailer//EN' });
   // A generator without a calendar-level zone: every event zone gets its VTIMEZONE,
   // and DTSTAMP keeps its Z (a calendar-level zone dropped it).
   calendar.timezone({ name: null, generator: vtimezone });
+  // RFC 5545 §3.8.4.4: beside RECURRENCE-ID, DTSTART and DTEND are that occurrence's own,
+  // and the rule stays with the series (Outlook and Google write it so; a series DTSTART
+  // there reads as "the occurrence moved to the series' first day").
+  const single = times.occurrence !== null;
+  const cancel = method === 'CANCEL';
 
   const vevent = calendar.createEvent({
     id: event.uid,
     sequence: event.sequence,
     stamp: options.stamp.toUTC(),
-    start: times.start,
-    end: times.end,
+    start: single ? times.shown.start : times.start,
+    end: single ? times.shown.end : times.end,
     allDay: times.allDay,
     timezone: times.allDay ? null : times.zone,
     summary: event.title,
-    description: descriptionWithJoinBlock(event.description, method === 'CANCEL' ? null : options.words.joinBlock),
-    location: event.location ?? (method !== 'CANCEL' && event.conference ? event.conference.joinUrl : null),
+    description: descriptionWithJoinBlock(event.description, cancel ? null : options.words.joinBlock),
+    location: event.location ?? (!cancel && event.conference ? event.conference.joinUrl : null),
     url: event.url ?? null,
-    organizer: { name: request.organizer.name, email: request.organizer.email, ...(options.sentBy ? { sentBy: options.sentBy } : {}) },
-    status: method === 'CANCEL' ? ICalEventStatus.CANCELLED : ICalEventStatus.CONFIRMED,
+    // ical-generator writes CN itself, with RFC 6868 escapes for a double quote.
+    organizer: { name: withoutDoubleQuotes(request.organizer.name), email: request.organizer.email, ...(options.sentBy ? { sentBy: options.sentBy } : {}) },
+    status: cancel ? ICalEventStatus.CANCELLED : ICalEventStatus.CONFIRMED,
   });
-  if (event.recurrence) vevent.repeating(repeatingOf(event.recurrence, times));
+  if (event.recurrence && !single) vevent.repeating(repeatingOf(event.recurrence, times));
   if (times.occurrence) vevent.recurrenceId(times.occurrence);
 
-  for (const attendee of attendees) {
-    vevent.createAttendee({
-      name: attendee.name,
-      email: attendee.email,
-      role: ROLES[attendee.role],
-      status: PARTSTATS[attendee.status],
-      type: ICalAttendeeType.INDIVIDUAL,
-      // RFC 5546 §3.2.2: RSVP=TRUE asks for an answer; only while one is awaited.
-      rsvp: method === 'REQUEST' && attendee.status === 'needs-action',
-    });
-  }
-
   const extra: string[] = [];
+  if (marker) extra.push(marker);
   const conference = event.conference;
-  if (conference && method !== 'CANCEL') {
+  if (conference && !cancel) {
     for (const property of conferenceProvider(conference.provider).calendarProperties) vevent.x(property, conference.joinUrl);
-    // RFC 7986 §5.11: where current clients look for the way to join.
-    extra.push(`CONFERENCE;VALUE=URI;FEATURE=VIDEO;LABEL=${paramValue(options.words.provider)}:${conference.joinUrl}`);
+    // RFC 7986 §5.11: where current clients look for the way to join. The video link goes
+    // last: Thunderbird keeps only the last CONFERENCE it reads.
     for (const dial of conference.dialIn ?? []) {
       const label = dial.pin ? `${dial.number} PIN ${dial.pin}` : dial.number;
       extra.push(`CONFERENCE;VALUE=URI;FEATURE=PHONE;LABEL=${paramValue(label)}:${telUri(dial.number)}`);
     }
+    extra.push(`CONFERENCE;VALUE=URI;FEATURE=VIDEO;LABEL=${paramValue(options.words.provider)}:${conference.joinUrl}`);
   }
   if (request.type === 'reply' && request.reply?.comment) extra.push(`COMMENT:${escapeText(request.reply.comment)}`);
-  if (marker) extra.push(marker);
 
   // RFC 5545 §3.1: every content line, the last one too, ends with CRLF.
   let content = `${calendar.toString().replace(/(?:\r\n)?$/, '')}\r\n`;
-  if (extra.length) content = content.replace('\r\nEND:VEVENT\r\n', `\r\n${extra.map(foldLine).join('\r\n')}\r\nEND:VEVENT\r\n`);
+  if (extra.length) content = content.replace('\r\nEND:VEVENT\r\n', `\r\n${extra.map((line) => (line === marker ? line : foldLine(line))).join('\r\n')}\r\nEND:VEVENT\r\n`);
   return content;
 }
 

@@ -16,14 +16,29 @@ export function escapeText(value: string): string {
 }
 
 /**
- * A parameter value (RFC 5545 §3.2), quoted when it holds `:`, `;` or `,`;
- * a double quote and line breaks are written with RFC 6868 caret escapes.
+ * A parameter value (RFC 5545 §3.2), quoted when it holds `:`, `;` or `,`.
+ * A parameter cannot hold a double quote; RFC 6868's `^'` escape is shown
+ * literally by Python icalendar and vobject and is not known to Outlook or
+ * Gmail, so double quotes become typographic ones (“…”), which every reader
+ * shows as written, and a line break a space.
  *
  * @example paramValue('TrueConf: room 5') // '"TrueConf: room 5"'
+ * @example paramValue('Иван "Ваня" Петров') // 'Иван “Ваня” Петров'
  */
 export function paramValue(value: string): string {
-  const escaped = value.replace(/\^/g, '^^').replace(/"/g, "^'").replace(/\r?\n/g, '^n');
-  return /[:;,]/.test(escaped) || escaped !== value ? `"${escaped}"` : escaped;
+  const safe = withoutDoubleQuotes(value).replace(/\r?\n/g, ' ');
+  return /[:;,]/.test(safe) ? `"${safe}"` : safe;
+}
+
+/**
+ * Double quotes as typographic quotes, opening and closing in turn: what a
+ * parameter value (CN, LABEL) may hold and every calendar reader shows as written.
+ *
+ * @example withoutDoubleQuotes('ООО "Ромашка"') // 'ООО “Ромашка”'
+ */
+export function withoutDoubleQuotes(value: string): string {
+  let inside = false;
+  return value.replace(/"/g, () => ((inside = !inside) ? '\u201c' : '\u201d'));
 }
 
 /**

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { foldLine } from '../../src/calendar/content-line.ts';
 import { parseNotificationRequest } from '../../src/model/parse.ts';
 import { createRenderer, type Renderer } from '../../src/render/renderer.ts';
+import { expectClientSafeCalendar, instantsOf } from '../helpers/delivered.ts';
 import { EXAMPLE_NAMES, example } from '../helpers/examples.ts';
 
 const STAMP = DateTime.fromISO('2026-11-20T08:15:00Z');
@@ -71,9 +72,9 @@ describe.each(EXAMPLE_NAMES)('the calendar of %s', (name) => {
     expect(tzid).toBe(payload.event.timeZone);
     const zones = root.getAllSubcomponents('vtimezone').map((z) => z.getFirstPropertyValue('tzid'));
     expect(zones).toContain(payload.event.timeZone);
-    const wall = DateTime.fromISO(payload.event.start, { zone: payload.event.timeZone });
-    expect(event.startDate.toUnixTime()).toBe(wall.toSeconds());
-    expect(event.endDate.toUnixTime()).toBe(DateTime.fromISO(payload.event.end, { zone: payload.event.timeZone }).toSeconds());
+    const instants = instantsOf(payload);
+    expect(event.startDate.toUnixTime()).toBe(instants.start.toSeconds());
+    expect(event.endDate.toUnixTime()).toBe(instants.end.toSeconds());
   });
 
   it('has the organizer and the attendees the method needs', () => {
@@ -99,6 +100,11 @@ describe.each(EXAMPLE_NAMES)('the calendar of %s', (name) => {
       const awaited = payload.type !== 'cancellation' && attendee.status === 'needs-action';
       expect(property.getParameter('rsvp') === 'TRUE').toBe(awaited);
     }
+  });
+
+  it('reads the same in every client we tried: mailto:, no ^\', an ATTENDEE in every REQUEST, video CONFERENCE last, no rule beside RECURRENCE-ID', () => {
+    const request = parseNotificationRequest(payload);
+    for (const email of renderer.render(request, { stamp: STAMP })) expectClientSafeCalendar(email.calendar.content);
   });
 
   it('is cancelled exactly when the notification is a cancellation', () => {
@@ -164,12 +170,32 @@ describe('recurrence', () => {
     expect(content).toMatch(/\r\nRRULE:[^\r]*UNTIL=20270222T205959Z[;\r]/);
   });
 
-  it('names the one cancelled occurrence with RECURRENCE-ID', () => {
+  it('names the one cancelled occurrence with RECURRENCE-ID, and gives it its own start and end, without the rule', () => {
     const { content, method } = calendarOf(example('occurrence-cancelled'));
-    const { vevent } = read(content);
+    const { vevent, event } = read(content);
     expect(method).toBe('CANCEL');
     expect(content).toContain('\r\nRECURRENCE-ID;TZID=Europe/Moscow:20261228T110000\r\n');
     expect(vevent.getFirstPropertyValue('recurrence-id')!.toString()).toBe('2026-12-28T11:00:00');
+    // RFC 5545 §3.8.4.4: DTSTART beside RECURRENCE-ID is that instance's start (was: the series' 7 Dec)
+    expect(content).toContain('\r\nDTSTART;TZID=Europe/Moscow:20261228T110000\r\n');
+    expect(content).toContain('\r\nDTEND;TZID=Europe/Moscow:20261228T114500\r\n');
+    expect(event.isRecurring()).toBe(false);
+    expect(content).not.toMatch(/\r\n(RRULE|EXDATE)[;:]/);
+  });
+
+  it('an update of one occurrence carries that occurrence’s (new) times and no rule', () => {
+    const payload = example('trueconf-weekly');
+    payload.type = 'update';
+    payload.event.sequence = 2;
+    payload.event.occurrence = '2026-12-14T11:00:00';
+    payload.event.start = '2026-12-15T15:00:00';
+    payload.event.end = '2026-12-15T15:45:00';
+    payload.event.recurrence.exceptions = ['2026-12-21T11:00:00'];
+    payload.changes = { fields: ['time'], previous: { start: '2026-12-14T11:00:00', end: '2026-12-14T11:45:00' } };
+    const { content } = calendarOf(payload);
+    expect(content).toContain('\r\nRECURRENCE-ID;TZID=Europe/Moscow:20261214T110000\r\n');
+    expect(content).toContain('\r\nDTSTART;TZID=Europe/Moscow:20261215T150000\r\n');
+    expect(content).not.toMatch(/\r\n(RRULE|EXDATE)[;:]/);
   });
 });
 
@@ -186,7 +212,8 @@ describe('text in the calendar', () => {
     expect(vevent.getFirstPropertyValue('summary')).toBe(payload.event.title);
     expect(vevent.getFirstPropertyValue('description')).toContain(payload.event.description);
     expect(vevent.getFirstPropertyValue('location')).toBe(payload.event.location);
-    expect(vevent.getFirstProperty('organizer')!.getParameter('cn')).toBe(payload.organizer.name);
+    // a parameter cannot hold a double quote: typographic quotes, which every reader shows
+    expect(vevent.getFirstProperty('organizer')!.getParameter('cn')).toBe('Ольга “Оля” Кузнецова; главная');
     expect(unfold(content)).toContain('SUMMARY:Планёрка\\; итоги\\, планы \\\\ задачи');
   });
 
@@ -237,6 +264,49 @@ describe('the process time zone does not matter', () => {
   });
 });
 
+describe('what real clients read', () => {
+  it('writes ATTENDEE values as lower-case mailto:, like ORGANIZER (sabre/vobject compares them byte for byte)', () => {
+    const { content } = calendarOf(example('skype-invitation'));
+    const unfolded = unfold(content);
+    expect(unfolded).toMatch(/\r\nORGANIZER;[^\r]*:mailto:/);
+    expect(unfolded.match(/\r\nATTENDEE;[^\r]*:mailto:/g)!.length).toBe(example('skype-invitation').attendees.length);
+    expect(unfolded).not.toContain('MAILTO:');
+  });
+
+  it('writes a double quote in a name as typographic quotes, never RFC 6868 ^\' (shown literally by Python icalendar and vobject)', () => {
+    const payload = example('skype-invitation');
+    payload.attendees[1].name = 'Иван "Ваня" Петров';
+    payload.organizer.name = 'ООО "Ромашка"';
+    const { content } = calendarOf(payload);
+    expect(content).not.toContain("^'");
+    const { vevent } = read(content);
+    expect(vevent.getAllProperties('attendee')[1]!.getParameter('cn')).toBe('Иван “Ваня” Петров');
+    expect(vevent.getFirstProperty('organizer')!.getParameter('cn')).toBe('ООО “Ромашка”');
+  });
+
+  it('puts the video CONFERENCE after the phone ones (Thunderbird keeps only the last)', () => {
+    const payload = example('trueconf-weekly');
+    expect(payload.event.conference.dialIn?.length).toBeGreaterThan(0);
+    const conferences = read(calendarOf(payload).content).vevent.getAllProperties('conference');
+    expect(conferences.map((c) => c.getParameter('feature'))).toEqual([...payload.event.conference.dialIn.map(() => 'PHONE'), 'VIDEO']);
+  });
+
+  it('a recipient who is not an attendee (an assistant, a copy) gets the invitation as PUBLISH: the event to keep, no answer asked', () => {
+    const payload = example('skype-invitation');
+    payload.recipients.push({ email: 'assistant@mydomain.ru', locale: 'ru' });
+    const emails = renderer.render(parseNotificationRequest(payload), { stamp: STAMP });
+    const assistant = emails.find((e) => e.to.email === 'assistant@mydomain.ru')!;
+    expect(assistant.calendar.method).toBe('PUBLISH');
+    const { root, vevent } = read(assistant.calendar.content);
+    expect(root.getFirstPropertyValue('method')).toBe('PUBLISH');
+    expect(vevent.getAllProperties('attendee')).toHaveLength(0); // RFC 5546 §3.2.1: none in PUBLISH
+    expect(vevent.getFirstPropertyValue('uid')).toBe(payload.event.uid);
+    // the invited still get a REQUEST with every attendee
+    const invited = emails.find((e) => e.to.email === payload.recipients[0].email)!;
+    expect(invited.calendar.method).toBe('REQUEST');
+  });
+});
+
 describe('large events', () => {
   function withAttendees(count: number) {
     const payload = example('skype-invitation');
@@ -272,5 +342,15 @@ describe('large events', () => {
       expect(vevent.getFirstPropertyValue('uid')).toBe(payload.event.uid);
       expect(content).not.toContain('X-INVITE-MAILER');
     }
+  });
+
+  it('past the limit, a recipient who is not an attendee gets PUBLISH, never a REQUEST without ATTENDEE', () => {
+    const payload = withAttendees(150);
+    payload.recipients.push({ email: 'assistant@mydomain.ru', locale: 'ru' });
+    const emails = renderer.render(parseNotificationRequest(payload), { stamp: STAMP });
+    const assistant = emails.find((e) => e.to.email === 'assistant@mydomain.ru')!;
+    expect(assistant.calendar.method).toBe('PUBLISH');
+    expectClientSafeCalendar(assistant.calendar.content);
+    for (const email of emails) expectClientSafeCalendar(email.calendar.content);
   });
 });
