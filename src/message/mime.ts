@@ -6,7 +6,7 @@
  * recipients; this takes a few µs plus the base64.
  */
 import { randomBytes } from 'node:crypto';
-import { foldLines } from 'nodemailer/lib/mime-funcs';
+import { encodeWord, foldLines, quoteString } from 'nodemailer/lib/mime-funcs';
 import MimeNode from 'nodemailer/lib/mime-node';
 
 type HeaderValue = string | Date | { name?: string; address: string } | readonly string[];
@@ -22,7 +22,8 @@ export function headerField(key: string, value: HeaderValue): string {
   const memoKey = `${key}\u0000${value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : JSON.stringify(value)}`;
   let field = encodedFields.get(memoKey);
   if (field === undefined) {
-    field = foldLines(`${key}: ${encodeHeaderValue(key, value)}`, 76);
+    const encoded = isMailbox(value) ? mailbox(value) : encodeHeaderValue(key, value);
+    field = foldLines(`${key}: ${encoded}`, 76);
     // From, Sender, Subject, Date… repeat for every recipient of a notification.
     if (encodedFields.size >= 5000) encodedFields.delete(encodedFields.keys().next().value!);
     encodedFields.set(memoKey, field);
@@ -31,6 +32,41 @@ export function headerField(key: string, value: HeaderValue): string {
 }
 
 const encodedFields = new Map<string, string>();
+
+function isMailbox(value: HeaderValue): value is { name?: string; address: string } {
+  return typeof value === 'object' && !(value instanceof Date) && !Array.isArray(value) && 'address' in value;
+}
+
+/** The most UTF-8 octets one B encoded-word carries within RFC 2047's 75 characters (`=?UTF-8?B?` + 60 + `?=`). */
+const WORD_OCTETS = 45;
+
+/**
+ * `Name <address>` with a non-ASCII name as RFC 2047 encoded-words split
+ * between words (or after a hyphen), each word keeping its following space inside (whitespace
+ * between encoded-words is not displayed, RFC 2047 §6.2). nodemailer splits
+ * by length, mid-word, and Python's header API then shows "Смирн ов".
+ *
+ * @example mailbox({ name: 'Анна Смирнова', address: 'a@x.ru' }) // '=?UTF-8?B?0JDQvdC90LAg?= =?UTF-8?B?0KHQvNC40YDQvdC+0LLQsA==?= <a@x.ru>'
+ */
+function mailbox({ name, address }: { name?: string; address: string }): string {
+  if (!name) return address;
+  if (/^[\w ]*$/.test(name)) return `${name} <${address}>`;
+  if (/^[\x20-\x7e]*$/.test(name)) return `${quoteString(name)} <${address}>`;
+  const words: string[] = [];
+  let chunk = '';
+  // Break after a space or a hyphen (Преображенская-|Воскресенская), never between two letters.
+  for (const word of name.match(/[^\s-]+(?:-+|\s+)?|[-\s]+/g) ?? []) {
+    if (chunk && Buffer.byteLength(chunk + word) > WORD_OCTETS) {
+      words.push(chunk);
+      chunk = '';
+    }
+    chunk += word;
+  }
+  if (chunk) words.push(chunk);
+  // A single word longer than one encoded-word can carry is split by nodemailer, at character boundaries.
+  const encoded = words.map((w) => (Buffer.byteLength(w) > WORD_OCTETS ? encodeWord(w, 'B', 52) : `=?UTF-8?B?${Buffer.from(w).toString('base64')}?=`));
+  return `${encoded.join(' ')} <${address}>`;
+}
 
 /**
  * A body as base64 in lines of 76 characters (RFC 2045 §6.8), as bytes.

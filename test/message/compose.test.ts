@@ -105,6 +105,25 @@ describe('headers', () => {
     expect(first(mail.from).name).toBe(payload.organizer.name);
   });
 
+  it('splits a display name into encoded-words between words, never inside one (a naive decoder keeps every word whole)', async () => {
+    const payload = example('skype-invitation');
+    payload.organizer.name = 'Александра Константиновна Преображенская-Воскресенская';
+    payload.attendees[0].name = payload.organizer.name;
+    const { headers, mail } = await compose(payload);
+    expect(first(mail.from).name).toBe(payload.organizer.name);
+    const from = /^From: ([\s\S]*?)\r\n(?!\s)/m.exec(headers)![1]!.replace(/\r\n\s+/g, ' ');
+    const words = [...from.matchAll(/=\?UTF-8\?B\?([^?]*)\?=/g)].map(([, b64]) => Buffer.from(b64!, 'base64').toString('utf8'));
+    expect(words.length).toBeGreaterThan(1);
+    expect(words.join('')).toBe(payload.organizer.name);
+    // each encoded-word ends where a word ends (after a space or a hyphen), never between two letters
+    let end = 0;
+    for (const word of words.slice(0, -1)) {
+      end += word.length;
+      expect(payload.organizer.name[end - 1]).toMatch(/[\s-]/);
+    }
+    for (const line of headers.split('\r\n')) expect(line.length).toBeLessThanOrEqual(78);
+  });
+
   it('a hostile name cannot add a header or a recipient', async () => {
     const payload = example('skype-invitation');
     payload.organizer.name = 'Eve <eve@evil.example>, "Bob" <bob@evil.example>; Bcc';
