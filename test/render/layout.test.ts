@@ -68,7 +68,7 @@ async function splitWords(): Promise<string[]> {
       for (const match of node.data.matchAll(/[\p{L}\p{N}]+/gu)) {
         range.setStart(node, match.index);
         range.setEnd(node, match.index + match[0].length);
-        const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0 && r.height > 0).map((r) => Math.round(r.top)));
+        const tops = new Set(Array.from(range.getClientRects()).filter((r) => r.width > 0 && r.height > 0).map((r) => Math.round(r.top)));
         if (tops.size > 1) split.push(match[0]);
       }
     }
