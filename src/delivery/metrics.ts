@@ -1,7 +1,7 @@
 /**
  * Counters of what the service did since it started, for /metrics.
  */
-export const COUNTED_EVENTS = ['accepted', 'sent', 'retrying', 'failed', 'expired', 'unknown'] as const;
+export const COUNTED_EVENTS = ['accepted', 'sent', 'retrying', 'failed', 'expired', 'unknown', 'bounced', 'delayed'] as const;
 export type CountedEvent = (typeof COUNTED_EVENTS)[number];
 
 export interface Metrics {

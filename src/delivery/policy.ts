@@ -6,7 +6,7 @@
  * these rules; test/delivery/policy.test.ts checks them without a database.
  *
  *   queued ──▶ sending ──▶ sent | failed | expired | unknown
- *     │  ▲        │
+ *     │  ▲        │                    sent | unknown ──▶ bounced  (a delivery status notification, RFC 3464)
  *     │  └────────┴──▶ retrying ──▶ sending …        (a crash, or a hand-back: sending ──▶ queued)
  *     └──────────────▶ superseded  (also from retrying)
  */
@@ -15,11 +15,15 @@ import type { NotificationRequest } from '../model/schema.ts';
 import type { RelayReply, SendResult } from '../transport/delivery-error.ts';
 import { nextAttemptAt, type RetryPolicy } from './retry-policy.ts';
 
-export const DELIVERY_STATUSES = ['queued', 'sending', 'sent', 'retrying', 'failed', 'expired', 'unknown', 'superseded'] as const;
+export const DELIVERY_STATUSES = ['queued', 'sending', 'sent', 'retrying', 'failed', 'expired', 'unknown', 'superseded', 'bounced'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
-/** Statuses a delivery never leaves. */
-export const FINAL_STATUSES: ReadonlySet<DeliveryStatus> = new Set(['sent', 'failed', 'expired', 'unknown', 'superseded']);
+/**
+ * Statuses a delivery is never sent from again. Only a bounce can still
+ * change one: `sent` or `unknown` becomes `bounced` when the relay reports
+ * afterwards that it could not deliver.
+ */
+export const FINAL_STATUSES: ReadonlySet<DeliveryStatus> = new Set(['sent', 'failed', 'expired', 'unknown', 'superseded', 'bounced']);
 /** Statuses a worker may take a delivery from (when it is due). */
 export const WAITING_STATUSES: ReadonlySet<DeliveryStatus> = new Set(['queued', 'retrying']);
 
@@ -28,11 +32,12 @@ const TRANSITIONS: Readonly<Record<DeliveryStatus, readonly DeliveryStatus[]>> =
   retrying: ['sending', 'superseded'],
   // `queued`: handed back unsent at shutdown, or found `sending` after a crash.
   sending: ['sent', 'retrying', 'failed', 'expired', 'unknown', 'queued'],
-  sent: [],
+  sent: ['bounced'],
   failed: [],
   expired: [],
-  unknown: [],
+  unknown: ['bounced'],
   superseded: [],
+  bounced: [],
 };
 
 /**
@@ -101,6 +106,37 @@ export function decide(context: AttemptContext, result: SendResult, messageId: s
     }
   }
 }
+
+/** What a delivery status notification (RFC 3464) said about one recipient. */
+export interface DeliveryReport {
+  /** RFC 3464 §2.3.3 Action: `failed` (it bounced) or `delayed` (still trying). */
+  readonly action: 'failed' | 'delayed';
+  /** The enhanced status code (RFC 3463), `5.1.1`. */
+  readonly status: string | null;
+  /** Diagnostic-Code: what the remote server said. */
+  readonly diagnostic: string | null;
+  /** Remote-MTA: the server that refused it. */
+  readonly remoteMta: string | null;
+  /** Reporting-MTA: the server that wrote the report. */
+  readonly reportingMta: string | null;
+  readonly at: number;
+}
+
+/**
+ * What a report does to a delivery in `status`: a failure after acceptance
+ * makes it `bounced`; a delay report is kept on it as information (`noted`);
+ * anything else changes nothing (a report for a delivery not sent yet, or
+ * already bounced).
+ *
+ * @example afterReport('sent', { action: 'failed', … }) // 'bounced'
+ */
+export function afterReport(status: DeliveryStatus, report: Pick<DeliveryReport, 'action'>): 'bounced' | 'noted' | 'ignored' {
+  if (status !== 'sent' && status !== 'unknown') return 'ignored';
+  return report.action === 'failed' ? 'bounced' : 'noted';
+}
+
+/** The statuses a report can act on. */
+export const REPORTABLE_STATUSES: readonly DeliveryStatus[] = ['sent', 'unknown'];
 
 /** What the order and supersede rules need to know of a delivery. */
 export interface OrderedDelivery {

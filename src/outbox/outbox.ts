@@ -4,7 +4,7 @@
  * embedded SQLite outbox and the Redis/BullMQ one can replace each other;
  * both pass test/outbox/contract.ts.
  */
-import type { DeliveryStatus, Outcome } from '../delivery/policy.ts';
+import type { DeliveryReport, DeliveryStatus, Outcome } from '../delivery/policy.ts';
 import type { CalendarMethod } from '../model/itip-method.ts';
 import type { NotificationRequest } from '../model/schema.ts';
 import type { RelayReply } from '../transport/delivery-error.ts';
@@ -37,7 +37,28 @@ export interface DeliveryRecord {
   readonly updatedAt: string;
   readonly sentAt: string | null;
   readonly nextAttemptAt: string | null;
+  /** The last delivery status notification about it: why it bounced, or that it is delayed. */
+  readonly report: StoredReport | null;
 }
+
+/** A delivery report as the status API shows it. */
+export interface StoredReport {
+  readonly action: DeliveryReport['action'];
+  readonly status: string | null;
+  readonly diagnostic: string | null;
+  readonly remoteMta: string | null;
+  readonly reportingMta: string | null;
+  readonly receivedAt: string;
+}
+
+/** Which delivery a bounce names (a VERP address, or the DSN's envelope id). */
+export interface DeliveryRef {
+  readonly notificationId: string;
+  readonly position: number;
+}
+
+/** What a report did: `bounced`, `noted` (a delay), `ignored` (nothing to change), or no such delivery. */
+export type ReportResult = 'bounced' | 'noted' | 'ignored' | 'no-such-delivery';
 
 export interface NotificationStatus {
   readonly id: string;
@@ -83,6 +104,8 @@ export interface ClaimedDelivery {
   readonly deliveryId: string;
   readonly notificationId: string;
   readonly recipient: string;
+  /** The recipient's position in the notification (what a bounce address names). */
+  readonly position: number;
   /** 1 for the first try: the attempt `begin` starts. */
   readonly attempt: number;
   /** Earlier attempts whose outcome was unknown. */
@@ -109,6 +132,8 @@ export interface Outbox {
   settle(deliveryId: string, outcome: Outcome): Promise<void>;
   /** Hands leased deliveries back unsent (shutdown, or recording broke): due again at once. */
   release(deliveryIds: readonly string[]): Promise<void>;
+  /** Applies a delivery status notification (policy.afterReport): `bounced`, or a delay kept as information. */
+  report(delivery: DeliveryRef, report: DeliveryReport): Promise<ReportResult>;
   /** How many deliveries are in each status. */
   counts(): Promise<Record<DeliveryStatus, number>>;
   /** Throws when the outbox cannot take a write. */

@@ -9,9 +9,9 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import { arbitrate, DELIVERY_STATUSES, FINAL_STATUSES, statusAfter, WAITING_STATUSES, type DeliveryStatus, type OrderedDelivery, type Outcome } from '../delivery/policy.ts';
+import { arbitrate, DELIVERY_STATUSES, FINAL_STATUSES, REPORTABLE_STATUSES, statusAfter, WAITING_STATUSES, type DeliveryStatus, type OrderedDelivery, type Outcome } from '../delivery/policy.ts';
 import type { CalendarMethod } from '../model/itip-method.ts';
-import { StaleDeliveryError, type AcceptOutcome, type ClaimedDelivery, type DeliveryRecord, type LastReply, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
+import { StaleDeliveryError, type StoredReport, type AcceptOutcome, type ClaimedDelivery, type DeliveryRecord, type LastReply, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
 
 export interface RedisOutboxOptions {
   /** `redis://[user:password@]host:port[/db]` */
@@ -42,6 +42,7 @@ interface StoredDelivery {
   sequence: number;
   method: CalendarMethod;
   occurrence: string | null;
+  report?: StoredReport | null;
 }
 
 interface Meta {
@@ -341,6 +342,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
             claimed.push({
               deliveryId: job.id!,
               notificationId: data.notificationId,
+              position: Number(data.position),
               recipient: record.email,
               attempt: record.attempts + 1,
               unconfirmed: record.unconfirmed ?? 0,
@@ -402,6 +404,16 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
 
     async release(deliveryIds) {
       for (const deliveryId of deliveryIds) await giveBack(deliveryId);
+    },
+
+    async report(delivery, report) {
+      const data: JobData = { notificationId: delivery.notificationId, position: String(delivery.position) };
+      const stored: StoredReport = { action: report.action, status: report.status, diagnostic: report.diagnostic, remoteMta: report.remoteMta, reportingMta: report.reportingMta, receivedAt: new Date(report.at).toISOString() };
+      // The effect depends on the status the script finds: try the bounce, then the note.
+      const effect = report.action === 'failed' ? 'bounced' : 'noted';
+      const { changed, was } = await transition(data, REPORTABLE_STATUSES, { ...(effect === 'bounced' ? { status: 'bounced' as const } : {}), report: stored, updatedAt: report.at });
+      if (changed) return effect;
+      return was === '' ? 'no-such-delivery' : 'ignored';
     },
 
     async counts() {
@@ -469,7 +481,7 @@ function statusOfNew(n: NewNotification): NotificationStatus {
     event: { uid: n.event.uid, sequence: n.event.sequence },
     acceptedAt: at,
     deadlineAt: new Date(n.deadlineAt).toISOString(),
-    recipients: n.recipients.map((r) => ({ email: r.email, status: 'queued', attempts: 0, lastReply: null, messageId: null, queuedAt: at, updatedAt: at, sentAt: null, nextAttemptAt: at })),
+    recipients: n.recipients.map((r) => ({ email: r.email, status: 'queued', attempts: 0, lastReply: null, messageId: null, queuedAt: at, updatedAt: at, sentAt: null, nextAttemptAt: at, report: null })),
   };
 }
 
@@ -485,5 +497,6 @@ function toRecord(stored: StoredDelivery): DeliveryRecord {
     updatedAt: iso(stored.updatedAt)!,
     sentAt: iso(stored.sentAt),
     nextAttemptAt: stored.status === 'queued' || stored.status === 'retrying' ? iso(stored.nextAttemptAt) : null,
+    report: stored.report ?? null,
   };
 }

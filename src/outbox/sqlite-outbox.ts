@@ -9,9 +9,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { arbitrate, DELIVERY_STATUSES, FINAL_STATUSES, statusAfter, type DeliveryStatus, type OrderedDelivery, type Outcome } from '../delivery/policy.ts';
+import { afterReport, arbitrate, DELIVERY_STATUSES, FINAL_STATUSES, statusAfter, type DeliveryStatus, type OrderedDelivery, type Outcome } from '../delivery/policy.ts';
 import type { CalendarMethod } from '../model/itip-method.ts';
-import { StaleDeliveryError, type AcceptOutcome, type ClaimedDelivery, type DeliveryRecord, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
+import { StaleDeliveryError, type ReportResult, type AcceptOutcome, type ClaimedDelivery, type DeliveryRecord, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
 
 /** How many due deliveries a claim looks at per delivery it may hand out (some wait or are superseded). */
 const SCAN_FACTOR = 2;
@@ -42,6 +42,12 @@ CREATE TABLE IF NOT EXISTS deliveries (
   next_attempt_at INTEGER NOT NULL,
   lease_until INTEGER,
   unconfirmed INTEGER NOT NULL DEFAULT 0,
+  report_action TEXT,
+  report_status TEXT,
+  report_diagnostic TEXT,
+  report_remote_mta TEXT,
+  report_reporting_mta TEXT,
+  report_at INTEGER,
   last_code TEXT,
   last_response_code INTEGER,
   last_response TEXT,
@@ -107,7 +113,7 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
        WHERE order_key IN (SELECT order_key FROM deliveries WHERE id IN (SELECT value FROM json_each(?)))
          AND status IN ('queued', 'retrying', 'sending')`,
     ),
-    lease: work.prepare('UPDATE deliveries SET lease_until = ? WHERE id = ? RETURNING notification_id, recipient, attempts, unconfirmed'),
+    lease: work.prepare('UPDATE deliveries SET lease_until = ? WHERE id = ? RETURNING notification_id, position, recipient, attempts, unconfirmed'),
     wait: work.prepare('UPDATE deliveries SET next_attempt_at = ? WHERE id = ?'),
     supersede: work.prepare(`UPDATE deliveries SET status = 'superseded', updated_at = ?, lease_until = NULL WHERE id = ?`),
     body: work.prepare('SELECT body, accepted_at, deadline_at FROM notifications WHERE id = ?'),
@@ -120,6 +126,12 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
     ),
     release: work.prepare(`UPDATE deliveries SET lease_until = NULL, next_attempt_at = MIN(next_attempt_at, ?) WHERE id = ? AND status IN ('queued', 'retrying')`),
     counts: work.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status'),
+    byPosition: work.prepare('SELECT id, status FROM deliveries WHERE notification_id = ? AND position = ?'),
+    report: work.prepare(
+      `UPDATE deliveries SET status = :status, report_action = :action, report_status = :reportStatus, report_diagnostic = :diagnostic,
+         report_remote_mta = :remoteMta, report_reporting_mta = :reportingMta, report_at = :at, updated_at = :at
+       WHERE id = :id AND status = :from`,
+    ),
   };
 
   // Bodies are read at every claim; a notification's body is the same for all its recipients.
@@ -219,8 +231,8 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
           } else if (decision.action === 'wait') {
             sql.wait.run(decision.until, id);
           } else {
-            const row = sql.lease.get(now, id) as { notification_id: string; recipient: string; attempts: number; unconfirmed: number };
-            claimed.push({ deliveryId: String(id), notificationId: row.notification_id, recipient: row.recipient, attempt: row.attempts + 1, unconfirmed: row.unconfirmed, ...bodyOf(row.notification_id) });
+            const row = sql.lease.get(now, id) as { notification_id: string; position: number; recipient: string; attempts: number; unconfirmed: number };
+            claimed.push({ deliveryId: String(id), notificationId: row.notification_id, position: row.position, recipient: row.recipient, attempt: row.attempts + 1, unconfirmed: row.unconfirmed, ...bodyOf(row.notification_id) });
           }
         }
         return claimed;
@@ -261,6 +273,27 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
       });
     },
 
+    async report(delivery, report) {
+      return write(work, (): ReportResult => {
+        const row = sql.byPosition.get(delivery.notificationId, delivery.position) as { id: number; status: DeliveryStatus } | undefined;
+        if (!row) return 'no-such-delivery';
+        const effect = afterReport(row.status, report);
+        if (effect === 'ignored') return effect;
+        sql.report.run({
+          id: row.id,
+          from: row.status,
+          status: effect === 'bounced' ? 'bounced' : row.status,
+          action: report.action,
+          reportStatus: report.status,
+          diagnostic: report.diagnostic,
+          remoteMta: report.remoteMta,
+          reportingMta: report.reportingMta,
+          at: report.at,
+        });
+        return effect;
+      });
+    },
+
     async counts() {
       const counts = Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, 0])) as Record<DeliveryStatus, number>;
       for (const row of sql.counts.all() as { status: DeliveryStatus; n: number }[]) counts[row.status] = row.n;
@@ -283,7 +316,16 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
 /** Adds what later versions store to an outbox an earlier version created. */
 function migrate(db: DatabaseSync): void {
   const columns = new Set((db.prepare('PRAGMA table_info(deliveries)').all() as { name: string }[]).map((c) => c.name));
-  if (!columns.has('unconfirmed')) db.exec('ALTER TABLE deliveries ADD COLUMN unconfirmed INTEGER NOT NULL DEFAULT 0');
+  const added: [string, string][] = [
+    ['unconfirmed', 'INTEGER NOT NULL DEFAULT 0'],
+    ['report_action', 'TEXT'],
+    ['report_status', 'TEXT'],
+    ['report_diagnostic', 'TEXT'],
+    ['report_remote_mta', 'TEXT'],
+    ['report_reporting_mta', 'TEXT'],
+    ['report_at', 'INTEGER'],
+  ];
+  for (const [name, type] of added) if (!columns.has(name)) db.exec(`ALTER TABLE deliveries ADD COLUMN ${name} ${type}`);
 }
 
 function transaction<T>(db: DatabaseSync, work: () => T): T {
@@ -356,6 +398,12 @@ interface DeliveryRow {
   updated_at: number;
   sent_at: number | null;
   next_attempt_at: number;
+  report_action: 'failed' | 'delayed' | null;
+  report_status: string | null;
+  report_diagnostic: string | null;
+  report_remote_mta: string | null;
+  report_reporting_mta: string | null;
+  report_at: number | null;
 }
 
 function deliveryRecord(row: DeliveryRow): DeliveryRecord {
@@ -369,6 +417,10 @@ function deliveryRecord(row: DeliveryRow): DeliveryRecord {
     updatedAt: iso(row.updated_at)!,
     sentAt: iso(row.sent_at),
     nextAttemptAt: row.status === 'queued' || row.status === 'retrying' ? iso(row.next_attempt_at) : null,
+    report:
+      row.report_action === null
+        ? null
+        : { action: row.report_action, status: row.report_status, diagnostic: row.report_diagnostic, remoteMta: row.report_remote_mta, reportingMta: row.report_reporting_mta, receivedAt: iso(row.report_at)! },
   };
 }
 

@@ -2,7 +2,7 @@
  * The delivery rules without a database: what each outbox applies.
  */
 import { describe, expect, it } from 'vitest';
-import { arbitrate, canTransition, decide, DELIVERY_STATUSES, FINAL_STATUSES, ORDER_RECHECK_MS, supersedes, type OrderedDelivery } from '../../src/delivery/policy.ts';
+import { afterReport, arbitrate, canTransition, decide, DELIVERY_STATUSES, FINAL_STATUSES, ORDER_RECHECK_MS, supersedes, type OrderedDelivery } from '../../src/delivery/policy.ts';
 import { acceptedBy, classifyFailure } from '../../src/transport/delivery-error.ts';
 
 const policy = { initialDelayMs: 1000, maxDelayMs: 60_000, unconfirmedDelayMs: 3_600_000 };
@@ -15,8 +15,8 @@ function delivery(overrides: Partial<OrderedDelivery>): OrderedDelivery {
 }
 
 describe('statuses and transitions', () => {
-  it('a final status is never left; only what was on the wire gets an outcome', () => {
-    for (const final of FINAL_STATUSES) for (const to of DELIVERY_STATUSES) expect(canTransition(final, to)).toBe(false);
+  it('a final status is never left but for a bounce after acceptance; only what was on the wire gets an outcome', () => {
+    for (const final of FINAL_STATUSES) for (const to of DELIVERY_STATUSES) expect(canTransition(final, to)).toBe(to === 'bounced' && (final === 'sent' || final === 'unknown'));
     for (const to of ['sent', 'failed', 'expired', 'unknown'] as const) {
       expect(canTransition('queued', to)).toBe(false);
       expect(canTransition('retrying', to)).toBe(false);
@@ -25,6 +25,15 @@ describe('statuses and transitions', () => {
     expect(canTransition('sending', 'superseded')).toBe(false);
     expect(canTransition('retrying', 'superseded')).toBe(true);
     expect(canTransition('sending', 'queued')).toBe(true); // handed back, or found after a crash
+  });
+});
+
+describe('afterReport: what a delivery status notification does', () => {
+  it('a failure after acceptance bounces a sent (or unknown) delivery; a delay is noted; nothing else changes', () => {
+    expect(afterReport('sent', { action: 'failed' })).toBe('bounced');
+    expect(afterReport('unknown', { action: 'failed' })).toBe('bounced');
+    expect(afterReport('sent', { action: 'delayed' })).toBe('noted');
+    for (const status of ['queued', 'sending', 'retrying', 'failed', 'expired', 'superseded', 'bounced'] as const) expect(afterReport(status, { action: 'failed' })).toBe('ignored');
   });
 });
 

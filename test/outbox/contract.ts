@@ -131,7 +131,7 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       expect(Date.now()).toBeGreaterThanOrEqual(at + 1000);
       expect(retried.map((r) => [r.recipient, r.attempt])).toEqual([[b!.recipient, 2]]);
       await attempt(outbox, retried[0]!, outcomes.final('expired', '<2@x>'));
-      expect(await outbox.counts()).toEqual({ queued: 0, sending: 0, sent: 1, retrying: 0, failed: 1, expired: 1, unknown: 0, superseded: 0 });
+      expect(await outbox.counts()).toEqual({ queued: 0, sending: 0, sent: 1, retrying: 0, failed: 1, expired: 1, unknown: 0, superseded: 0, bounced: 0 });
     });
 
     it('an unknown outcome is resent once, counted, then final', async () => {
@@ -195,6 +195,27 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       await outbox.accept(accepted);
       await outbox.accept(declined);
       expect((await claimUntil(outbox, (c) => c.length >= 2)).map((c) => c.notificationId).sort()).toEqual([accepted.id, declined.id].sort());
+    });
+
+    it('applies delivery reports: a failure bounces a sent delivery with the DSN\'s words, a delay is kept on it, others change nothing', async () => {
+      const n = notificationOf(example('trueconf-weekly'));
+      await outbox.accept(n);
+      const claimed = await outbox.claim(10, Date.now());
+      const byPosition = new Map(claimed.map((c) => [c.position, c]));
+      expect([...byPosition.keys()].sort()).toEqual([0, 1, 2]);
+      await attempt(outbox, byPosition.get(0)!, outcomes.sent('<0@x>'));
+      await attempt(outbox, byPosition.get(1)!, outcomes.sent('<1@x>'));
+      const failed = { action: 'failed' as const, status: '5.1.1', diagnostic: 'smtp; 550 5.1.1 <x@partner.example>: user unknown', remoteMta: 'dns; mx.partner.example', reportingMta: 'dns; relay.mydomain.ru', at: Date.now() };
+      expect(await outbox.report({ notificationId: n.id, position: 0 }, failed)).toBe('bounced');
+      expect(await outbox.report({ notificationId: n.id, position: 1 }, { ...failed, action: 'delayed', status: '4.4.7' })).toBe('noted');
+      expect(await outbox.report({ notificationId: n.id, position: 2 }, failed)).toBe('ignored'); // still queued: not sent yet
+      expect(await outbox.report({ notificationId: n.id, position: 0 }, failed)).toBe('ignored'); // bounced already
+      expect(await outbox.report({ notificationId: randomUUID(), position: 0 }, failed)).toBe('no-such-delivery');
+      const [first, second, third] = (await outbox.status(n.id))!.recipients;
+      expect(first).toMatchObject({ status: 'bounced', messageId: '<0@x>', report: { action: 'failed', status: '5.1.1', diagnostic: failed.diagnostic, remoteMta: 'dns; mx.partner.example', reportingMta: 'dns; relay.mydomain.ru' } });
+      expect(second).toMatchObject({ status: 'sent', report: { action: 'delayed', status: '4.4.7' } });
+      expect(third!.report).toBeNull();
+      expect(await outbox.counts()).toMatchObject({ bounced: 1, sent: 1, queued: 1 });
     });
 
     it('reports whether it can take a write', async () => {
