@@ -40,9 +40,17 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  *          // 'bounces+aaaa…3.kq5…@mail.example.com'
  */
 export function bounceAddressFor(delivery: BouncedDelivery, options: VerpOptions): string {
+  return `${options.local}+${bounceToken(delivery, options)}@${options.domain}`;
+}
+
+/**
+ * The token alone (`<delivery>.<mac>`): the local part's tag, and the DSN
+ * envelope id (ENVID, RFC 3461 §4.4) that comes back in Original-Envelope-Id.
+ */
+export function bounceToken(delivery: BouncedDelivery, options: VerpOptions): string {
   if (!UUID.test(delivery.notificationId)) throw new Error(`not a notification id: ${delivery.notificationId}`);
   const payload = Buffer.concat([Buffer.from(delivery.notificationId.replace(/-/g, ''), 'hex'), varint(delivery.position)]);
-  return `${options.local}+${base32(payload)}.${base32(mac(payload, options.secret))}@${options.domain}`;
+  return `${base32(payload)}.${base32(mac(payload, options.secret))}`;
 }
 
 /**

@@ -80,8 +80,11 @@ describe('POST /v1/notifications', () => {
   it('logs every line about a delivery with the notification id and recipient', async () => {
     const { id } = (await post(example('trueconf-weekly'))).json();
     await settled(id);
-    const delivered = service.logs.filter((l) => l.msg === 'delivered');
-    expect(delivered).toHaveLength(3);
+    // the line is written once the outcome is recorded, a moment after the status shows it
+    const delivered = await waitFor(() => {
+      const lines = service.logs.filter((l) => l.msg === 'delivered');
+      return lines.length === 3 ? lines : null;
+    }, 5000, 'three delivered lines');
     for (const line of delivered) expect(line).toMatchObject({ notificationId: id, recipient: expect.any(String), messageId: expect.any(String) });
     expect(service.logs.find((l) => l.msg === 'notification accepted')).toMatchObject({ notificationId: id, recipients: 3 });
   });
