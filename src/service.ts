@@ -8,10 +8,13 @@ import { pino, type Logger } from 'pino';
 import { rendererFor } from './cli/common.ts';
 import { messageOptionsOf } from './cli/message-options.ts';
 import type { Config } from './config/config.ts';
+import { createBounceIntake } from './bounce/intake.ts';
+import { startBounceListener, type BounceListener } from './bounce/listener.ts';
+import { bounceAddressFor, bounceToken } from './bounce/verp.ts';
 import { createMetrics } from './delivery/metrics.ts';
 import { createWorker, type Worker } from './delivery/worker.ts';
 import { buildApp } from './http/app.ts';
-import type { Outbox } from './outbox/outbox.ts';
+import type { ClaimedDelivery, Outbox } from './outbox/outbox.ts';
 import { openSqliteOutbox } from './outbox/sqlite-outbox.ts';
 import { createSmtpTransport } from './transport/smtp.ts';
 
@@ -20,6 +23,8 @@ export interface Service {
   readonly worker: Worker;
   readonly outbox: Outbox;
   readonly logger: Logger;
+  /** The SMTP listener for bounces (BOUNCE_SMTP_PORT), or null. */
+  readonly bounceListener: BounceListener | null;
   /** Stops taking requests, finishes or hands back what is on the wire, closes the outbox. */
   stop(): Promise<void>;
 }
@@ -46,6 +51,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const renderer = await rendererFor(config, options.compileTemplatesIn ?? 'child-process');
   const transport = createSmtpTransport(config.smtp);
   const metrics = createMetrics();
+  const verp = config.bounce?.verp;
   const worker = createWorker({
     outbox,
     renderer,
@@ -57,8 +63,11 @@ export async function createService(config: Config, options: ServiceOptions = {}
     metrics,
     // BullMQ's limiter holds the rate across instances; one SQLite instance limits itself.
     ...(config.sendRatePerSecond && !config.queue ? { sendRatePerSecond: config.sendRatePerSecond } : {}),
+    ...(verp ? { bounceAddressOf: (delivery: ClaimedDelivery) => ({ address: bounceAddressFor(delivery, verp), envelopeId: bounceToken(delivery, verp) }) } : {}),
   });
-  const app = await buildApp({ config, outbox, logger, metrics, checkSmtp: () => transport.verify(), onAccepted: () => worker.kick(), version: await packageVersion() });
+  const bounces = verp ? createBounceIntake({ outbox, verp, logger, metrics }) : undefined;
+  const app = await buildApp({ config, outbox, logger, metrics, checkSmtp: () => transport.verify(), onAccepted: () => worker.kick(), version: await packageVersion(), ...(bounces ? { bounces } : {}) });
+  const listener = bounces && config.bounce?.listener ? await startBounceListener({ ...config.bounce.listener, intake: bounces, verp: verp!, logger }) : null;
   worker.start();
 
   let stopping: Promise<void> | undefined;
@@ -67,8 +76,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
     worker,
     outbox,
     logger,
+    bounceListener: listener,
     stop() {
       stopping ??= (async () => {
+        await listener?.close();
         await app.close(); // no new requests; in-flight ones finish
         await worker.stop(); // messages on the wire finish; claimed ones go back
         transport.close();

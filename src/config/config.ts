@@ -63,6 +63,10 @@ const envSchema = z.object({
   SERVICE_MAILBOX: emailAddress().default('notifications@invite-mailer.localhost'),
   SERVICE_NAME: optionalText,
   BOUNCE_ADDRESS: emailAddress().optional(),
+  BOUNCE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  BOUNCE_SMTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  BOUNCE_SMTP_HOST: z.string().min(1).optional(),
+  BOUNCE_MAX_BYTES: positiveInt(64 * 1024 * 1024).default(1024 * 1024),
   PRODUCT_NAME: optionalText,
   ACCENT_COLOR: optionalText,
   LOGO_URL: optionalText,
@@ -96,6 +100,14 @@ export interface Config {
     readonly serviceMailbox: { readonly name: string; readonly address: string };
     readonly bounceAddress: string;
   };
+  /**
+   * Bounces: VERP envelope senders (with BOUNCE_SECRET) and where bounces are
+   * taken in; null without BOUNCE_SECRET (one fixed envelope sender, no intake).
+   */
+  readonly bounce: {
+    readonly verp: { readonly local: string; readonly domain: string; readonly secret: string };
+    readonly listener: { readonly host: string; readonly port: number; readonly maxBytes: number } | null;
+  } | null;
   readonly branding: Branding;
   readonly defaultLocale: string;
   readonly defaultTimeZone?: string;
@@ -132,6 +144,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   if (!e.API_TOKEN && !LOOPBACK.has(e.HOST)) {
     problems.push(`HOST: ${e.HOST} is not loopback; set API_TOKEN before listening beyond this machine`);
   }
+  if (e.BOUNCE_SMTP_PORT !== undefined && !e.BOUNCE_SECRET) problems.push('BOUNCE_SMTP_PORT: set BOUNCE_SECRET too (bounce addresses are signed with it)');
+  if (e.BOUNCE_SECRET && !e.BOUNCE_ADDRESS) problems.push('BOUNCE_SECRET: set BOUNCE_ADDRESS too (its local part and domain make the bounce addresses, bounces+…@domain)');
   if (e.RETRY_MIN_AGE_MS > e.RETRY_MAX_AGE_MS) problems.push('RETRY_MIN_AGE_MS: must not exceed RETRY_MAX_AGE_MS');
 
   let dkim: Config['smtp']['dkim'];
@@ -174,12 +188,21 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       serviceMailbox: { name: e.SERVICE_NAME ?? productName, address: e.SERVICE_MAILBOX },
       bounceAddress: e.BOUNCE_ADDRESS ?? e.SERVICE_MAILBOX,
     },
+    bounce: e.BOUNCE_SECRET && e.BOUNCE_ADDRESS ? bounceConfig(e.BOUNCE_ADDRESS, e.BOUNCE_SECRET, e.BOUNCE_SMTP_PORT, e.BOUNCE_SMTP_HOST ?? e.HOST, e.BOUNCE_MAX_BYTES) : null,
     branding: branding.data!,
     defaultLocale: e.DEFAULT_LOCALE,
     ...(e.DEFAULT_TIME_ZONE ? { defaultTimeZone: e.DEFAULT_TIME_ZONE } : {}),
     participantsShown: e.PARTICIPANTS_SHOWN,
     calendarAttendeesLimit: e.CALENDAR_ATTENDEES_LIMIT,
   });
+}
+
+function bounceConfig(address: string, secret: string, port: number | undefined, host: string, maxBytes: number): Config['bounce'] {
+  const at = address.lastIndexOf('@');
+  return {
+    verp: { local: address.slice(0, at).split('+')[0]!, domain: address.slice(at + 1), secret },
+    listener: port === undefined ? null : { host, port, maxBytes },
+  };
 }
 
 function deepFreeze<T>(value: T): T {

@@ -41,6 +41,8 @@ export interface WorkerOptions {
   readonly drainMs?: number;
   /** Messages per second this worker starts at most (SEND_RATE_LIMIT for a single instance). */
   readonly sendRatePerSecond?: number;
+  /** The envelope sender (VERP) and DSN envelope id of a delivery, when bounces are taken in. */
+  readonly bounceAddressOf?: (delivery: ClaimedDelivery) => { readonly address: string; readonly envelopeId: string };
 }
 
 export interface Worker {
@@ -175,7 +177,8 @@ export function createWorker(options: WorkerOptions): Worker {
       result = job.problem!;
     } else {
       try {
-        const message = await composeMessage(job.request, job.email, { ...options.message, date: new Date(delivery.acceptedAt) });
+        const verp = options.bounceAddressOf?.(delivery);
+        const message = await composeMessage(job.request, job.email, { ...options.message, date: new Date(delivery.acceptedAt), ...(verp ? { bounceAddress: verp.address, envelopeId: verp.envelopeId } : {}) });
         messageId = message.messageId;
         result = await transport.send(message);
       } catch (error) {

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.ts';
 import { newNotification } from '../delivery/admission.ts';
 import type { Metrics } from '../delivery/metrics.ts';
+import type { BounceIntake } from '../bounce/intake.ts';
 import { InvalidRequestError } from '../model/errors.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
 import type { NotificationStatus, Outbox } from '../outbox/outbox.ts';
@@ -27,6 +28,8 @@ export interface AppDependencies {
   /** Called after a notification is stored: wakes the worker. */
   readonly onAccepted?: () => void;
   readonly version?: string;
+  /** Takes bounces piped in by a mail server (`POST /v1/bounces`); the route exists only with it. */
+  readonly bounces?: BounceIntake;
 }
 
 interface JsonBody {
@@ -75,6 +78,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       done(new ApiError('INVALID_JSON', `The body is not valid JSON: ${(error as Error).message}`), undefined);
     }
   });
+  app.addContentTypeParser('message/rfc822', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   app.addContentTypeParser('*', (_request, _payload, done) => done(new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Send the notification as application/json'), undefined));
 
   // The check runs on the route the router matched, after it decoded the path: no spelling of a
@@ -103,7 +107,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   app.post('/v1/notifications', async (request, reply) => {
     const body = request.body as JsonBody | undefined;
-    if (!body) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Send the notification as application/json');
+    if (!body || Buffer.isBuffer(body)) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Send the notification as application/json');
     const keyHeader = request.headers['idempotency-key'];
     const key = typeof keyHeader === 'string' ? keyHeader : null;
     if (key !== null && !IDEMPOTENCY_KEY.test(key)) {
@@ -145,6 +149,20 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     if (!status) throw new ApiError('NOT_FOUND', 'No notification with this id');
     return status;
   });
+
+  if (deps.bounces) {
+    const bounces = deps.bounces;
+    // For mail servers that pipe bounces to a command (curl --data-binary @- …): the raw message.
+    app.post('/v1/bounces', async (request) => {
+      if (!Buffer.isBuffer(request.body)) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Send the bounce as message/rfc822');
+      try {
+        return await bounces.take(request.body);
+      } catch (error) {
+        request.log.error({ err: error }, 'a bounce could not be recorded');
+        throw new ApiError('OUTBOX_UNAVAILABLE', 'The outbox cannot record the bounce now; retry later');
+      }
+    });
+  }
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 

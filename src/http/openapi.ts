@@ -57,6 +57,18 @@ const status = {
           updatedAt: { type: 'string', format: 'date-time' },
           sentAt: { type: ['string', 'null'], format: 'date-time' },
           nextAttemptAt: { type: ['string', 'null'], format: 'date-time' },
+          report: {
+            type: ['object', 'null'],
+            description: 'The last delivery status notification (RFC 3464) about it: why it bounced, or that it is delayed.',
+            properties: {
+              action: { type: 'string', enum: ['failed', 'delayed'] },
+              status: { type: ['string', 'null'], description: 'Enhanced status code (RFC 3463), 5.1.1' },
+              diagnostic: { type: ['string', 'null'] },
+              remoteMta: { type: ['string', 'null'] },
+              reportingMta: { type: ['string', 'null'] },
+              receivedAt: { type: 'string', format: 'date-time' },
+            },
+          },
         },
       },
     },
@@ -111,6 +123,19 @@ export function openApiDocument(version: string) {
           responses: {
             '200': { description: 'The notification and its recipients', content: { 'application/json': { schema: { $ref: '#/components/schemas/NotificationStatus' } } } },
             ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NOT_FOUND', 'URL_TOO_LONG', 'OUTBOX_UNAVAILABLE'),
+          },
+        },
+      },
+      '/v1/bounces': {
+        post: {
+          summary: 'Take a bounce piped in by a mail server (only with BOUNCE_SECRET)',
+          requestBody: { required: true, content: { 'message/rfc822': { schema: { type: 'string', format: 'binary' } } } },
+          responses: {
+            '200': {
+              description: 'Read: bounced or noted (a delay) when it named a delivery of ours, else ignored with why',
+              content: { 'application/json': { schema: { type: 'object', properties: { outcome: { type: 'string', enum: ['bounced', 'noted', 'ignored'] }, reason: { type: 'string' } } } } },
+            },
+            ...errorResponses('UNAUTHORIZED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'OUTBOX_UNAVAILABLE'),
           },
         },
       },

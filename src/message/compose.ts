@@ -23,15 +23,17 @@ export interface MessageOptions {
   readonly senderPolicy: SenderPolicy;
   /** The service's own mailbox: Sender, or From under the `service` policy; its domain names Message-IDs. */
   readonly serviceMailbox: Mailbox;
-  /** Envelope sender (MAIL FROM): where bounces go. */
+  /** Envelope sender (MAIL FROM): where bounces go (a VERP address naming the delivery, when bounces are taken in). */
   readonly bounceAddress: string;
+  /** The DSN envelope id (ENVID, RFC 3461) to ask failure and delay reports with; none: no DSN asked. */
+  readonly envelopeId?: string;
   /** The Date header: when the notification was accepted. */
   readonly date: Date;
 }
 
 /** A message ready for SMTP: envelope, Message-ID and the bytes. */
 export interface OutgoingMessage {
-  readonly envelope: { readonly from: string; readonly to: readonly string[] };
+  readonly envelope: { readonly from: string; readonly to: readonly string[]; readonly envelopeId?: string };
   readonly messageId: string;
   readonly raw: Buffer;
 }
@@ -61,7 +63,7 @@ export async function composeMessage(request: NotificationRequest, email: Render
   const firstInvitation = invitationMessageIdFor(event.uid, email.to.email, domain);
   const threadsOnInvitation = messageId !== firstInvitation;
   const headers = senderHeaders(options.senderPolicy, authorOf(request), options.serviceMailbox, email.viaName);
-  const envelope = { from: options.bounceAddress, to: [email.to.email] };
+  const envelope = { from: options.bounceAddress, to: [email.to.email], ...(options.envelopeId ? { envelopeId: options.envelopeId } : {}) };
 
   const calendar = calendarBase64(email.calendar);
   const raw = mimeMessage(

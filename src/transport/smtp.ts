@@ -85,7 +85,11 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
       const handOver: HandOver = { done: false };
       try {
         const raw = dkim ? await buffer(dkim.sign(Readable.from([message.raw]))) : message.raw;
-        const info = (await transporter.sendMail({ envelope: { from: message.envelope.from, to: [...message.envelope.to] }, raw, handOver } as Parameters<typeof transporter.sendMail>[0])) as {
+        const { envelope } = message;
+        // RFC 3461: where the relay offers DSN, ask for failure and delay reports, with the headers
+        // only, our envelope id and the original recipient (nodemailer adds them only then).
+        const dsn = envelope.envelopeId ? { dsn: { id: envelope.envelopeId, return: 'headers', notify: ['failure', 'delay'], recipient: envelope.to[0] } } : {};
+        const info = (await transporter.sendMail({ envelope: { from: envelope.from, to: [...envelope.to] }, raw, handOver, ...dsn } as unknown as Parameters<typeof transporter.sendMail>[0])) as {
           response: string;
           rejected?: unknown[];
           rejectedErrors?: unknown[];

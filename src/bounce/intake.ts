@@ -1,0 +1,79 @@
+/**
+ * What happens to a bounce, however it arrives (the SMTP listener, or
+ * `POST /v1/bounces`): read it, find the delivery its VERP address or envelope
+ * id names, and apply the report. A bounce whose address does not verify, an
+ * auto-reply, or a message that is no bounce changes nothing and is logged.
+ * Nothing is ever sent in answer to a bounce (RFC 3834 §2).
+ */
+import type { Logger } from 'pino';
+import type { Metrics } from '../delivery/metrics.ts';
+import type { DeliveryRef, Outbox } from '../outbox/outbox.ts';
+import { readBounce } from './dsn.ts';
+import { deliveryOfBounceAddress, type VerpOptions } from './verp.ts';
+
+export interface BounceIntakeOptions {
+  readonly outbox: Outbox;
+  readonly verp: VerpOptions;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+export interface IntakeResult {
+  /** `bounced` or `noted` (a delay) when a delivery changed; else `ignored`, with why. */
+  readonly outcome: 'bounced' | 'noted' | 'ignored';
+  readonly reason?: 'auto-reply' | 'not-a-bounce' | 'unverified' | 'no-failure-or-delay' | 'no-such-delivery' | 'nothing-to-change';
+  readonly delivery?: DeliveryRef;
+}
+
+export interface BounceIntake {
+  /**
+   * @param envelopeRecipients the RCPT TO addresses it came to, when known (the SMTP listener knows them).
+   * @throws when the outbox cannot record (the listener answers 451, so the sending MTA tries again).
+   */
+  take(raw: Buffer, envelopeRecipients?: readonly string[]): Promise<IntakeResult>;
+}
+
+/**
+ * @example const intake = createBounceIntake({ outbox, verp, logger, metrics }); await intake.take(raw, ['bounces+…@mail.example.com'])
+ */
+export function createBounceIntake(options: BounceIntakeOptions): BounceIntake {
+  const { outbox, verp, logger, metrics } = options;
+  return {
+    async take(raw, envelopeRecipients = []) {
+      const bounce = readBounce(raw);
+      if (bounce.kind === 'auto-reply') {
+        logger.info({ reason: bounce.reason }, 'an auto-reply came to the bounce address: ignored');
+        return { outcome: 'ignored', reason: 'auto-reply' };
+      }
+      if (bounce.kind === 'not-a-bounce') {
+        logger.info('a message that is no bounce came to the bounce address: ignored');
+        return { outcome: 'ignored', reason: 'not-a-bounce' };
+      }
+      const candidates = [...envelopeRecipients, ...bounce.addressedTo, ...(bounce.envelopeId ? [`${verp.local}+${bounce.envelopeId}@${verp.domain}`] : [])];
+      const delivery = candidates.map((address) => deliveryOfBounceAddress(address, verp)).find((found) => found !== null);
+      if (!delivery) {
+        logger.warn({ addressedTo: candidates.slice(0, 5) }, 'a bounce names no delivery of ours (forged, or mangled): ignored');
+        return { outcome: 'ignored', reason: 'unverified' };
+      }
+      const recipient = bounce.recipients.find((r) => r.action === 'failed' || r.action === 'delayed');
+      if (!recipient) return { outcome: 'ignored', reason: 'no-failure-or-delay', delivery };
+      const result = await outbox.report(delivery, {
+        action: recipient.action as 'failed' | 'delayed',
+        status: recipient.status,
+        diagnostic: recipient.diagnostic,
+        remoteMta: recipient.remoteMta,
+        reportingMta: bounce.reportingMta,
+        at: Date.now(),
+      });
+      const about = { notificationId: delivery.notificationId, position: delivery.position, status: recipient.status, diagnostic: recipient.diagnostic };
+      if (result === 'no-such-delivery') {
+        logger.warn(about, 'a bounce for a delivery the outbox does not have: ignored');
+        return { outcome: 'ignored', reason: 'no-such-delivery', delivery };
+      }
+      if (result === 'ignored') return { outcome: 'ignored', reason: 'nothing-to-change', delivery };
+      metrics.add(result === 'bounced' ? 'bounced' : 'delayed');
+      logger.warn(about, result === 'bounced' ? 'delivery bounced after the relay accepted it' : 'the relay reports a delivery delayed');
+      return { outcome: result, delivery };
+    },
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * Delivery truth past the relay, over two real SMTP hops: the service sends
+ * through a relay (smtp-server) that accepts everything and, for addresses at
+ * a domain that does not exist, later sends a RFC 3464 DSN to the envelope
+ * sender, over SMTP, to the service's bounce listener.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import nodemailer from 'nodemailer';
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { bounceAddressFor } from '../../src/bounce/verp.ts';
+import { example } from '../helpers/examples.ts';
+import { startTestService, waitFor, type TestService } from '../helpers/service.ts';
+
+const TOKEN = 'test-token-0123456789abcdef';
+const VERP = { local: 'bounces', domain: 'mail.mydomain.ru', secret: 'bounce-secret-for-the-two-hop-test-0123' };
+const FIXTURES = new URL('./fixtures/', import.meta.url);
+
+interface Relayed {
+  readonly mailFrom: string;
+  readonly to: string;
+  readonly envid: string | null;
+  readonly ret: string | null;
+  readonly notify: string[] | null;
+  readonly orcpt: string | null;
+}
+
+/** A relay that takes everything, and bounces what was for `*.invalid` a moment later, as Postfix would. */
+class BouncingRelay {
+  readonly relayed: Relayed[] = [];
+  bounceTo = 0;
+  private readonly server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    hideDSN: false, // advertise DSN (RFC 3461), so that the service asks for reports
+    logger: false,
+    onData: (stream, session, callback) => {
+      stream.resume();
+      stream.on('end', () => {
+        // Read the envelope before answering: smtp-server starts the next transaction with the answer.
+        const envelope = structuredClone(session.envelope);
+        callback();
+        for (const rcpt of envelope.rcptTo) this.relay(envelope, rcpt as unknown as { address: string; dsn?: { notify?: string[]; orcpt?: string } });
+      });
+    },
+  });
+  port = 0;
+
+  async start() {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.server.address() as { port: number }).port;
+    return this;
+  }
+
+  stop() {
+    return new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private relay(envelope: SMTPServerSession['envelope'], rcpt: { address: string; dsn?: { notify?: string[]; orcpt?: string } }) {
+    const mailFrom = envelope.mailFrom ? envelope.mailFrom.address : '';
+    const dsn = (envelope as unknown as { dsn?: { envid?: string; ret?: string } }).dsn;
+    this.relayed.push({ mailFrom, to: rcpt.address, envid: dsn?.envid ?? null, ret: dsn?.ret ?? null, notify: rcpt.dsn?.notify ?? null, orcpt: rcpt.dsn?.orcpt ?? null });
+    if (!rcpt.address.endsWith('.invalid')) return;
+    const report = [
+      'From: MAILER-DAEMON@relay.mydomain.ru (Mail Delivery System)',
+      `To: ${mailFrom}`,
+      'Subject: Undelivered Mail Returned to Sender',
+      'Auto-Submitted: auto-replied',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="R"',
+      '',
+      '--R',
+      'Content-Type: text/plain',
+      '',
+      `<${rcpt.address}>: Host or domain name not found.`,
+      '--R',
+      'Content-Type: message/delivery-status',
+      '',
+      'Reporting-MTA: dns; relay.mydomain.ru',
+      ...(dsn?.envid ? [`Original-Envelope-Id: ${dsn.envid}`] : []),
+      '',
+      `Final-Recipient: rfc822; ${rcpt.address}`,
+      'Action: failed',
+      'Status: 5.1.2',
+      `Diagnostic-Code: X-Postfix; Host or domain name not found. Name service error for name=${rcpt.address.split('@')[1]} type=MX: Host not found`,
+      '',
+      '--R--',
+      '',
+    ].join('\r\n');
+    const bouncer = nodemailer.createTransport({ host: '127.0.0.1', port: this.bounceTo, secure: false, ignoreTLS: true });
+    setTimeout(() => void bouncer.sendMail({ envelope: { from: '', to: [mailFrom] }, raw: report }).finally(() => bouncer.close()), 50);
+  }
+}
+
+let relay: BouncingRelay;
+let service: TestService;
+beforeEach(async () => {
+  relay = await new BouncingRelay().start();
+  service = await startTestService({
+    SMTP_URL: `smtp://127.0.0.1:${relay.port}`,
+    API_TOKEN: TOKEN,
+    BOUNCE_ADDRESS: `${VERP.local}@${VERP.domain}`,
+    BOUNCE_SECRET: VERP.secret,
+    BOUNCE_SMTP_PORT: '0',
+    BOUNCE_SMTP_HOST: '127.0.0.1',
+  });
+  relay.bounceTo = service.bounceListener!.port;
+});
+afterEach(async () => {
+  await service.dispose();
+  await relay.stop();
+});
+
+const auth = { authorization: `Bearer ${TOKEN}` };
+const status = async (id: string) => (await service.app.inject({ method: 'GET', url: `/v1/notifications/${id}`, headers: auth })).json();
+
+function invitationWithAMistypedAddress() {
+  const payload = example('skype-invitation');
+  payload.attendees.push({ name: 'Mistyped', email: 'someone@partner.invalid', role: 'required', status: 'needs-action' });
+  payload.recipients.push({ email: 'someone@partner.invalid', locale: 'en' });
+  return payload;
+}
+
+describe('bounces after the relay said 250', () => {
+  it('a DSN over SMTP to the VERP address makes that recipient bounced, with the status, diagnostic and reporting MTA', async () => {
+    const post = await service.app.inject({ method: 'POST', url: '/v1/notifications', headers: { ...auth, 'content-type': 'application/json' }, payload: invitationWithAMistypedAddress() });
+    const { id } = post.json();
+    const bounced = await waitFor(async () => {
+      const s = await status(id);
+      return s.recipients.find((r: { email: string; status: string }) => r.email === 'someone@partner.invalid' && r.status === 'bounced') ? s : null;
+    }, 10_000, 'the bounce');
+    const [good, bad] = bounced.recipients;
+    expect(good).toMatchObject({ status: 'sent', report: null });
+    expect(bad).toMatchObject({
+      status: 'bounced',
+      messageId: expect.stringMatching(/^<.+>$/),
+      report: { action: 'failed', status: '5.1.2', diagnostic: expect.stringContaining('Host or domain name not found'), reportingMta: 'dns; relay.mydomain.ru' },
+    });
+    // Each delivery had its own envelope sender, and asked for DSNs (RFC 3461) where the relay offers them.
+    const toBad = relay.relayed.find((r) => r.to === 'someone@partner.invalid')!;
+    const toGood = relay.relayed.find((r) => r.to !== 'someone@partner.invalid')!;
+    expect(toBad.mailFrom).toBe(bounceAddressFor({ notificationId: id, position: 1 }, VERP));
+    expect(toGood.mailFrom).toBe(bounceAddressFor({ notificationId: id, position: 0 }, VERP));
+    expect(toBad).toMatchObject({ ret: 'HDRS', notify: ['FAILURE', 'DELAY'], orcpt: 'rfc822;someone@partner.invalid' });
+    expect(toBad.envid).toBe(toBad.mailFrom.split('+')[1]!.split('@')[0]);
+    const metrics = (await service.app.inject('/metrics')).body;
+    expect(metrics).toContain('invite_mailer_deliveries{status="bounced"} 1');
+    expect(metrics).toContain('invite_mailer_events_total{event="bounced"} 1');
+  });
+
+  it('the listener refuses mail for a bounce address that does not verify (550), and mail over its size', async () => {
+    const client = nodemailer.createTransport({ host: '127.0.0.1', port: service.bounceListener!.port, ignoreTLS: true });
+    const forged = `bounces+${'a'.repeat(29)}.${'b'.repeat(16)}@${VERP.domain}`;
+    await expect(client.sendMail({ envelope: { from: '', to: [forged] }, raw: 'Subject: x\r\n\r\nx\r\n' })).rejects.toMatchObject({ responseCode: 550 });
+    const real = bounceAddressFor({ notificationId: randomUUID(), position: 0 }, VERP);
+    await expect(client.sendMail({ envelope: { from: '', to: [real] }, raw: `Subject: x\r\n\r\n${'x'.repeat(1_100_000)}\r\n` })).rejects.toMatchObject({ responseCode: 552 });
+    client.close();
+  });
+});
+
+describe('POST /v1/bounces (a bounce piped in by a mail server)', () => {
+  async function sent() {
+    const { id } = (await service.app.inject({ method: 'POST', url: '/v1/notifications', headers: { ...auth, 'content-type': 'application/json' }, payload: example('skype-invitation') })).json();
+    await waitFor(async () => (await status(id)).recipients[0].status === 'sent', 10_000, 'sent');
+    return id as string;
+  }
+  const pipe = (raw: string) => service.app.inject({ method: 'POST', url: '/v1/bounces', headers: { ...auth, 'content-type': 'message/rfc822' }, payload: raw });
+  const fixture = (name: string, address: string) => readFileSync(new URL(name, FIXTURES), 'utf8').replaceAll('bounces+TOKEN@mail.mydomain.ru', address).replaceAll('ENVID', 'none');
+
+  it.each(['postfix-failed.eml', 'exchange-failed.eml', 'gmail-failed.eml', 'qmail-failed.eml'])('%s, addressed to a delivery’s VERP address, bounces it', async (name) => {
+    const id = await sent();
+    const response = await pipe(fixture(name, bounceAddressFor({ notificationId: id, position: 0 }, VERP)));
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ outcome: 'bounced', delivery: { notificationId: id, position: 0 } });
+    expect((await status(id)).recipients[0]).toMatchObject({ status: 'bounced', report: { action: 'failed', status: expect.stringMatching(/^5\./) } });
+  });
+
+  it('a delay report is kept on a sent recipient as information', async () => {
+    const id = await sent();
+    expect((await pipe(fixture('postfix-delayed.eml', bounceAddressFor({ notificationId: id, position: 0 }, VERP)))).json().outcome).toBe('noted');
+    expect((await status(id)).recipients[0]).toMatchObject({ status: 'sent', report: { action: 'delayed', status: '4.4.1' } });
+  });
+
+  it('a forged bounce, an auto-reply and a bounce for an unknown delivery change nothing', async () => {
+    const id = await sent();
+    const real = bounceAddressFor({ notificationId: id, position: 0 }, VERP);
+    const forged = bounceAddressFor({ notificationId: id, position: 0 }, { ...VERP, secret: 'not-the-secret-not-the-secret-000000' });
+    expect((await pipe(fixture('postfix-failed.eml', forged))).json()).toMatchObject({ outcome: 'ignored', reason: 'unverified' });
+    expect((await pipe(fixture('out-of-office.eml', real))).json()).toMatchObject({ outcome: 'ignored', reason: 'auto-reply' });
+    const unknown = bounceAddressFor({ notificationId: randomUUID(), position: 0 }, VERP);
+    expect((await pipe(fixture('postfix-failed.eml', unknown))).json()).toMatchObject({ outcome: 'ignored', reason: 'no-such-delivery' });
+    expect((await status(id)).recipients[0]).toMatchObject({ status: 'sent', report: null });
+    expect(service.logs.some((l) => l.msg === 'a bounce names no delivery of ours (forged, or mangled): ignored')).toBe(true);
+  });
+
+  it('needs the token like every other route', async () => {
+    const response = await service.app.inject({ method: 'POST', url: '/v1/bounces', headers: { 'content-type': 'message/rfc822' }, payload: 'Subject: x\r\n\r\nx' });
+    expect(response.statusCode).toBe(401);
+  });
+});
