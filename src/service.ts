@@ -49,7 +49,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const outbox = options.outbox ?? (await openOutbox(config));
   // MJML compiles in a child process: the service never carries mjml's ~100 MB.
   const renderer = await rendererFor(config, options.compileTemplatesIn ?? 'child-process');
-  const transport = createSmtpTransport(config.smtp);
+  const transport = createSmtpTransport({
+    ...config.smtp,
+    onDkimFallback: (fromDomain, signedAs) => logger.warn({ fromDomain, signedAs }, 'no DKIM key for this From domain: signed with the service domain key (DMARC alignment fails for it; see README, "Sender authentication")'),
+  });
   const metrics = createMetrics();
   const verp = config.bounce?.verp;
   const worker = createWorker({

@@ -9,6 +9,7 @@ import { isKnownTimeZone } from '../model/datetime.ts';
 import { emailAddress } from '../model/text-rules.ts';
 import { brandingSchema, type Branding } from '../render/branding.ts';
 import type { SenderPolicy } from '../message/sender.ts';
+import { loadDkimKeyDir, type DkimKey } from '../transport/dkim-keys.ts';
 
 /** A configuration that cannot be used, with every problem named by its variable. */
 export class ConfigError extends Error {
@@ -59,6 +60,7 @@ const envSchema = z.object({
   DKIM_DOMAIN: optionalText,
   DKIM_SELECTOR: optionalText,
   DKIM_PRIVATE_KEY_FILE: optionalText,
+  DKIM_KEYS_DIR: optionalText,
   SENDER_POLICY: z.enum(['organizer', 'service']).default('organizer'),
   SERVICE_MAILBOX: emailAddress().default('notifications@invite-mailer.localhost'),
   SERVICE_NAME: optionalText,
@@ -93,7 +95,10 @@ export interface Config {
     readonly allowInvalidCertificate: boolean;
     readonly timeoutMs: number;
     readonly replyTimeoutMs: number;
-    readonly dkim?: { readonly domainName: string; readonly keySelector: string; readonly privateKey: string };
+    /** DKIM keys (DKIM_KEYS_DIR, and the single DKIM_DOMAIN key), chosen per From domain. */
+    readonly dkimKeys?: readonly DkimKey[];
+    /** SERVICE_MAILBOX's domain: whose DKIM key signs mail from a domain without one. */
+    readonly serviceDomain: string;
   };
   readonly sender: {
     readonly policy: SenderPolicy;
@@ -148,14 +153,21 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   if (e.BOUNCE_SECRET && !e.BOUNCE_ADDRESS) problems.push('BOUNCE_SECRET: set BOUNCE_ADDRESS too (its local part and domain make the bounce addresses, bounces+…@domain)');
   if (e.RETRY_MIN_AGE_MS > e.RETRY_MAX_AGE_MS) problems.push('RETRY_MIN_AGE_MS: must not exceed RETRY_MAX_AGE_MS');
 
-  let dkim: Config['smtp']['dkim'];
+  const dkimKeys: DkimKey[] = [];
   const dkimSet = [e.DKIM_DOMAIN, e.DKIM_SELECTOR, e.DKIM_PRIVATE_KEY_FILE].filter(Boolean).length;
   if (dkimSet > 0 && dkimSet < 3) problems.push('DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE: set all three to sign, or none');
   if (dkimSet === 3) {
     try {
-      dkim = { domainName: e.DKIM_DOMAIN!, keySelector: e.DKIM_SELECTOR!, privateKey: readFileSync(e.DKIM_PRIVATE_KEY_FILE!, 'utf8') };
+      dkimKeys.push({ domainName: e.DKIM_DOMAIN!.toLowerCase(), keySelector: e.DKIM_SELECTOR!, privateKey: readFileSync(e.DKIM_PRIVATE_KEY_FILE!, 'utf8') });
     } catch (error) {
       problems.push(`DKIM_PRIVATE_KEY_FILE: cannot be read (${(error as Error).message})`);
+    }
+  }
+  if (e.DKIM_KEYS_DIR) {
+    try {
+      dkimKeys.push(...loadDkimKeyDir(e.DKIM_KEYS_DIR));
+    } catch (error) {
+      problems.push(`DKIM_KEYS_DIR: ${(error as Error).message}`);
     }
   }
   if (problems.length) throw new ConfigError(problems);
@@ -181,7 +193,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       allowInvalidCertificate: e.SMTP_ALLOW_INVALID_CERTIFICATE,
       timeoutMs: e.SMTP_TIMEOUT_MS,
       replyTimeoutMs: e.SMTP_REPLY_TIMEOUT_MS,
-      ...(dkim ? { dkim } : {}),
+      ...(dkimKeys.length ? { dkimKeys } : {}),
+      serviceDomain: e.SERVICE_MAILBOX.slice(e.SERVICE_MAILBOX.lastIndexOf('@') + 1).toLowerCase(),
     },
     sender: {
       policy: e.SENDER_POLICY,

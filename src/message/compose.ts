@@ -33,6 +33,8 @@ export interface MessageOptions {
 
 /** A message ready for SMTP: envelope, Message-ID and the bytes. */
 export interface OutgoingMessage {
+  /** The From header's address: whose domain's DKIM key signs it. */
+  readonly from: string;
   readonly envelope: { readonly from: string; readonly to: readonly string[]; readonly envelopeId?: string };
   readonly messageId: string;
   readonly raw: Buffer;
@@ -97,7 +99,7 @@ export async function composeMessage(request: NotificationRequest, email: Render
       ],
     },
   );
-  return { envelope, messageId, raw };
+  return { from: headers.from.address, envelope, messageId, raw };
 }
 
 const encodedCalendars = new WeakMap<CalendarPart, Buffer>();

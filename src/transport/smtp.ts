@@ -9,6 +9,7 @@ import nodemailer from 'nodemailer';
 import DKIM from 'nodemailer/lib/dkim';
 import type { OutgoingMessage } from '../message/compose.ts';
 import { acceptedBy, classifyFailure, type SendResult } from './delivery-error.ts';
+import { createDkimKeyring, type DkimKey } from './dkim-keys.ts';
 
 export interface SmtpTransportOptions {
   /** `smtp://user:pass@host:port` or `smtps://…` (implicit TLS). Default Mailpit's `smtp://localhost:1025`. */
@@ -19,8 +20,12 @@ export interface SmtpTransportOptions {
   readonly requireTLS?: boolean;
   /** Accept a relay certificate that does not verify (a test relay only). */
   readonly allowInvalidCertificate?: boolean;
-  /** DKIM signature (RFC 6376) of every message. */
-  readonly dkim?: { readonly domainName: string; readonly keySelector: string; readonly privateKey: string };
+  /** DKIM keys (RFC 6376); each message is signed with its From domain's, or the service domain's. */
+  readonly dkimKeys?: readonly DkimKey[];
+  /** The service mailbox's domain: whose key signs mail from a domain without one. */
+  readonly serviceDomain?: string;
+  /** Told once per From domain that had no key of its own. */
+  readonly onDkimFallback?: (fromDomain: string, signedAs: string) => void;
   /** Milliseconds to wait for a connection and for the greeting. Default 30 s. */
   readonly timeoutMs?: number;
   /**
@@ -78,13 +83,28 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
     }
     done();
   });
-  const dkim = options.dkim ? new DKIM({ ...options.dkim }) : null;
+  const keyring = options.dkimKeys?.length ? createDkimKeyring(options.dkimKeys, options.serviceDomain ?? options.dkimKeys[0]!.domainName) : null;
+  const signers = new Map<DkimKey, DKIM>();
+  const fellBack = new Set<string>();
+  /** The message signed with its From domain's key (or the service domain's), or as it is without keys. */
+  async function signed(message: OutgoingMessage): Promise<Buffer> {
+    const fromDomain = message.from.slice(message.from.lastIndexOf('@') + 1).toLowerCase();
+    const choice = keyring?.keyFor(fromDomain);
+    if (!choice) return message.raw;
+    if (choice.fallback && !fellBack.has(fromDomain)) {
+      fellBack.add(fromDomain);
+      options.onDkimFallback?.(fromDomain, choice.key.domainName);
+    }
+    let signer = signers.get(choice.key);
+    if (!signer) signers.set(choice.key, (signer = new DKIM({ ...choice.key })));
+    return buffer(signer.sign(Readable.from([message.raw])));
+  }
 
   return {
     async send(message: OutgoingMessage): Promise<SendResult> {
       const handOver: HandOver = { done: false };
       try {
-        const raw = dkim ? await buffer(dkim.sign(Readable.from([message.raw]))) : message.raw;
+        const raw = await signed(message);
         const { envelope } = message;
         // RFC 3461: where the relay offers DSN, ask for failure and delay reports, with the headers
         // only, our envelope id and the original recipient (nodemailer adds them only then).

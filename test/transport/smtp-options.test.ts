@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
@@ -40,6 +40,31 @@ describe('SMTP options from the configuration', () => {
     transport.close();
     const headers = sink.received.at(-1)!.raw.toString().split('\r\n\r\n')[0]!.replace(/\r\n\s+/g, ' ');
     expect(headers).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=mydomain\.ru; q=dns\/txt; s=invites;/m);
+  });
+
+  it('signs each message with its From domain key (DKIM_KEYS_DIR), and a domain without one with the service domain key, said once', async () => {
+    const keys = join(dir, 'keys');
+    mkdirSync(keys);
+    for (const [domain, selector] of [['mydomain.ru', 'invites'], ['partner.ru', 'cal2026']]) {
+      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+      writeFileSync(join(keys, `${domain}.${selector}.pem`), privateKey);
+    }
+    writeFileSync(join(keys, 'README.txt'), 'not a key: ignored');
+    const config = loadConfig({ SMTP_URL: sink.url, DKIM_KEYS_DIR: keys, SERVICE_MAILBOX: 'calendar@mydomain.ru' });
+    const fallbacks: string[] = [];
+    const transport = createSmtpTransport({ ...config.smtp, onDkimFallback: (domain, as) => fallbacks.push(`${domain}→${as}`) });
+    const signature = () => /^DKIM-Signature: (.*)$/m.exec(sink.received.at(-1)!.raw.toString().split('\r\n\r\n')[0]!.replace(/\r\n\s+/g, ' '))![1]!;
+    const from = async (address: string) => ({ ...(await message()), from: address });
+    await transport.send(await from('o.kuznetsova@partner.ru'));
+    expect(signature()).toMatch(/\bd=partner\.ru; q=dns\/txt; s=cal2026;/);
+    await transport.send(await from('e.smirnova@mydomain.ru'));
+    expect(signature()).toMatch(/\bd=mydomain\.ru; q=dns\/txt; s=invites;/);
+    await transport.send(await from('someone@elsewhere.example'));
+    await transport.send(await from('other@elsewhere.example'));
+    expect(signature()).toMatch(/\bd=mydomain\.ru;/);
+    expect(fallbacks).toEqual(['elsewhere.example→mydomain.ru']);
+    transport.close();
+    expect(() => loadConfig({ DKIM_KEYS_DIR: join(dir, 'nowhere') })).toThrow(/DKIM_KEYS_DIR/);
   });
 
   it('refuses to send without STARTTLS when SMTP_REQUIRE_TLS is set: a transient failure, nothing sent', async () => {
