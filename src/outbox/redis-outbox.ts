@@ -244,7 +244,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     if (entry) await entry.job.moveToWait(entry.token);
   }
 
-  function settleHeld(deliveryId: string) {
+  function heldEntry(deliveryId: string) {
     const entry = held.get(deliveryId);
     if (!entry) throw new StaleDeliveryError(`delivery ${deliveryId} is not held by this instance`);
     return entry;
@@ -361,7 +361,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     },
 
     async begin(deliveryId, at) {
-      const entry = settleHeld(deliveryId);
+      const entry = heldEntry(deliveryId);
       const { changed } = await transition(entry.job.data, [...WAITING_STATUSES], { status: 'sending', updatedAt: at }, { attempts: 1, expectedAttempts: entry.attempt - 1 });
       if (!changed) {
         held.delete(deliveryId); // not ours any more: stop renewing its lock
@@ -370,7 +370,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     },
 
     async settle(deliveryId, outcome: Outcome) {
-      const entry = settleHeld(deliveryId);
+      const entry = heldEntry(deliveryId);
       const { job, token, attempt } = entry;
       const status = statusAfter(outcome);
       const patch: Partial<StoredDelivery> = {
