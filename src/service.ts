@@ -13,6 +13,7 @@ import { startBounceListener, type BounceListener } from './bounce/listener.ts';
 import { bounceAddressFor, bounceToken } from './bounce/verp.ts';
 import { createMetrics } from './delivery/metrics.ts';
 import { createWorker, type Worker } from './delivery/worker.ts';
+import { createWebhookDispatcher } from './webhook/dispatcher.ts';
 import { buildApp } from './http/app.ts';
 import type { ClaimedDelivery, Outbox } from './outbox/outbox.ts';
 import { openSqliteOutbox } from './outbox/sqlite-outbox.ts';
@@ -71,7 +72,9 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const bounces = verp ? createBounceIntake({ outbox, verp, logger, metrics }) : undefined;
   const app = await buildApp({ config, outbox, logger, metrics, checkSmtp: () => transport.verify(), onAccepted: () => worker.kick(), version: await packageVersion(), ...(bounces ? { bounces } : {}) });
   const listener = bounces && config.bounce?.listener ? await startBounceListener({ ...config.bounce.listener, intake: bounces, verp: verp!, logger }) : null;
+  const dispatcher = config.webhook ? createWebhookDispatcher({ outbox, logger, url: config.webhook.url, secret: config.webhook.secret, timeoutMs: config.webhook.timeoutMs, retry: config.webhook.retry }) : null;
   worker.start();
+  dispatcher?.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -85,6 +88,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
         await listener?.close();
         await app.close(); // no new requests; in-flight ones finish
         await worker.stop(); // messages on the wire finish; claimed ones go back
+        await dispatcher?.stop(); // webhooks in flight finish; the rest wait in the outbox
         transport.close();
         await outbox.close();
       })();
@@ -98,9 +102,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
  * the embedded SQLite outbox in DATA_DIR. Nothing else in the service knows which.
  */
 export async function openOutbox(config: Config): Promise<Outbox> {
-  if (!config.queue) return openSqliteOutbox({ dataDir: config.dataDir });
+  const webhooks = config.webhook !== null;
+  if (!config.queue) return openSqliteOutbox({ dataDir: config.dataDir, webhooks });
   const { openRedisOutbox } = await import('./outbox/redis-outbox.ts');
-  return openRedisOutbox({ url: config.queue.url, prefix: config.queue.prefix, connectWithinMs: config.queue.connectTimeoutMs, ...(config.sendRatePerSecond ? { sendRatePerSecond: config.sendRatePerSecond } : {}) });
+  return openRedisOutbox({ url: config.queue.url, prefix: config.queue.prefix, connectWithinMs: config.queue.connectTimeoutMs, webhooks, ...(config.sendRatePerSecond ? { sendRatePerSecond: config.sendRatePerSecond } : {}) });
 }
 
 async function packageVersion(): Promise<string> {

@@ -69,6 +69,17 @@ const envSchema = z.object({
   BOUNCE_SMTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   BOUNCE_SMTP_HOST: z.string().min(1).optional(),
   BOUNCE_MAX_BYTES: positiveInt(64 * 1024 * 1024).default(1024 * 1024),
+  WEBHOOK_URL: z
+    .string()
+    .refine((v) => /^https?:\/\/[^/]+/.test(v), 'must be an https:// (or http://) URL')
+    .optional(),
+  WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, 'must be whsec_ followed by at least 24 bytes in base64 (Standard Webhooks)')
+    .optional(),
+  WEBHOOK_TIMEOUT_MS: positiveInt(120_000).default(10_000),
+  WEBHOOK_RETRY_INITIAL_DELAY_MS: positiveInt(86_400_000).default(5_000),
+  WEBHOOK_RETRY_MAX_DELAY_MS: positiveInt(86_400_000).default(3_600_000),
   PRODUCT_NAME: optionalText,
   ACCENT_COLOR: optionalText,
   LOGO_URL: optionalText,
@@ -113,6 +124,13 @@ export interface Config {
     readonly verp: { readonly local: string; readonly domain: string; readonly secret: string };
     readonly listener: { readonly host: string; readonly port: number; readonly maxBytes: number } | null;
   } | null;
+  /** Signed status webhooks (WEBHOOK_URL), or null. */
+  readonly webhook: {
+    readonly url: string;
+    readonly secret: string;
+    readonly timeoutMs: number;
+    readonly retry: { readonly initialDelayMs: number; readonly maxDelayMs: number };
+  } | null;
   readonly branding: Branding;
   readonly defaultLocale: string;
   readonly defaultTimeZone?: string;
@@ -149,6 +167,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   if (!e.API_TOKEN && !LOOPBACK.has(e.HOST)) {
     problems.push(`HOST: ${e.HOST} is not loopback; set API_TOKEN before listening beyond this machine`);
   }
+  if (e.WEBHOOK_URL && !e.WEBHOOK_SECRET) problems.push('WEBHOOK_SECRET: set it with WEBHOOK_URL (events are signed with it)');
   if (e.BOUNCE_SMTP_PORT !== undefined && !e.BOUNCE_SECRET) problems.push('BOUNCE_SMTP_PORT: set BOUNCE_SECRET too (bounce addresses are signed with it)');
   if (e.BOUNCE_SECRET && !e.BOUNCE_ADDRESS) problems.push('BOUNCE_SECRET: set BOUNCE_ADDRESS too (its local part and domain make the bounce addresses, bounces+…@domain)');
   if (e.RETRY_MIN_AGE_MS > e.RETRY_MAX_AGE_MS) problems.push('RETRY_MIN_AGE_MS: must not exceed RETRY_MAX_AGE_MS');
@@ -202,6 +221,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       bounceAddress: e.BOUNCE_ADDRESS ?? e.SERVICE_MAILBOX,
     },
     bounce: e.BOUNCE_SECRET && e.BOUNCE_ADDRESS ? bounceConfig(e.BOUNCE_ADDRESS, e.BOUNCE_SECRET, e.BOUNCE_SMTP_PORT, e.BOUNCE_SMTP_HOST ?? e.HOST, e.BOUNCE_MAX_BYTES) : null,
+    webhook: e.WEBHOOK_URL
+      ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET!, timeoutMs: e.WEBHOOK_TIMEOUT_MS, retry: { initialDelayMs: e.WEBHOOK_RETRY_INITIAL_DELAY_MS, maxDelayMs: e.WEBHOOK_RETRY_MAX_DELAY_MS } }
+      : null,
     branding: branding.data!,
     defaultLocale: e.DEFAULT_LOCALE,
     ...(e.DEFAULT_TIME_ZONE ? { defaultTimeZone: e.DEFAULT_TIME_ZONE } : {}),

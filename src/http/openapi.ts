@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { notificationRequestSchema } from '../model/schema.ts';
 import { DELIVERY_STATUSES } from '../outbox/outbox.ts';
+import { WEBHOOK_EVENT_STATUSES } from '../webhook/event.ts';
 import { API_ERRORS } from './errors.ts';
 
 const errorBody = {
@@ -102,6 +103,44 @@ export function openApiDocument(version: string) {
       schemas: { NotificationRequest: request, Accepted: accepted, NotificationStatus: status, Error: errorBody },
     },
     security: [{ bearer: [] }],
+    // OpenAPI 3.1 webhooks: what the service POSTs to WEBHOOK_URL, signed per Standard Webhooks.
+    webhooks: {
+      deliveryStatus: {
+        post: {
+          summary: 'A recipient reached a final status, or a delay was reported',
+          description:
+            'Signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature: HMAC-SHA-256 under WEBHOOK_SECRET). At least once, the same webhook-id on a repeat; per recipient in order. Answer 2xx to take it.',
+          parameters: ['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((name) => ({ name, in: 'header', required: true, schema: { type: 'string' } })),
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: {
+                    type: { type: 'string', enum: [...WEBHOOK_EVENT_STATUSES].map((s) => `delivery.${s}`) },
+                    timestamp: { type: 'string', format: 'date-time' },
+                    data: {
+                      type: 'object',
+                      properties: {
+                        notificationId: { type: 'string' },
+                        position: { type: 'integer' },
+                        recipient: { type: 'string' },
+                        status: { type: 'string' },
+                        messageId: { type: ['string', 'null'] },
+                        lastReply: status.properties.recipients.items.properties.lastReply,
+                        report: status.properties.recipients.items.properties.report,
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          responses: { '2XX': { description: 'Taken; anything else, or no answer in WEBHOOK_TIMEOUT_MS, is retried with backoff' } },
+        },
+      },
+    },
     paths: {
       '/v1/notifications': {
         post: {

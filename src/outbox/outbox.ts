@@ -51,6 +51,18 @@ export interface StoredReport {
   readonly receivedAt: string;
 }
 
+/** A stored webhook event, leased to a dispatcher. */
+export interface WebhookEvent {
+  /** `webhook-id`: the same on every retry. */
+  readonly id: string;
+  /** The recipient it is about: events of one recipient go out in order. */
+  readonly recipientKey: string;
+  /** The JSON body (webhook/event.ts). */
+  readonly payload: string;
+  /** 1 on the first try. */
+  readonly attempt: number;
+}
+
 /** Which delivery a bounce names (a VERP address, or the DSN's envelope id). */
 export interface DeliveryRef {
   readonly notificationId: string;
@@ -134,6 +146,16 @@ export interface Outbox {
   release(deliveryIds: readonly string[]): Promise<void>;
   /** Applies a delivery status notification (policy.afterReport): `bounced`, or a delay kept as information. */
   report(delivery: DeliveryRef, report: DeliveryReport): Promise<ReportResult>;
+  /**
+   * With `webhooks` on, every change of a recipient to a final status and
+   * every delay report is stored as a webhook event in the same write as the
+   * change. Leases due events, at most one per recipient (its oldest), so
+   * that per recipient they go out in order; a lease that runs out (a crash)
+   * makes the same event due again, with the same id.
+   */
+  claimWebhooks(max: number, now: number, leaseMs: number): Promise<WebhookEvent[]>;
+  /** Delivered: the event is done. Otherwise it is due again at `retryAt`. */
+  settleWebhook(event: WebhookEvent, result: { readonly delivered: true } | { readonly retryAt: number }): Promise<void>;
   /** How many deliveries are in each status. */
   counts(): Promise<Record<DeliveryStatus, number>>;
   /** Throws when the outbox cannot take a write. */

@@ -11,7 +11,9 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { arbitrate, DELIVERY_STATUSES, FINAL_STATUSES, REPORTABLE_STATUSES, statusAfter, WAITING_STATUSES, type DeliveryStatus, type OrderedDelivery, type Outcome } from '../delivery/policy.ts';
 import type { CalendarMethod } from '../model/itip-method.ts';
-import { StaleDeliveryError, type StoredReport, type AcceptOutcome, type ClaimedDelivery, type DeliveryRecord, type LastReply, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
+import { WEBHOOK_EVENT_STATUSES, webhookPayload } from '../webhook/event.ts';
+import { storedReport } from './report.ts';
+import { StaleDeliveryError, type WebhookEvent, type StoredReport, type AcceptOutcome, type ClaimedDelivery, type DeliveryRecord, type LastReply, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
 
 export interface RedisOutboxOptions {
   /** `redis://[user:password@]host:port[/db]` */
@@ -24,6 +26,8 @@ export interface RedisOutboxOptions {
   readonly lockMs?: number;
   /** How long to keep trying to reach Redis at start before giving up. Default 30 s. */
   readonly connectWithinMs?: number;
+  /** Store a webhook event with every change to a final status and every delay report (WEBHOOK_URL). */
+  readonly webhooks?: boolean;
 }
 
 interface StoredDelivery {
@@ -83,7 +87,45 @@ if d.status ~= from then
   redis.call('HINCRBY', KEYS[2], from, -1)
   redis.call('HINCRBY', KEYS[2], d.status, 1)
 end
+-- A webhook event in the same script as the change (ARGV 7: its payload; 8: key prefix; 9: recipient key; 10: now).
+if ARGV[7] ~= '' then
+  local event = cjson.decode(ARGV[7])
+  event.data.recipient = d.email
+  event.data.messageId = d.messageId
+  event.data.lastReply = d.lastReply
+  if d.report then event.data.report = d.report end
+  local id = 'evt_' .. redis.call('INCR', ARGV[8] .. ':wh-seq')
+  redis.call('RPUSH', ARGV[8] .. ':wh:' .. ARGV[9], cjson.encode({id = id, payload = cjson.encode(event)}))
+  redis.call('ZADD', ARGV[8] .. ':wh-pending', 'NX', tonumber(ARGV[10]), ARGV[9])
+end
 return {1, from}
+`;
+
+/**
+ * Leases a recipient's oldest webhook event when it is due. KEYS: pending zset, the recipient's
+ * list, attempts hash. ARGV: recipient key, now, lease end. Returns {event, attempt} or nil.
+ */
+const CLAIM_WEBHOOK = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score or tonumber(score) > tonumber(ARGV[2]) then return nil end
+local head = redis.call('LINDEX', KEYS[2], 0)
+if not head then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return nil
+end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[3]), ARGV[1])
+return {head, redis.call('HINCRBY', KEYS[3], cjson.decode(head).id, 1)}
+`;
+
+/** Drops a delivered event (if still the recipient's oldest) and makes the next one due. KEYS as above; ARGV: recipient key, event id, now. */
+const ACK_WEBHOOK = `
+local head = redis.call('LINDEX', KEYS[2], 0)
+if head and cjson.decode(head).id == ARGV[2] then
+  redis.call('LPOP', KEYS[2])
+  redis.call('HDEL', KEYS[3], ARGV[2])
+end
+if redis.call('LLEN', KEYS[2]) == 0 then redis.call('ZREM', KEYS[1], ARGV[1]) else redis.call('ZADD', KEYS[1], tonumber(ARGV[3]), ARGV[1]) end
+return 1
 `;
 
 /**
@@ -126,8 +168,25 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
   commands.defineCommand('transition', { numberOfKeys: 2, lua: TRANSITION });
   commands.defineCommand('deliveryContext', { numberOfKeys: 1, lua: CONTEXT });
   commands.defineCommand('forgetPending', { numberOfKeys: 1, lua: FORGET_PENDING });
+  commands.defineCommand('claimWebhook', { numberOfKeys: 3, lua: CLAIM_WEBHOOK });
+  commands.defineCommand('ackWebhook', { numberOfKeys: 3, lua: ACK_WEBHOOK });
   const run = commands as unknown as {
-    transition(deliveries: string, counts: string, position: string, from: string, patch: string, attempts: number, unconfirmed: number, expectedAttempts: string): Promise<[number, string]>;
+    transition(
+      deliveries: string,
+      counts: string,
+      position: string,
+      from: string,
+      patch: string,
+      attempts: number,
+      unconfirmed: number,
+      expectedAttempts: string,
+      webhook: string,
+      prefix: string,
+      recipientKey: string,
+      now: number,
+    ): Promise<[number, string]>;
+    claimWebhook(pending: string, list: string, attempts: string, recipientKey: string, now: number, leaseUntil: number): Promise<[string, number] | null>;
+    ackWebhook(pending: string, list: string, attempts: string, recipientKey: string, eventId: string, now: number): Promise<number>;
     deliveryContext(deliveries: string, position: string, prefix: string): Promise<string[]>;
     forgetPending(key: string, marker: string): Promise<number>;
   };
@@ -158,6 +217,10 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     probe: `${prefix}:probe`,
     /** Notifications stored whose jobs may not exist yet (score: when accepted). */
     expand: `${prefix}:expand`,
+    /** Recipients with webhook events waiting (score: when due, or when the lease ends). */
+    webhookPending: `${prefix}:wh-pending`,
+    webhookList: (recipientKey: string) => `${prefix}:wh:${recipientKey}`,
+    webhookAttempts: `${prefix}:wh-attempts`,
   };
   /** Jobs this instance holds, with their lock tokens; locks renewed while held. */
   const held = new Map<string, { job: Job<JobData>; token: string; attempt: number }>();
@@ -187,7 +250,17 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     };
   }
 
-  async function transition(data: JobData, from: readonly DeliveryStatus[], patch: Partial<StoredDelivery>, counters: { attempts?: number; unconfirmed?: number; expectedAttempts?: number } = {}) {
+  async function transition(
+    data: JobData,
+    from: readonly DeliveryStatus[],
+    patch: Partial<StoredDelivery>,
+    counters: { attempts?: number; unconfirmed?: number; expectedAttempts?: number } = {},
+    event: { status: DeliveryStatus | 'delayed'; at: number } | null = null,
+  ) {
+    const webhook =
+      event && options.webhooks && WEBHOOK_EVENT_STATUSES.has(event.status)
+        ? webhookPayload({ notificationId: data.notificationId, position: Number(data.position), recipient: null, status: event.status, messageId: null, lastReply: null, report: null }, event.at)
+        : '';
     const [changed, was] = await run.transition(
       key.deliveries(data.notificationId),
       key.counts,
@@ -197,6 +270,10 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
       counters.attempts ?? 0,
       counters.unconfirmed ?? 0,
       counters.expectedAttempts === undefined ? '' : String(counters.expectedAttempts),
+      webhook,
+      prefix,
+      `${data.notificationId}/${data.position}`,
+      event?.at ?? Date.now(),
     );
     return { changed: changed === 1, was: was as DeliveryStatus | '' };
   }
@@ -332,7 +409,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
           const decision = arbitrate(ordered(record, record.orderMember), others, now);
           if (decision.action === 'supersede') {
             held.delete(job.id!);
-            await transition(data, [...WAITING_STATUSES], { status: 'superseded', updatedAt: now, nextAttemptAt: null });
+            await transition(data, [...WAITING_STATUSES], { status: 'superseded', updatedAt: now, nextAttemptAt: null }, {}, { status: 'superseded', at: now });
             await job.moveToCompleted('superseded', token, false);
           } else if (decision.action === 'wait') {
             held.delete(job.id!);
@@ -382,7 +459,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
         ...(outcome.kind === 'sent' ? { sentAt: outcome.at } : {}),
       };
       const unconfirmed = outcome.kind === 'retrying' && outcome.unconfirmed ? 1 : 0;
-      const { changed, was } = await transition(job.data, ['sending'], patch, { unconfirmed, expectedAttempts: attempt });
+      const { changed, was } = await transition(job.data, ['sending'], patch, { unconfirmed, expectedAttempts: attempt }, { status, at: outcome.at });
       // `was === status`: an earlier try of this settle changed the record, and only moving the job failed.
       if (!changed && was !== status) {
         held.delete(deliveryId);
@@ -408,12 +485,35 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
 
     async report(delivery, report) {
       const data: JobData = { notificationId: delivery.notificationId, position: String(delivery.position) };
-      const stored: StoredReport = { action: report.action, status: report.status, diagnostic: report.diagnostic, remoteMta: report.remoteMta, reportingMta: report.reportingMta, receivedAt: new Date(report.at).toISOString() };
+      const stored = storedReport(report);
       // The effect depends on the status the script finds: try the bounce, then the note.
       const effect = report.action === 'failed' ? 'bounced' : 'noted';
-      const { changed, was } = await transition(data, REPORTABLE_STATUSES, { ...(effect === 'bounced' ? { status: 'bounced' as const } : {}), report: stored, updatedAt: report.at });
+      const { changed, was } = await transition(
+        data,
+        REPORTABLE_STATUSES,
+        { ...(effect === 'bounced' ? { status: 'bounced' as const } : {}), report: stored, updatedAt: report.at },
+        {},
+        { status: effect === 'bounced' ? 'bounced' : 'delayed', at: report.at },
+      );
       if (changed) return effect;
       return was === '' ? 'no-such-delivery' : 'ignored';
+    },
+
+    async claimWebhooks(max, now, leaseMs) {
+      const due = await commands.zrangebyscore(key.webhookPending, '-inf', String(now), 'LIMIT', 0, max);
+      const events: WebhookEvent[] = [];
+      for (const recipientKey of due) {
+        const claimed = await run.claimWebhook(key.webhookPending, key.webhookList(recipientKey), key.webhookAttempts, recipientKey, now, now + leaseMs);
+        if (!claimed) continue;
+        const stored = JSON.parse(claimed[0]) as { id: string; payload: string };
+        events.push({ id: stored.id, recipientKey, payload: stored.payload, attempt: claimed[1] });
+      }
+      return events;
+    },
+
+    async settleWebhook(event, result) {
+      if ('delivered' in result) await run.ackWebhook(key.webhookPending, key.webhookList(event.recipientKey), key.webhookAttempts, event.recipientKey, event.id, Date.now());
+      else await commands.zadd(key.webhookPending, 'XX', result.retryAt, event.recipientKey);
     },
 
     async counts() {

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterReport, arbitrate, DELIVERY_STATUSES, FINAL_STATUSES, statusAfter, type DeliveryStatus, type OrderedDelivery, type Outcome } from '../delivery/policy.ts';
 import type { CalendarMethod } from '../model/itip-method.ts';
-import { StaleDeliveryError, type ReportResult, type AcceptOutcome, type ClaimedDelivery, type DeliveryRecord, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
+import { storedReport } from './report.ts';
+import { WEBHOOK_EVENT_STATUSES, webhookPayload } from '../webhook/event.ts';
+import { StaleDeliveryError, type StoredReport, type ReportResult, type AcceptOutcome, type ClaimedDelivery, type DeliveryRecord, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
 
 /** How many due deliveries a claim looks at per delivery it may hand out (some wait or are superseded). */
 const SCAN_FACTOR = 2;
@@ -61,11 +63,22 @@ CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(status, next_attempt_at,
 CREATE INDEX IF NOT EXISTS deliveries_order ON deliveries(order_key, sequence, id);
 CREATE INDEX IF NOT EXISTS deliveries_notification ON deliveries(notification_id, position);
 CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS webhook_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  recipient_key TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  lease_until INTEGER
+);
+CREATE INDEX IF NOT EXISTS webhook_events_recipient ON webhook_events(recipient_key, id);
 `;
 
 export interface SqliteOutboxOptions {
   /** The folder of `outbox.sqlite`; created if missing. */
   readonly dataDir: string;
+  /** Store a webhook event with every change to a final status and every delay report (WEBHOOK_URL). */
+  readonly webhooks?: boolean;
 }
 
 /**
@@ -122,8 +135,20 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
       `UPDATE deliveries SET status = :status, message_id = COALESCE(:messageId, message_id), last_code = :code, last_response_code = :responseCode,
          last_response = :response, last_message = :message, next_attempt_at = :nextAttemptAt, unconfirmed = unconfirmed + :unconfirmed,
          sent_at = CASE WHEN :status = 'sent' THEN :at ELSE sent_at END, updated_at = :at, lease_until = NULL
-       WHERE id = :id AND status = 'sending'`,
+       WHERE id = :id AND status = 'sending'
+       RETURNING notification_id, position, recipient, message_id`,
     ),
+    addWebhook: work.prepare('INSERT INTO webhook_events (recipient_key, payload, next_attempt_at) VALUES (?, ?, ?)'),
+    dueWebhooks: work.prepare(
+      `SELECT e.id, e.recipient_key, e.payload, e.attempts FROM webhook_events e
+       WHERE e.id = (SELECT MIN(f.id) FROM webhook_events f WHERE f.recipient_key = e.recipient_key)
+         AND e.next_attempt_at <= :now AND (e.lease_until IS NULL OR e.lease_until <= :now)
+       ORDER BY e.next_attempt_at, e.id LIMIT :max`,
+    ),
+    leaseWebhook: work.prepare('UPDATE webhook_events SET lease_until = ?, attempts = attempts + 1 WHERE id = ?'),
+    dropWebhook: work.prepare('DELETE FROM webhook_events WHERE id = ?'),
+    retryWebhook: work.prepare('UPDATE webhook_events SET lease_until = NULL, next_attempt_at = ? WHERE id = ?'),
+    deliveryFacts: work.prepare('SELECT notification_id, position, recipient, message_id, last_code, last_response_code, last_response, last_message FROM deliveries WHERE id = ?'),
     release: work.prepare(`UPDATE deliveries SET lease_until = NULL, next_attempt_at = MIN(next_attempt_at, ?) WHERE id = ? AND status IN ('queued', 'retrying')`),
     counts: work.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status'),
     byPosition: work.prepare('SELECT id, status FROM deliveries WHERE notification_id = ? AND position = ?'),
@@ -162,6 +187,14 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
       if (isStorageFault(error)) writeFault = error as Error;
       throw error;
     }
+  }
+
+  /** A webhook event for a delivery's change (inside the caller's transaction). */
+  function recordWebhook(deliveryId: number, status: DeliveryStatus | 'delayed', report: StoredReport | null, at: number): void {
+    const row = sql.deliveryFacts.get(deliveryId) as { notification_id: string; position: number; recipient: string; message_id: string | null; last_code: string | null; last_response_code: number | null; last_response: string | null; last_message: string | null };
+    const lastReply = row.last_code === null ? null : { code: row.last_code, responseCode: row.last_response_code, response: row.last_response, message: row.last_message ?? '' };
+    const data = { notificationId: row.notification_id, position: row.position, recipient: row.recipient, status, messageId: row.message_id, lastReply, report };
+    sql.addWebhook.run(`${row.notification_id}/${row.position}`, webhookPayload(data, at), at);
   }
 
   function bodyOf(notificationId: string) {
@@ -228,6 +261,7 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
           if (decision.action === 'supersede') {
             sql.supersede.run(now, id);
             candidate.status = 'superseded';
+            if (options.webhooks) recordWebhook(id, 'superseded', null, now);
           } else if (decision.action === 'wait') {
             sql.wait.run(decision.until, id);
           } else {
@@ -246,24 +280,29 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
 
     async settle(deliveryId, outcome: Outcome) {
       const { reply } = outcome;
-      const changed = write(
-        work,
-        () =>
-          sql.settle.run({
-            id: Number(deliveryId),
-            status: statusAfter(outcome),
-            messageId: outcome.messageId,
-            code: reply.code,
-            responseCode: reply.responseCode,
-            response: reply.response,
-            message: reply.message,
-            nextAttemptAt: outcome.kind === 'retrying' ? outcome.nextAttemptAt : outcome.at,
-            unconfirmed: outcome.kind === 'retrying' && outcome.unconfirmed ? 1 : 0,
-            at: outcome.at,
-          }).changes,
-        { transaction: false },
-      );
-      if (changed !== 1) throw new StaleDeliveryError(`delivery ${deliveryId} is not sending`);
+      const status = statusAfter(outcome);
+      const settle = () => {
+        const row = sql.settle.get({
+          id: Number(deliveryId),
+          status,
+          messageId: outcome.messageId,
+          code: reply.code,
+          responseCode: reply.responseCode,
+          response: reply.response,
+          message: reply.message,
+          nextAttemptAt: outcome.kind === 'retrying' ? outcome.nextAttemptAt : outcome.at,
+          unconfirmed: outcome.kind === 'retrying' && outcome.unconfirmed ? 1 : 0,
+          at: outcome.at,
+        }) as { notification_id: string; position: number; recipient: string; message_id: string | null } | undefined;
+        if (row && options.webhooks && WEBHOOK_EVENT_STATUSES.has(status)) {
+          const data = { notificationId: row.notification_id, position: row.position, recipient: row.recipient, status, messageId: row.message_id, lastReply: reply, report: null };
+          sql.addWebhook.run(`${row.notification_id}/${row.position}`, webhookPayload(data, outcome.at), outcome.at);
+        }
+        return row;
+      };
+      // Without webhooks, one statement (the hot path); with them, the event commits with the change.
+      const row = write(work, settle, { transaction: Boolean(options.webhooks) });
+      if (!row) throw new StaleDeliveryError(`delivery ${deliveryId} is not sending`);
     },
 
     async release(deliveryIds) {
@@ -290,8 +329,23 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
           reportingMta: report.reportingMta,
           at: report.at,
         });
+        if (options.webhooks) recordWebhook(row.id, effect === 'bounced' ? 'bounced' : 'delayed', storedReport(report), report.at);
         return effect;
       });
+    },
+
+    async claimWebhooks(max, now, leaseMs) {
+      return write(work, () =>
+        (sql.dueWebhooks.all({ now, max }) as { id: number; recipient_key: string; payload: string; attempts: number }[]).map((row) => {
+          sql.leaseWebhook.run(now + leaseMs, row.id);
+          return { id: `evt_${row.id}`, recipientKey: row.recipient_key, payload: row.payload, attempt: row.attempts + 1 };
+        }),
+      );
+    },
+
+    async settleWebhook(event, result) {
+      const id = Number(event.id.slice(4));
+      write(work, () => ('delivered' in result ? sql.dropWebhook.run(id) : sql.retryWebhook.run(result.retryAt, id)), { transaction: false });
     },
 
     async counts() {

@@ -277,6 +277,7 @@ describe('health, readiness, metrics, docs', () => {
     expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/v1/notifications', '/v1/notifications/{id}', '/healthz', '/readyz', '/metrics']));
     expect(document.components.schemas.NotificationRequest.properties.event.properties.conference).toBeDefined();
     expect(document.components.schemas.Error.properties.error.properties.code.enum).toEqual(Object.keys(API_ERRORS));
+    expect(document.webhooks.deliveryStatus.post.requestBody.content['application/json'].schema.properties.type.enum).toContain('delivery.bounced');
     const docs = await service.app.inject('/docs');
     expect(docs.headers['content-type']).toMatch(/^text\/html/);
     expect(docs.body).toContain('POST /v1/notifications');

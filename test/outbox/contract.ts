@@ -26,6 +26,18 @@ export async function claimUntil(outbox: Outbox, enough: (claimed: ClaimedDelive
   return claimed;
 }
 
+/** Claims webhook events until `count` came (a lease or a retry time has to run out first). */
+async function claimWebhooksUntil(outbox: Outbox, count: number, leaseMs = 60_000) {
+  const events = [];
+  const started = Date.now();
+  while (events.length < count) {
+    if (Date.now() - started > 90_000) throw new Error('no webhook event came');
+    events.push(...(await outbox.claimWebhooks(10, Date.now(), leaseMs)));
+    if (events.length < count) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return events;
+}
+
 export interface OutboxHarness {
   /** A fresh, empty outbox. */
   open(): Promise<Outbox>;
@@ -216,6 +228,40 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       expect(second).toMatchObject({ status: 'sent', report: { action: 'delayed', status: '4.4.7' } });
       expect(third!.report).toBeNull();
       expect(await outbox.counts()).toMatchObject({ bounced: 1, sent: 1, queued: 1 });
+    });
+
+    it('stores a webhook event with each final status and report, hands out one per recipient in order, again after a lost lease, with the same id', async () => {
+      const n = notificationOf(example('trueconf-weekly'));
+      await outbox.accept(n);
+      const claimed = new Map((await outbox.claim(10, Date.now())).map((c) => [c.position, c]));
+      await attempt(outbox, claimed.get(0)!, outcomes.sent('<0@x>', '250 2.0.0 queued'));
+      await attempt(outbox, claimed.get(1)!, outcomes.retrying(Date.now() + 60_000));
+      await attempt(outbox, claimed.get(2)!, outcomes.final('failed', '<2@x>', { ...reply, responseCode: 550, response: '550 5.1.1 no' }));
+      const bounce = { action: 'failed' as const, status: '5.1.1', diagnostic: 'smtp; 550 5.1.1 unknown', remoteMta: null, reportingMta: 'dns; relay', at: Date.now() };
+      expect(await outbox.report({ notificationId: n.id, position: 0 }, bounce)).toBe('bounced');
+
+      const first = await outbox.claimWebhooks(10, Date.now(), 60_000);
+      const byType = Object.fromEntries(first.map((e) => [JSON.parse(e.payload).type, { ...e, body: JSON.parse(e.payload) }]));
+      // one per recipient: position 0 has sent and bounced, only sent is out; position 1 retries, no event
+      expect(Object.keys(byType).sort()).toEqual(['delivery.failed', 'delivery.sent']);
+      expect(byType['delivery.sent']!.body.data).toMatchObject({ notificationId: n.id, position: 0, recipient: n.recipients[0]!.email, status: 'sent', messageId: '<0@x>', lastReply: { code: 'OK', responseCode: 250 } });
+      expect(byType['delivery.failed']!.body.data).toMatchObject({ position: 2, status: 'failed', lastReply: { responseCode: 550 } });
+      expect(first.every((e) => /^evt_\d+$/.test(e.id) && e.attempt === 1)).toBe(true);
+      expect(await outbox.claimWebhooks(10, Date.now(), 60_000)).toEqual([]); // leased
+
+      await outbox.settleWebhook(byType['delivery.sent']!, { delivered: true });
+      const [bounced] = await claimWebhooksUntil(outbox, 1, 500); // a short lease, lost below
+      expect(JSON.parse(bounced!.payload)).toMatchObject({ type: 'delivery.bounced', data: { position: 0, status: 'bounced', report: { status: '5.1.1' } } });
+
+      await outbox.settleWebhook(byType['delivery.failed']!, { retryAt: Date.now() + 300 });
+      const [again] = await claimWebhooksUntil(outbox, 1);
+      expect(again).toMatchObject({ id: byType['delivery.failed']!.id, attempt: 2 });
+
+      // a lost lease (the dispatcher died without an answer): the same event again, after the lease
+      await outbox.close();
+      outbox = await h.reopen();
+      const [afterCrash] = await claimWebhooksUntil(outbox, 1, 500);
+      expect(afterCrash!.id).toBe(bounced!.id);
     });
 
     it('reports whether it can take a write', async () => {

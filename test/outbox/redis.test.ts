@@ -15,6 +15,6 @@ afterAll(async () => {
 outboxContract('BullMQ on Redis', () => {
   const prefix = `test-${randomUUID()}`;
   // A short lock: a "crashed" holder's jobs come back within about a second.
-  const open = () => openRedisOutbox({ url: redis.url, prefix, lockMs: 1500 });
+  const open = () => openRedisOutbox({ url: redis.url, prefix, lockMs: 1500, webhooks: true });
   return { open, reopen: open, cleanup: async () => undefined };
 });

@@ -9,8 +9,8 @@ import { notificationOf, outboxContract } from './contract.ts';
 outboxContract('SQLite', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'outbox-'));
   return {
-    open: async () => openSqliteOutbox({ dataDir }),
-    reopen: async () => openSqliteOutbox({ dataDir }),
+    open: async () => openSqliteOutbox({ dataDir, webhooks: true }),
+    reopen: async () => openSqliteOutbox({ dataDir, webhooks: true }),
     cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
   };
 });

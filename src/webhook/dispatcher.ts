@@ -1,0 +1,122 @@
+/**
+ * Sends the outbox's webhook events to WEBHOOK_URL, signed per the Standard
+ * Webhooks specification (`webhook-id`, `webhook-timestamp`,
+ * `webhook-signature`, HMAC-SHA-256 under WEBHOOK_SECRET). At least once: an
+ * event leaves the outbox only when the receiver answered 2xx; a failure is
+ * retried with backoff, and a dispatcher that dies loses its lease, so the
+ * same event (same `webhook-id`) goes again. Per recipient in order: the
+ * outbox hands out a recipient's next event only after the previous one.
+ * It runs beside the delivery worker and never holds mail back.
+ */
+import type { Logger } from 'pino';
+import { Webhook } from 'standardwebhooks';
+import type { Outbox, WebhookEvent } from '../outbox/outbox.ts';
+import { nextAttemptAt, type RetryPolicy } from '../delivery/retry-policy.ts';
+
+export interface WebhookDispatcherOptions {
+  readonly outbox: Outbox;
+  readonly url: string;
+  /** `whsec_<base64>` */
+  readonly secret: string;
+  readonly logger: Logger;
+  /** How long the receiver has to answer. Default 10 s; an event's lease is twice that plus a second. */
+  readonly timeoutMs?: number;
+  readonly retry: RetryPolicy;
+  /** Requests in flight at once. Default 4. */
+  readonly concurrency?: number;
+  /** How often to look for due events. Default 500 ms. */
+  readonly pollMs?: number;
+}
+
+export interface WebhookDispatcher {
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** Retries never stop by age: an event waits for its receiver (the backoff caps the rate). */
+const NO_DEADLINE = Number.MAX_SAFE_INTEGER;
+
+/**
+ * @example const dispatcher = createWebhookDispatcher({ outbox, url, secret, logger, retry: { initialDelayMs: 5000, maxDelayMs: 3_600_000 } }); dispatcher.start();
+ */
+export function createWebhookDispatcher(options: WebhookDispatcherOptions): WebhookDispatcher {
+  const { outbox, logger } = options;
+  const signer = new Webhook(options.secret);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const leaseMs = timeoutMs * 2 + 1000;
+  let running = false;
+  let loopDone: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
+
+  async function post(event: WebhookEvent): Promise<void> {
+    const sentAt = new Date();
+    let failure: string | null = null;
+    try {
+      const response = await fetch(options.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'webhook-id': event.id,
+          'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
+          'webhook-signature': signer.sign(event.id, sentAt, event.payload),
+        },
+        body: event.payload,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      await response.body?.cancel();
+      if (!response.ok) failure = `HTTP ${response.status}`;
+    } catch (error) {
+      failure = (error as Error).message;
+    }
+    try {
+      if (failure === null) {
+        await outbox.settleWebhook(event, { delivered: true });
+        return;
+      }
+      const retryAt = nextAttemptAt(event.attempt, Date.now(), NO_DEADLINE, options.retry)!;
+      logger.warn({ webhookId: event.id, attempt: event.attempt, failure, retryAt: new Date(retryAt).toISOString() }, 'webhook not taken; it will be sent again');
+      await outbox.settleWebhook(event, { retryAt });
+    } catch (error) {
+      // The outbox is away: the lease runs out and the same event goes again.
+      logger.error({ err: error, webhookId: event.id }, 'could not record a webhook outcome');
+    }
+  }
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      wake = resolve;
+      timer = setTimeout(resolve, ms);
+    });
+  }
+
+  async function loop(): Promise<void> {
+    while (running) {
+      let events: WebhookEvent[] = [];
+      try {
+        events = await outbox.claimWebhooks(options.concurrency ?? 4, Date.now(), leaseMs);
+      } catch (error) {
+        logger.error({ err: error }, 'could not claim webhook events');
+      }
+      if (events.length === 0) {
+        await sleep(options.pollMs ?? 500);
+        continue;
+      }
+      await Promise.all(events.map(post));
+    }
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      loopDone = loop();
+    },
+    async stop() {
+      running = false;
+      clearTimeout(timer);
+      wake?.();
+      await loopDone;
+    },
+  };
+}
