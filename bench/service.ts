@@ -103,6 +103,21 @@ export async function runFanOut(label: string, sink: ChildProcess, smtpPort: num
   return { seconds, rss };
 }
 
+/** An HTTP endpoint that takes every webhook (204) and counts them. */
+async function startWebhookReceiver(): Promise<{ url: string; count(): number; close(): void }> {
+  const { createServer } = await import('node:http');
+  let count = 0;
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      count++;
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hooks`, count: () => count, close: () => server.close() };
+}
+
 /** Debian's redis-server on a free port, with the settings the README's deployment section asks for. */
 async function startRedisServer(): Promise<{ url: string; stop: () => void } | null> {
   const { spawnSync } = await import('node:child_process');
@@ -142,6 +157,14 @@ async function main() {
   const megabytes = raw.reduce((n, m) => n + m.raw.length, 0) / 1024 / 1024;
   console.log(`raw pipelined SMTP, same ${raw.length} messages (${megabytes.toFixed(1)} MB), ${POOL_SIZE} connections: ${rawSeconds.toFixed(2)} s; ${(raw.length / rawSeconds).toFixed(0)} messages/s`);
   console.log(`ratio service / raw: ${(service.seconds / rawSeconds).toFixed(1)}×   target: ≤ 2.0 s and ≤ 300 MB → ${service.seconds <= 2 && service.rss[0]! <= 300 ? 'met' : 'NOT met'}`);
+
+  // The same fan-out with status webhooks to a receiver in this process: the mail must not wait for them.
+  const receiver = await startWebhookReceiver();
+  const withHooks = await runFanOut('service (SQLite outbox) with status webhooks', sink, port, 1, { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}` });
+  console.log(
+    `webhooks: ${receiver.count()} of ${RECIPIENTS} events taken by the end of the run; fan-out ${withHooks.seconds.toFixed(2)} s against ${service.seconds.toFixed(2)} s without (${((withHooks.seconds / service.seconds - 1) * 100).toFixed(0)}%; target: within 10%)`,
+  );
+  receiver.close();
 
   // The same fan-out through Redis (QUEUE_URL, or a redis-server started here), with one and with two instances.
   const redis = process.env.BENCH_SKIP_REDIS ? null : process.env.QUEUE_URL ? { url: process.env.QUEUE_URL, stop: () => undefined } : await startRedisServer();

@@ -22,7 +22,7 @@ export interface WebhookDispatcherOptions {
   /** How long the receiver has to answer. Default 10 s; an event's lease is twice that plus a second. */
   readonly timeoutMs?: number;
   readonly retry: RetryPolicy;
-  /** Requests in flight at once. Default 4. */
+  /** Requests in flight at once (a batch). Default 16. */
   readonly concurrency?: number;
   /** How often to look for due events. Default 500 ms. */
   readonly pollMs?: number;
@@ -94,7 +94,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     while (running) {
       let events: WebhookEvent[] = [];
       try {
-        events = await outbox.claimWebhooks(options.concurrency ?? 4, Date.now(), leaseMs);
+        events = await outbox.claimWebhooks(options.concurrency ?? 16, Date.now(), leaseMs);
       } catch (error) {
         logger.error({ err: error }, 'could not claim webhook events');
       }
