@@ -126,7 +126,10 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
        WHERE order_key IN (SELECT order_key FROM deliveries WHERE id IN (SELECT value FROM json_each(?)))
          AND status IN ('queued', 'retrying', 'sending')`,
     ),
-    lease: work.prepare('UPDATE deliveries SET lease_until = ? WHERE id = ? RETURNING notification_id, position, recipient, attempts, unconfirmed'),
+    // (.run and a separate read, not UPDATE … RETURNING with .get: after a full disk, node:sqlite's
+    // .get on such a statement came back empty although the row had changed.)
+    lease: work.prepare('UPDATE deliveries SET lease_until = ? WHERE id = ?'),
+    leased: work.prepare('SELECT notification_id, position, recipient, attempts, unconfirmed FROM deliveries WHERE id = ?'),
     wait: work.prepare('UPDATE deliveries SET next_attempt_at = ? WHERE id = ?'),
     supersede: work.prepare(`UPDATE deliveries SET status = 'superseded', updated_at = ?, lease_until = NULL WHERE id = ?`),
     body: work.prepare('SELECT body, accepted_at, deadline_at FROM notifications WHERE id = ?'),
@@ -135,8 +138,7 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
       `UPDATE deliveries SET status = :status, message_id = COALESCE(:messageId, message_id), last_code = :code, last_response_code = :responseCode,
          last_response = :response, last_message = :message, next_attempt_at = :nextAttemptAt, unconfirmed = unconfirmed + :unconfirmed,
          sent_at = CASE WHEN :status = 'sent' THEN :at ELSE sent_at END, updated_at = :at, lease_until = NULL
-       WHERE id = :id AND status = 'sending'
-       RETURNING notification_id, position, recipient, message_id`,
+       WHERE id = :id AND status = 'sending'`,
     ),
     addWebhook: work.prepare('INSERT INTO webhook_events (recipient_key, payload, next_attempt_at) VALUES (?, ?, ?)'),
     // Oldest first, stopping at :max: each candidate is checked to be its recipient's oldest by an
@@ -267,7 +269,8 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
           } else if (decision.action === 'wait') {
             sql.wait.run(decision.until, id);
           } else {
-            const row = sql.lease.get(now, id) as { notification_id: string; position: number; recipient: string; attempts: number; unconfirmed: number };
+            sql.lease.run(now, id);
+            const row = sql.leased.get(id) as { notification_id: string; position: number; recipient: string; attempts: number; unconfirmed: number };
             claimed.push({ deliveryId: String(id), notificationId: row.notification_id, position: row.position, recipient: row.recipient, attempt: row.attempts + 1, unconfirmed: row.unconfirmed, ...bodyOf(row.notification_id) });
           }
         }
@@ -284,7 +287,7 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
       const { reply } = outcome;
       const status = statusAfter(outcome);
       const settle = () => {
-        const row = sql.settle.get({
+        const changed = sql.settle.run({
           id: Number(deliveryId),
           status,
           messageId: outcome.messageId,
@@ -295,16 +298,13 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
           nextAttemptAt: outcome.kind === 'retrying' ? outcome.nextAttemptAt : outcome.at,
           unconfirmed: outcome.kind === 'retrying' && outcome.unconfirmed ? 1 : 0,
           at: outcome.at,
-        }) as { notification_id: string; position: number; recipient: string; message_id: string | null } | undefined;
-        if (row && options.webhooks && WEBHOOK_EVENT_STATUSES.has(status)) {
-          const data = { notificationId: row.notification_id, position: row.position, recipient: row.recipient, status, messageId: row.message_id, lastReply: reply, report: null };
-          sql.addWebhook.run(`${row.notification_id}/${row.position}`, webhookPayload(data, outcome.at), outcome.at);
-        }
-        return row;
+        }).changes;
+        if (changed === 1 && options.webhooks && WEBHOOK_EVENT_STATUSES.has(status)) recordWebhook(Number(deliveryId), status, null, outcome.at);
+        return changed;
       };
       // Without webhooks, one statement (the hot path); with them, the event commits with the change.
-      const row = write(work, settle, { transaction: Boolean(options.webhooks) });
-      if (!row) throw new StaleDeliveryError(`delivery ${deliveryId} is not sending`);
+      const changed = write(work, settle, { transaction: Boolean(options.webhooks) });
+      if (changed !== 1) throw new StaleDeliveryError(`delivery ${deliveryId} is not sending`);
     },
 
     async release(deliveryIds) {
