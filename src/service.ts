@@ -10,7 +10,7 @@ import { messageOptionsOf } from './cli/message-options.ts';
 import type { Config } from './config/config.ts';
 import { createBounceIntake } from './bounce/intake.ts';
 import { startBounceListener, type BounceListener } from './bounce/listener.ts';
-import { bounceAddressFor, bounceToken } from './bounce/verp.ts';
+import { verpFor } from './bounce/verp.ts';
 import { createMetrics } from './delivery/metrics.ts';
 import { createWorker, type Worker } from './delivery/worker.ts';
 import { createWebhookDispatcher } from './webhook/dispatcher.ts';
@@ -67,7 +67,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     metrics,
     // BullMQ's limiter holds the rate across instances; one SQLite instance limits itself.
     ...(config.sendRatePerSecond && !config.queue ? { sendRatePerSecond: config.sendRatePerSecond } : {}),
-    ...(verp ? { bounceAddressOf: (delivery: ClaimedDelivery) => ({ address: bounceAddressFor(delivery, verp), envelopeId: bounceToken(delivery, verp) }) } : {}),
+    ...(verp ? { bounceAddressOf: (delivery: ClaimedDelivery) => verpFor(delivery, verp) } : {}),
   });
   const bounces = verp ? createBounceIntake({ outbox, verp, logger, metrics }) : undefined;
   const app = await buildApp({ config, outbox, logger, metrics, checkSmtp: () => transport.verify(), onAccepted: () => worker.kick(), version: await packageVersion(), ...(bounces ? { bounces } : {}) });

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../delivery/metrics.ts';
 import type { DeliveryRef, Outbox } from '../outbox/outbox.ts';
 import { readBounce } from './dsn.ts';
-import { deliveryOfBounceAddress, type VerpOptions } from './verp.ts';
+import { deliveryOfBounceAddress, deliveryOfBounceToken, type VerpOptions } from './verp.ts';
 
 export interface BounceIntakeOptions {
   readonly outbox: Outbox;
@@ -49,8 +49,10 @@ export function createBounceIntake(options: BounceIntakeOptions): BounceIntake {
         logger.info('a message that is no bounce came to the bounce address: ignored');
         return { outcome: 'ignored', reason: 'not-a-bounce' };
       }
-      const candidates = [...envelopeRecipients, ...bounce.addressedTo, ...(bounce.envelopeId ? [`${verp.local}+${bounce.envelopeId}@${verp.domain}`] : [])];
-      const delivery = candidates.map((address) => deliveryOfBounceAddress(address, verp)).find((found) => found !== null);
+      const candidates = [...envelopeRecipients, ...bounce.addressedTo];
+      const delivery =
+        candidates.map((address) => deliveryOfBounceAddress(address, verp)).find((found) => found !== null) ??
+        (bounce.envelopeId ? deliveryOfBounceToken(bounce.envelopeId, verp) : null);
       if (!delivery) {
         logger.warn({ addressedTo: candidates.slice(0, 5) }, 'a bounce names no delivery of ours (forged, or mangled): ignored');
         return { outcome: 'ignored', reason: 'unverified' };

@@ -40,17 +40,21 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  *          // 'bounces+aaaa…3.kq5…@mail.example.com'
  */
 export function bounceAddressFor(delivery: BouncedDelivery, options: VerpOptions): string {
-  return `${options.local}+${bounceToken(delivery, options)}@${options.domain}`;
+  return verpFor(delivery, options).address;
 }
 
 /**
- * The token alone (`<delivery>.<mac>`): the local part's tag, and the DSN
- * envelope id (ENVID, RFC 3461 §4.4) that comes back in Original-Envelope-Id.
+ * The bounce address and its token (`<delivery>.<mac>`), computed once: the
+ * token is also the DSN envelope id (ENVID, RFC 3461 §4.4) that comes back in
+ * Original-Envelope-Id.
+ *
+ * @example const { address, token } = verpFor({ notificationId, position: 0 }, options)
  */
-export function bounceToken(delivery: BouncedDelivery, options: VerpOptions): string {
+export function verpFor(delivery: BouncedDelivery, options: VerpOptions): { readonly address: string; readonly token: string } {
   if (!UUID.test(delivery.notificationId)) throw new Error(`not a notification id: ${delivery.notificationId}`);
   const payload = Buffer.concat([Buffer.from(delivery.notificationId.replace(/-/g, ''), 'hex'), varint(delivery.position)]);
-  return `${base32(payload)}.${base32(mac(payload, options.secret))}`;
+  const token = `${base32(payload)}.${base32(mac(payload, options.secret))}`;
+  return { address: `${options.local}+${token}@${options.domain}`, token };
 }
 
 /**
@@ -60,10 +64,22 @@ export function bounceToken(delivery: BouncedDelivery, options: VerpOptions): st
  * @example deliveryOfBounceAddress('bounces+…@mail.example.com', options) // { notificationId, position } | null
  */
 export function deliveryOfBounceAddress(address: string, options: VerpOptions): BouncedDelivery | null {
-  const match = /^([^+@]+)\+([a-z2-7]+)\.([a-z2-7]+)@(.+)$/i.exec(address.trim());
-  if (!match || match[1]!.toLowerCase() !== options.local.toLowerCase() || match[4]!.toLowerCase() !== options.domain.toLowerCase()) return null;
-  const payload = fromBase32(match[2]!.toLowerCase());
-  const given = fromBase32(match[3]!.toLowerCase());
+  const match = /^([^+@]+)\+([^@]+)@(.+)$/.exec(address.trim());
+  if (!match || match[1]!.toLowerCase() !== options.local.toLowerCase() || match[3]!.toLowerCase() !== options.domain.toLowerCase()) return null;
+  return deliveryOfBounceToken(match[2]!, options);
+}
+
+/**
+ * The delivery a token names (the tag of a bounce address, or a DSN's
+ * Original-Envelope-Id), or null when its MAC does not verify.
+ *
+ * @example deliveryOfBounceToken('aaaa….kq5…', options) // { notificationId, position } | null
+ */
+export function deliveryOfBounceToken(token: string, options: VerpOptions): BouncedDelivery | null {
+  const match = /^([a-z2-7]+)\.([a-z2-7]+)$/.exec(token.trim().toLowerCase());
+  if (!match) return null;
+  const payload = fromBase32(match[1]!);
+  const given = fromBase32(match[2]!);
   if (!payload || !given || payload.length < 17 || given.length !== MAC_BYTES) return null;
   if (!timingSafeEqual(given, mac(payload, options.secret))) return null;
   const hex = payload.subarray(0, 16).toString('hex');

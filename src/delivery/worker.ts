@@ -41,8 +41,8 @@ export interface WorkerOptions {
   readonly drainMs?: number;
   /** Messages per second this worker starts at most (SEND_RATE_LIMIT for a single instance). */
   readonly sendRatePerSecond?: number;
-  /** The envelope sender (VERP) and DSN envelope id of a delivery, when bounces are taken in. */
-  readonly bounceAddressOf?: (delivery: ClaimedDelivery) => { readonly address: string; readonly envelopeId: string };
+  /** The envelope sender (VERP) of a delivery and its token, the DSN envelope id, when bounces are taken in. */
+  readonly bounceAddressOf?: (delivery: ClaimedDelivery) => { readonly address: string; readonly token: string };
 }
 
 export interface Worker {
@@ -178,7 +178,7 @@ export function createWorker(options: WorkerOptions): Worker {
     } else {
       try {
         const verp = options.bounceAddressOf?.(delivery);
-        const message = await composeMessage(job.request, job.email, { ...options.message, date: new Date(delivery.acceptedAt), ...(verp ? { bounceAddress: verp.address, envelopeId: verp.envelopeId } : {}) });
+        const message = await composeMessage(job.request, job.email, { ...options.message, date: new Date(delivery.acceptedAt), ...(verp ? { bounceAddress: verp.address, envelopeId: verp.token } : {}) });
         messageId = message.messageId;
         result = await transport.send(message);
       } catch (error) {

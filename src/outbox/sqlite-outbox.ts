@@ -13,7 +13,7 @@ import { afterReport, arbitrate, DELIVERY_STATUSES, FINAL_STATUSES, statusAfter,
 import type { CalendarMethod } from '../model/itip-method.ts';
 import { storedReport } from './report.ts';
 import { WEBHOOK_EVENT_STATUSES, webhookPayload } from '../webhook/event.ts';
-import { StaleDeliveryError, type StoredReport, type ReportResult, type AcceptOutcome, type ClaimedDelivery, type DeliveryRecord, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
+import { StaleDeliveryError, type LastReply, type StoredReport, type ReportResult, type AcceptOutcome, type ClaimedDelivery, type DeliveryRecord, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
 
 /** How many due deliveries a claim looks at per delivery it may hand out (some wait or are superseded). */
 const SCAN_FACTOR = 2;
@@ -195,9 +195,8 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
 
   /** A webhook event for a delivery's change (inside the caller's transaction). */
   function recordWebhook(deliveryId: number, status: DeliveryStatus | 'delayed', report: StoredReport | null, at: number): void {
-    const row = sql.deliveryFacts.get(deliveryId) as { notification_id: string; position: number; recipient: string; message_id: string | null; last_code: string | null; last_response_code: number | null; last_response: string | null; last_message: string | null };
-    const lastReply = row.last_code === null ? null : { code: row.last_code, responseCode: row.last_response_code, response: row.last_response, message: row.last_message ?? '' };
-    const data = { notificationId: row.notification_id, position: row.position, recipient: row.recipient, status, messageId: row.message_id, lastReply, report };
+    const row = sql.deliveryFacts.get(deliveryId) as unknown as { notification_id: string; position: number; recipient: string; message_id: string | null } & ReplyColumns;
+    const data = { notificationId: row.notification_id, position: row.position, recipient: row.recipient, status, messageId: row.message_id, lastReply: lastReplyOf(row), report };
     sql.addWebhook.run(`${row.notification_id}/${row.position}`, webhookPayload(data, at), at);
   }
 
@@ -253,8 +252,9 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
         if (due.length === 0) return [];
         const byKey = new Map<string, OrderedRow[]>();
         for (const row of sql.rivals.all(JSON.stringify(due)) as unknown as RivalRow[]) {
-          const ordered = orderedRow(row);
-          byKey.set(row.order_key, [...(byKey.get(row.order_key) ?? []), ordered]);
+          const group = byKey.get(row.order_key);
+          if (group) group.push(orderedRow(row));
+          else byKey.set(row.order_key, [orderedRow(row)]);
         }
         const byId = new Map([...byKey.values()].flat().map((r) => [r.id, r]));
         const claimed: ClaimedDelivery[] = [];
@@ -441,14 +441,10 @@ interface NotificationRow {
   deadline_at: number;
 }
 
-interface DeliveryRow {
+interface DeliveryRow extends ReplyColumns {
   recipient: string;
   status: DeliveryStatus;
   attempts: number;
-  last_code: string | null;
-  last_response_code: number | null;
-  last_response: string | null;
-  last_message: string | null;
   message_id: string | null;
   queued_at: number;
   updated_at: number;
@@ -462,12 +458,24 @@ interface DeliveryRow {
   report_at: number | null;
 }
 
+interface ReplyColumns {
+  last_code: string | null;
+  last_response_code: number | null;
+  last_response: string | null;
+  last_message: string | null;
+}
+
+/** The relay's last reply as stored in a delivery row, or null before any attempt. */
+function lastReplyOf(row: ReplyColumns): LastReply | null {
+  return row.last_code === null ? null : { code: row.last_code, responseCode: row.last_response_code, response: row.last_response, message: row.last_message ?? row.last_response ?? '' };
+}
+
 function deliveryRecord(row: DeliveryRow): DeliveryRecord {
   return {
     email: row.recipient,
     status: row.status,
     attempts: row.attempts,
-    lastReply: row.last_code === null ? null : { code: row.last_code, responseCode: row.last_response_code, response: row.last_response, message: row.last_message ?? row.last_response ?? '' },
+    lastReply: lastReplyOf(row),
     messageId: row.message_id,
     queuedAt: iso(row.queued_at)!,
     updatedAt: iso(row.updated_at)!,
