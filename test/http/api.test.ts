@@ -263,7 +263,12 @@ describe('health, readiness, metrics, docs', () => {
   it('/metrics counts deliveries in Prometheus text', async () => {
     const { id } = (await post(example('trueconf-weekly'))).json();
     await settled(id);
-    const response = await service.app.inject('/metrics');
+    // The process counters move once the worker has the outbox's answer, which
+    // on Redis can come a moment after the stored status is readable.
+    const response = await waitFor(async () => {
+      const metrics = await service.app.inject('/metrics');
+      return metrics.body.includes('invite_mailer_events_total{event="sent"} 3') ? metrics : null;
+    }, 5_000, 'the sent counter');
     expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(response.body).toContain('invite_mailer_deliveries{status="sent"} 3');
     expect(response.body).toContain('invite_mailer_events_total{event="accepted"} 3');
