@@ -53,7 +53,7 @@ export async function checkI18n(options: I18nCheckOptions): Promise<I18nProblem[
   const folder = (locale: string) => join(options.localesDir, locale) + '/';
   const usedBy = templateFilesByKey(catalog, templates);
 
-  for (const [locale, keys] of Object.entries(missingKeys(catalog, templates.labelPaths))) {
+  for (const [locale, keys] of Object.entries(missingKeys(catalog, templates.keyPaths))) {
     for (const key of keys) {
       const files = usedBy.get(key);
       problems.push({ file: folder(locale), where: key, message: `missing: the emails use it${files ? ` (${files.join(', ')})` : ''}` });
@@ -64,17 +64,29 @@ export async function checkI18n(options: I18nCheckOptions): Promise<I18nProblem[
     for (const form of forms) problems.push({ file: folder(locale), where: form, message: `missing plural form: ${locale} needs ${categories}` });
   }
 
-  const required = new Set(requiredKeys(catalog, templates.labelPaths));
+  const required = new Set(requiredKeys(catalog, templates.keyPaths));
   for (const locale of catalog.locales) {
     for (const key of [...catalog.keys(locale)].sort()) {
       if (!required.has(key)) problems.push({ file: folder(locale), where: key, message: 'unused: no template or code reads it (remove it, or use it)' });
     }
   }
 
+  // A string read with {{t "key" …}} may use only what that call passes: anything else would reach the email as text.
+  const placeholders = new Map(catalog.locales.map((locale) => [locale, placeholdersByKey(catalog, locale)]));
+  for (const call of templates.translations) {
+    for (const locale of catalog.locales) {
+      const names = placeholders.get(locale)!.get(call.key);
+      const unknown = [...(names ?? [])].filter((name) => !call.passes.includes(name));
+      if (unknown.length) {
+        problems.push({ file: folder(locale), where: call.key, message: `uses {{${unknown.join('}}, {{')}}}, which ${call.file} line ${call.line} does not pass (it passes: ${call.passes.join(', ') || 'nothing'})` });
+      }
+    }
+  }
+
   const reference = catalog.defaultLocale;
-  const referencePlaceholders = placeholdersByKey(catalog, reference);
+  const referencePlaceholders = placeholders.get(reference)!;
   for (const locale of catalog.locales.filter((l) => l !== reference)) {
-    for (const [key, names] of placeholdersByKey(catalog, locale)) {
+    for (const [key, names] of placeholders.get(locale)!) {
       const expected = referencePlaceholders.get(key);
       if (!expected) continue;
       const missing = [...expected].filter((n) => !names.has(n));
@@ -108,8 +120,8 @@ function placeholdersByKey(catalog: Catalog, locale: string): Map<string, Set<st
 function templateFilesByKey(catalog: Catalog, templates: TemplateSet): Map<string, string[]> {
   const result = new Map<string, string[]>();
   for (const source of templates.sources) {
-    for (const match of source.handlebars.matchAll(/(?:@root\.|\.\.\/)?t\.([A-Za-z0-9_.-]+)/g)) {
-      const path = match[1]!;
+    for (const match of source.handlebars.matchAll(/(?:@root\.|\.\.\/)?t\.([A-Za-z0-9_.-]+)|(?:\{\{~?|\()\s*t\s+"([^"]+)"/g)) {
+      const path = (match[1] ?? match[2])!;
       for (const key of [path, ...[...catalog.keys(catalog.defaultLocale)].filter((k) => k.startsWith(`${path}.`))]) {
         const files = result.get(key) ?? [];
         if (!files.includes(source.file)) files.push(source.file);

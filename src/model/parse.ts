@@ -73,6 +73,9 @@ function crossFieldIssues(request: NotificationRequest): RequestIssue[] {
   checkUniqueEmails(request.attendees.map((a) => a.email), ['attendees'], report);
   if (request.recipients) checkUniqueEmails(request.recipients.map((r) => r.email), ['recipients'], report);
 
+  if (request.organizer.timeZone !== undefined && !isKnownTimeZone(request.organizer.timeZone)) {
+    report(['organizer', 'timeZone'], `is not a known IANA time zone (such as Europe/Moscow): ${request.organizer.timeZone}`);
+  }
   request.recipients?.forEach((recipient, index) => {
     if (recipient.timeZone !== undefined && !isKnownTimeZone(recipient.timeZone)) {
       report(['recipients', index, 'timeZone'], `is not a known IANA time zone (such as Europe/Moscow): ${recipient.timeZone}`);

@@ -94,12 +94,21 @@ export const agendaItemSchema = z.strictObject({
   allDay: z.boolean().default(false),
 });
 
+/** A language tag: the locale a person reads email in. */
+const languageTag = () => z.string().regex(/^[a-zA-Z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$/, 'must be a language tag such as ru, en or pt-BR');
+
+/**
+ * The organizer: a person, and optionally the language and zone the service
+ * writes to them in (NOTIFY_ORGANIZER: the notice of undeliverable invitations).
+ */
+export const organizerSchema = personSchema.extend({
+  locale: languageTag().optional(),
+  timeZone: z.string().max(64).optional(),
+});
+
 export const recipientSchema = z.strictObject({
   email: emailAddress(),
-  locale: z
-    .string()
-    .regex(/^[a-zA-Z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$/, 'must be a language tag such as ru, en or pt-BR')
-    .optional(),
+  locale: languageTag().optional(),
   timeZone: z.string().max(64).optional(),
   rsvp: z
     .strictObject({ accept: webLink().optional(), tentative: webLink().optional(), decline: webLink().optional() })
@@ -153,7 +162,7 @@ export const replySchema = z.strictObject({
 export const notificationRequestSchema = z.strictObject({
   type: z.enum(NOTIFICATION_TYPES),
   event: eventSchema,
-  organizer: personSchema,
+  organizer: organizerSchema,
   attendees: z.array(attendeeSchema).min(1).max(MAX_PEOPLE),
   recipients: z.array(recipientSchema).min(1).max(MAX_PEOPLE).optional(),
   changes: changesSchema.optional(),

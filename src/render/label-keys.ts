@@ -4,6 +4,7 @@
  * code composes times and recurrence from.
  */
 import type { Catalog } from './catalog.ts';
+import { FAILURE_REASON_KEYS } from './failure-reason.ts';
 import { RECURRENCE_TEXT_KEYS } from './recurrence-text.ts';
 import { TIME_TEXT_KEYS } from './time-text.ts';
 
@@ -47,7 +48,7 @@ export function expandLabelPaths(catalog: Catalog, labelPaths: ReadonlySet<strin
  * @example requiredKeys(catalog, templates.labelPaths).includes('conference.join') // true
  */
 export function requiredKeys(catalog: Catalog, labelPaths: ReadonlySet<string>): string[] {
-  const code = new Set<string>([...TIME_TEXT_KEYS, ...RECURRENCE_TEXT_KEYS, ...VIEW_KEYS]);
+  const code = new Set<string>([...TIME_TEXT_KEYS, ...RECURRENCE_TEXT_KEYS, ...VIEW_KEYS, ...FAILURE_REASON_KEYS]);
   return [...new Set([...expandLabelPaths(catalog, labelPaths), ...expandLabelPaths(catalog, code)])].sort();
 }
 

@@ -12,6 +12,8 @@ import { loadCatalog, type Catalog } from './catalog.ts';
 import { loadTemplates, type TemplateSet } from './templates.ts';
 import { recipientsOf } from '../model/people.ts';
 import { fill, slotText, slotted, type SlotText } from './slots.ts';
+import { oneLine, tidyText } from './text-shape.ts';
+import { renderFailureNotice, type FailedDelivery, type RenderedNotice } from './failure-notice.ts';
 import { localeView, recipientData, zoneView, type LocaleView, type ZoneView } from './views.ts';
 
 export interface RendererOptions {
@@ -68,6 +70,8 @@ export interface RenderedEmail {
 export interface Renderer {
   /** Every recipient's email, in the order of `recipients`. */
   render(request: NotificationRequest, options?: RenderOptions): RenderedEmail[];
+  /** The organizer's notice of recipients this notification could not reach (failure-notice.ts). */
+  renderFailureNotice(request: NotificationRequest, failures: readonly FailedDelivery[]): RenderedNotice;
   readonly catalog: Catalog;
   readonly templates: TemplateSet;
 }
@@ -173,15 +177,11 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
     });
   }
 
-  return Object.freeze({ render, catalog, templates });
-}
-
-/** A subject is one line (RFC 5322 §2.2: a header has no bare line breaks). */
-function oneLine(value: string): string {
-  return value.replace(/\s+/g, ' ').trim();
-}
-
-/** Template blocks leave runs of blank lines; a reader wants at most one. */
-function tidyText(value: string): string {
-  return value.replace(/[ \t]+\n/g, '\n').replace(/\n{3,}/g, '\n\n').trim() + '\n';
+  const noticeOptions = { catalog, templates, branding, ...(options.defaultTimeZone ? { defaultTimeZone: options.defaultTimeZone } : {}) };
+  return Object.freeze({
+    render,
+    renderFailureNotice: (request: NotificationRequest, failures: readonly FailedDelivery[]) => renderFailureNotice(request, failures, noticeOptions),
+    catalog,
+    templates,
+  });
 }

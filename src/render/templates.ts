@@ -10,12 +10,24 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import Handlebars from 'handlebars';
 import { NOTIFICATION_TYPES, type NotificationType } from '../model/schema.ts';
+import type { Translate } from './catalog.ts';
 import { compileMjmlFiles } from './mjml.ts';
 import { TemplateError } from './template-error.ts';
 
 export { TemplateError } from './template-error.ts';
 
-export type TemplateFunction = (context: object) => string;
+/** Emails the service writes on its own behalf (not a notification of the contract): one folder each. */
+export const SERVICE_EMAILS = ['delivery-failure'] as const;
+export type ServiceEmail = (typeof SERVICE_EMAILS)[number];
+/** Every email with a folder in `templates/`. */
+export type EmailKind = NotificationType | ServiceEmail;
+
+/** What a template run gets besides its context: `translate` for the `t` helper, in the email's language. */
+export interface TemplateData {
+  readonly translate?: Translate;
+}
+
+export type TemplateFunction = (context: object, options?: { readonly data?: TemplateData }) => string;
 
 export interface CompiledEmail {
   readonly html: TemplateFunction;
@@ -24,11 +36,24 @@ export interface CompiledEmail {
 }
 
 export interface TemplateSet {
-  readonly emails: Readonly<Record<NotificationType, CompiledEmail>>;
+  readonly emails: Readonly<Record<EmailKind, CompiledEmail>>;
   /** Label paths the templates read below `t.` (`conference.join`, `statuses`), leaves or subtrees. */
   readonly labelPaths: ReadonlySet<string>;
+  /** Every key the templates read: the `t.` paths and the keys of `{{t "key" …}}`, for check:i18n. */
+  readonly keyPaths: ReadonlySet<string>;
+  /** Each `{{t "key" name=…}}` call: where it is and the values it passes (what the string may use). */
+  readonly translations: readonly TranslationCall[];
   /** Every template file with what Handlebars compiled of it, for check:i18n's messages. */
   readonly sources: readonly TemplateSource[];
+}
+
+export interface TranslationCall {
+  readonly file: string;
+  /** The line in what Handlebars compiles (for MJML, the HTML made of it). */
+  readonly line: number;
+  readonly key: string;
+  /** The names passed: `count` among them for a plural. */
+  readonly passes: readonly string[];
 }
 
 export interface TemplateSource {
@@ -38,8 +63,12 @@ export interface TemplateSource {
   readonly handlebars: string;
 }
 
-/** Helpers a template may call besides Handlebars' own (if, unless, each, with, lookup). */
-export const TEMPLATE_HELPERS = ['nl2br'] as const;
+/**
+ * Helpers a template may call besides Handlebars' own (if, unless, each, with, lookup):
+ * `nl2br`, and `t` (`{{t "failureNotice.heading" count=failures.length}}`): a string of
+ * the email's language with the values the template passes.
+ */
+export const TEMPLATE_HELPERS = ['nl2br', 't'] as const;
 
 /** Options for `loadTemplates`. */
 export interface LoadTemplatesOptions {
@@ -61,7 +90,8 @@ export interface LoadTemplatesOptions {
  */
 export async function loadTemplates(templatesDir: string, options: LoadTemplatesOptions = {}): Promise<TemplateSet> {
   const root = resolve(templatesDir);
-  const types = NOTIFICATION_TYPES.map((type) => ({ type, path: join(root, type, 'html.mjml') }));
+  const kinds: readonly EmailKind[] = [...NOTIFICATION_TYPES, ...SERVICE_EMAILS];
+  const types = kinds.map((type) => ({ type, path: join(root, type, 'html.mjml') }));
   for (const { path } of types) {
     let source: string;
     try {
@@ -88,8 +118,8 @@ export async function loadTemplates(templatesDir: string, options: LoadTemplates
     sources.push({ file: path, kind: 'partial', handlebars: source });
   }
 
-  const emails = {} as Record<NotificationType, CompiledEmail>;
-  for (const type of NOTIFICATION_TYPES) {
+  const emails = {} as Record<EmailKind, CompiledEmail>;
+  for (const type of kinds) {
     const dir = join(root, type);
     const htmlPath = join(dir, 'html.mjml');
     const htmlSource = compiledHtml.get(htmlPath)!;
@@ -109,8 +139,10 @@ export async function loadTemplates(templatesDir: string, options: LoadTemplates
   }
 
   const labelPaths = new Set<string>();
-  for (const source of sources) collectLabelPaths(Handlebars.parse(source.handlebars), labelPaths);
-  return Object.freeze({ emails: Object.freeze(emails), labelPaths, sources: Object.freeze(sources) });
+  const translations: TranslationCall[] = [];
+  for (const source of sources) collectLabelPaths(Handlebars.parse(source.handlebars), source.file, labelPaths, translations);
+  const keyPaths = new Set([...labelPaths, ...translations.map((call) => call.key)]);
+  return Object.freeze({ emails: Object.freeze(emails), labelPaths, keyPaths, translations: Object.freeze(translations), sources: Object.freeze(sources) });
 }
 
 function parseOrThrow(path: string, source: string): void {
@@ -129,7 +161,7 @@ function compile(env: typeof Handlebars, path: string, source: string, plain: bo
   try {
     // knownHelpersOnly: an unknown helper is a compile error here, not an empty string in a customer's mail.
     template = env.compile(source, { knownHelpers, knownHelpersOnly: true, noEscape: plain, strict: false });
-    template({}); // compile now, so a broken template fails at start, not at the first message
+    template({}, { data: { translate: (key: string) => key } }); // compile now, so a broken template fails at start, not at the first message
   } catch (error) {
     const message = (error as Error).message;
     const line = /line (\d+)/.exec(message)?.[1];
@@ -156,11 +188,36 @@ function registerHelpers(html: typeof Handlebars, text: typeof Handlebars): void
     new html.SafeString(html.escapeExpression(String(value ?? '')).replace(/\r?\n/g, '<br>')),
   );
   text.registerHelper('nl2br', (value: unknown) => String(value ?? ''));
+  // The string comes back plain: the HTML template escapes it once, like any value.
+  const t = (key: unknown, options: Handlebars.HelperOptions) => {
+    const translate = (options.data as TemplateData | undefined)?.translate;
+    if (!translate) throw new Error(`{{t "${String(key)}"}}: this email is rendered without a language`);
+    return translate(String(key), options.hash as Record<string, unknown>);
+  };
+  html.registerHelper('t', t);
+  text.registerHelper('t', t);
 }
 
-/** Collects `t.<path>` references of a template AST. */
-function collectLabelPaths(program: hbs.AST.Program, into: Set<string>): void {
+/** Collects `t.<path>` references of a template AST, and the keys of `{{t "key"}}` calls. */
+function collectLabelPaths(program: hbs.AST.Program, file: string, into: Set<string>, calls: TranslationCall[]): void {
   const visitor = new Handlebars.Visitor();
+  const helperCall = (node: hbs.AST.MustacheStatement | hbs.AST.SubExpression) => {
+    const [first] = node.params;
+    if (node.path.type === 'PathExpression' && (node.path as hbs.AST.PathExpression).original === 't' && first?.type === 'StringLiteral') {
+      const passes = (node.hash?.pairs ?? []).map((pair) => pair.key);
+      calls.push({ file, line: node.loc.start.line, key: (first as hbs.AST.StringLiteral).value, passes });
+    }
+  };
+  const visitMustache = visitor.MustacheStatement.bind(visitor);
+  visitor.MustacheStatement = function (node: hbs.AST.MustacheStatement) {
+    helperCall(node);
+    visitMustache(node);
+  };
+  const visitSubExpression = visitor.SubExpression.bind(visitor);
+  visitor.SubExpression = function (node: hbs.AST.SubExpression) {
+    helperCall(node);
+    visitSubExpression(node);
+  };
   visitor.PathExpression = function (path: hbs.AST.PathExpression) {
     const parts = path.data && path.parts[0] === 'root' ? path.parts.slice(1) : path.parts;
     if (parts[0] === 't' && parts.length > 1) into.add(parts.slice(1).join('.'));

@@ -67,18 +67,16 @@ export function localeView(request: NotificationRequest, times: EventTimes, loca
   const t = catalog.translator(locale);
   const eventZoneText = new TimeText(t, locale, times.zone);
   const { organizer, participants, replier, author } = peopleOf(request);
-  const direction = catalog.direction(locale);
   const conference = conferenceView(request.event.conference, t);
   const recurrence = recurrenceText(request.event.recurrence, t, locale, eventZoneText, times);
   const visible = participants.slice(0, participantsShown);
   const { event, type } = request;
   const occurrenceCancelled = type === 'cancellation' && times.occurrence !== null;
 
-  const brand = { ...branding, productName: branding.productName ?? t('brand.defaultName') };
+  const page = pageView(catalog, branding, locale, t);
+  const { brand } = page;
   const base = {
-    lang: locale,
-    dir: { name: direction, start: direction === 'rtl' ? 'right' : 'left', end: direction === 'rtl' ? 'left' : 'right' },
-    brand,
+    ...page,
     type,
     isInvitation: type === 'invitation',
     isUpdate: type === 'update',
@@ -103,6 +101,20 @@ export function localeView(request: NotificationRequest, times: EventTimes, loca
   };
   const viaName = t('sender.via', { name: author.name, product: brand.productName });
   return { locale, t, eventZoneText, conference, recurrence, base, calendarWords: calendarWords(conference, t), viaName, productName: brand.productName };
+}
+
+/**
+ * What every email's page needs: its language, writing direction and brand.
+ *
+ * @example pageView(catalog, branding, 'ru', catalog.translator('ru')).dir.start // 'left'
+ */
+export function pageView(catalog: Catalog, branding: Branding, locale: string, t: Translate) {
+  const direction = catalog.direction(locale);
+  return {
+    lang: locale,
+    dir: { name: direction, start: direction === 'rtl' ? 'right' : 'left', end: direction === 'rtl' ? 'left' : 'right' },
+    brand: { ...branding, productName: branding.productName ?? t('brand.defaultName') },
+  };
 }
 
 /**

@@ -52,6 +52,28 @@ describe('check:i18n', () => {
     expect(summary(await check())).toEqual(['locales/en|actions.snooze|unused: no template or code reads it (remove it, or use it)']);
   });
 
+  it('names a key read with {{t "key"}} that a language lacks, and the template that reads it', async () => {
+    scratch = await scratchCopy();
+    await scratch.editLocale('ru', (t) => delete t.failureNotice.advice);
+    const problems = await check();
+    expect(summary(problems)).toEqual([expect.stringMatching(/^locales\/ru\|failureNotice\.advice\|missing: the emails use it \(.*templates\/delivery-failure\/html\.mjml.*templates\/delivery-failure\/text\.hbs.*\)$/)]);
+  });
+
+  it('names a placeholder a string uses that its {{t}} call does not pass, with the file and line of the call', async () => {
+    scratch = await scratchCopy();
+    await scratch.editLocale('en', (t) => (t.failureNotice.advice = 'Check the address of {{attendee}}.'));
+    await scratch.editLocale('ru', (t) => (t.failureNotice.advice = 'Проверьте адрес {{attendee}}.'));
+    const problems = summary(await check());
+    expect(problems).toHaveLength(4); // each language, in the HTML and the text template
+    expect(problems).toContainEqual(expect.stringMatching(/^locales\/ru\|failureNotice\.advice\|uses \{\{attendee\}\}, which .*templates\/delivery-failure\/text\.hbs line 1[0-9] does not pass \(it passes: nothing\)$/));
+  });
+
+  it('names a missing plural form of a string read with {{t "key" count=…}}', async () => {
+    scratch = await scratchCopy();
+    await scratch.editLocale('ru', (t) => delete t.failureNotice.heading_many);
+    expect(summary(await check())).toEqual(['locales/ru|failureNotice.heading_many|missing plural form: ru needs one, few, many, other']);
+  });
+
   it('names a locale file that is not valid JSON', async () => {
     scratch = await scratchCopy();
     await scratch.editFile('locales/ru/email.json', (text) => text.replace('"Приглашение: {{title}}",', '"Приглашение: {{title}}"'));

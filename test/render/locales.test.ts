@@ -41,15 +41,15 @@ describe('locale keys the emails need', () => {
   it('every language of the project has every key the templates and code read', async () => {
     const catalog = await loadCatalog(LOCALES, 'en');
     expect(catalog.locales).toEqual(expect.arrayContaining(['ru', 'en']));
-    const required = requiredKeys(catalog, templates.labelPaths);
+    const required = requiredKeys(catalog, templates.keyPaths);
     expect(required).toEqual(expect.arrayContaining(['conference.join', 'actions.openCalendar', 'people.more', 'time.longRange', 'recurrence.times']));
-    expect(missingKeys(catalog, templates.labelPaths)).toEqual(Object.fromEntries(catalog.locales.map((l) => [l, []])));
+    expect(missingKeys(catalog, templates.keyPaths)).toEqual(Object.fromEntries(catalog.locales.map((l) => [l, []])));
   });
 
   it('fails when a key a template uses is missing in a language', async () => {
     const dir = await localesWithout('ru', 'conference.join');
     const catalog = await loadCatalog(dir, 'en');
-    expect(missingKeys(catalog, templates.labelPaths).ru).toEqual(['conference.join']);
+    expect(missingKeys(catalog, templates.keyPaths).ru).toEqual(['conference.join']);
   });
 
   it('every language has every plural form it needs, and a missing one is named', async () => {
