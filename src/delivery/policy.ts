@@ -24,6 +24,8 @@ export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
  * afterwards that it could not deliver.
  */
 export const FINAL_STATUSES: ReadonlySet<DeliveryStatus> = new Set(['sent', 'failed', 'expired', 'unknown', 'superseded', 'bounced']);
+/** Final statuses that mean the recipient never got it: what the organizer is told of (NOTIFY_ORGANIZER=failures). */
+export const UNDELIVERED_STATUSES: ReadonlySet<DeliveryStatus> = new Set(['failed', 'expired', 'bounced']);
 /** Statuses a worker may take a delivery from (when it is due). */
 export const WAITING_STATUSES: ReadonlySet<DeliveryStatus> = new Set(['queued', 'retrying']);
 

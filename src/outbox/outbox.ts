@@ -8,6 +8,7 @@ import type { DeliveryReport, DeliveryStatus, Outcome } from '../delivery/policy
 import type { CalendarMethod } from '../model/itip-method.ts';
 import type { NotificationRequest } from '../model/schema.ts';
 import type { RelayReply } from '../transport/delivery-error.ts';
+import type { WebhookEventData } from '../webhook/event.ts';
 
 export { DELIVERY_STATUSES, FINAL_STATUSES, type DeliveryStatus } from '../delivery/policy.ts';
 
@@ -61,6 +62,22 @@ export interface WebhookEvent {
   readonly payload: string;
   /** 1 on the first try. */
   readonly attempt: number;
+}
+
+/**
+ * One notification's recipients that could not be reached (UNDELIVERED_STATUSES),
+ * gathered for one notice to the organizer and leased to the notice sender.
+ */
+export interface NoticeBatch {
+  readonly notificationId: string;
+  /** The request as accepted (JSON text). */
+  readonly body: string;
+  /** In the order they happened; the outbox filled in address, reply and report. */
+  readonly failures: readonly WebhookEventData[];
+  /** 1 on the first try. */
+  readonly attempt: number;
+  /** Which stored failures the batch holds: settling removes those, not ones that came after. */
+  readonly through: string;
 }
 
 /** Which delivery a bounce names (a VERP address, or the DSN's envelope id). */
@@ -156,6 +173,15 @@ export interface Outbox {
   claimWebhooks(max: number, now: number, leaseMs: number): Promise<WebhookEvent[]>;
   /** Delivered: the event is done. Otherwise it is due again at `retryAt`. */
   settleWebhook(event: WebhookEvent, result: { readonly delivered: true } | { readonly retryAt: number }): Promise<void>;
+  /**
+   * With `notices` on, every change of a recipient to an undelivered status is
+   * stored for the organizer in the same write, due a window later so that the
+   * failures of a notification come as one notice. Leases due notifications,
+   * each with every failure stored so far; a lease that runs out makes it due again.
+   */
+  claimNotices(max: number, now: number, leaseMs: number): Promise<NoticeBatch[]>;
+  /** Sent (or given up): those failures are done. Otherwise due again at `retryAt`. */
+  settleNotice(batch: NoticeBatch, result: { readonly done: true } | { readonly retryAt: number }): Promise<void>;
   /** How many deliveries are in each status. */
   counts(): Promise<Record<DeliveryStatus, number>>;
   /** Throws when the outbox cannot take a write. */

@@ -9,11 +9,11 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import { arbitrate, DELIVERY_STATUSES, FINAL_STATUSES, REPORTABLE_STATUSES, statusAfter, WAITING_STATUSES, type DeliveryStatus, type OrderedDelivery, type Outcome } from '../delivery/policy.ts';
+import { arbitrate, DELIVERY_STATUSES, FINAL_STATUSES, REPORTABLE_STATUSES, statusAfter, UNDELIVERED_STATUSES, WAITING_STATUSES, type DeliveryStatus, type OrderedDelivery, type Outcome } from '../delivery/policy.ts';
 import type { CalendarMethod } from '../model/itip-method.ts';
 import { WEBHOOK_EVENT_STATUSES, webhookPayload } from '../webhook/event.ts';
 import { storedReport } from './report.ts';
-import { StaleDeliveryError, type WebhookEvent, type StoredReport, type AcceptOutcome, type ClaimedDelivery, type DeliveryRecord, type LastReply, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
+import { StaleDeliveryError, type WebhookEvent, type NoticeBatch, type StoredReport, type AcceptOutcome, type ClaimedDelivery, type DeliveryRecord, type LastReply, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
 
 export interface RedisOutboxOptions {
   /** `redis://[user:password@]host:port[/db]` */
@@ -28,6 +28,8 @@ export interface RedisOutboxOptions {
   readonly connectWithinMs?: number;
   /** Store a webhook event with every change to a final status and every delay report (WEBHOOK_URL). */
   readonly webhooks?: boolean;
+  /** Store each undelivered recipient for a notice to the organizer (NOTIFY_ORGANIZER), due this long after the first. */
+  readonly notices?: { readonly windowMs: number };
 }
 
 interface StoredDelivery {
@@ -87,7 +89,9 @@ if d.status ~= from then
   redis.call('HINCRBY', KEYS[2], from, -1)
   redis.call('HINCRBY', KEYS[2], d.status, 1)
 end
--- A webhook event in the same script as the change (ARGV 7: its payload; 8: key prefix; 9: recipient key; 10: now).
+-- What others hear of it, in the same script as the change. ARGV 7: the event (its payload, '' for none);
+-- 8: key prefix; 9: recipient key; 10: now; 11: '1' for a webhook event; 12: when a notice to the
+-- organizer is due ('' for none); 13: notification id.
 if ARGV[7] ~= '' then
   local event = cjson.decode(ARGV[7])
   event.data.recipient = d.email
@@ -95,8 +99,15 @@ if ARGV[7] ~= '' then
   event.data.lastReply = d.lastReply
   if d.report then event.data.report = d.report end
   local id = 'evt_' .. redis.call('INCR', ARGV[8] .. ':wh-seq')
-  redis.call('RPUSH', ARGV[8] .. ':wh:' .. ARGV[9], cjson.encode({id = id, payload = cjson.encode(event)}))
-  redis.call('ZADD', ARGV[8] .. ':wh-pending', 'NX', tonumber(ARGV[10]), ARGV[9])
+  local entry = cjson.encode({id = id, payload = cjson.encode(event)})
+  if ARGV[11] == '1' then
+    redis.call('RPUSH', ARGV[8] .. ':wh:' .. ARGV[9], entry)
+    redis.call('ZADD', ARGV[8] .. ':wh-pending', 'NX', tonumber(ARGV[10]), ARGV[9])
+  end
+  if ARGV[12] ~= '' then
+    redis.call('RPUSH', ARGV[8] .. ':ntc:' .. ARGV[13], entry)
+    redis.call('ZADD', ARGV[8] .. ':ntc-pending', 'NX', tonumber(ARGV[12]), ARGV[13])
+  end
 end
 return {1, from}
 `;
@@ -125,6 +136,47 @@ if head and cjson.decode(head).id == ARGV[2] then
   redis.call('HDEL', KEYS[3], ARGV[2])
 end
 if redis.call('LLEN', KEYS[2]) == 0 then redis.call('ZREM', KEYS[1], ARGV[1]) else redis.call('ZADD', KEYS[1], tonumber(ARGV[3]), ARGV[1]) end
+return 1
+`;
+
+/**
+ * Leases a notification's stored failures when its notice is due. KEYS: pending zset, the
+ * notification's list, attempts hash. ARGV: notification id, now, lease end.
+ * Returns {attempt, entry1, entry2, …} or nil.
+ */
+const CLAIM_NOTICE = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score or tonumber(score) > tonumber(ARGV[2]) then return nil end
+local entries = redis.call('LRANGE', KEYS[2], 0, -1)
+if #entries == 0 then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return nil
+end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[3]), ARGV[1])
+local out = {redis.call('HINCRBY', KEYS[3], ARGV[1], 1)}
+for _, entry in ipairs(entries) do out[#out + 1] = entry end
+return out
+`;
+
+/**
+ * Drops the failures a sent notice held (those up to the given sequence number) and makes any
+ * that came after due now; a repeat finds nothing to drop and changes nothing. KEYS as above; ARGV: notification id, sequence, now.
+ */
+const ACK_NOTICE = `
+local dropped = 0
+while true do
+  local head = redis.call('LINDEX', KEYS[2], 0)
+  if not head or tonumber(string.sub(cjson.decode(head).id, 5)) > tonumber(ARGV[2]) then break end
+  redis.call('LPOP', KEYS[2])
+  dropped = dropped + 1
+end
+if dropped == 0 then return 0 end
+if redis.call('LLEN', KEYS[2]) == 0 then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+else
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[3]), ARGV[1])
+end
 return 1
 `;
 
@@ -170,6 +222,8 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
   commands.defineCommand('forgetPending', { numberOfKeys: 1, lua: FORGET_PENDING });
   commands.defineCommand('claimWebhook', { numberOfKeys: 3, lua: CLAIM_WEBHOOK });
   commands.defineCommand('ackWebhook', { numberOfKeys: 3, lua: ACK_WEBHOOK });
+  commands.defineCommand('claimNotice', { numberOfKeys: 3, lua: CLAIM_NOTICE });
+  commands.defineCommand('ackNotice', { numberOfKeys: 3, lua: ACK_NOTICE });
   const run = commands as unknown as {
     transition(
       deliveries: string,
@@ -180,11 +234,16 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
       attempts: number,
       unconfirmed: number,
       expectedAttempts: string,
-      webhook: string,
+      event: string,
       prefix: string,
       recipientKey: string,
       now: number,
+      webhook: '1' | '',
+      noticeDue: string,
+      notificationId: string,
     ): Promise<[number, string]>;
+    claimNotice(pending: string, list: string, attempts: string, notificationId: string, now: number, leaseUntil: number): Promise<[number, ...string[]] | null>;
+    ackNotice(pending: string, list: string, attempts: string, notificationId: string, sequence: number, now: number): Promise<number>;
     claimWebhook(pending: string, list: string, attempts: string, recipientKey: string, now: number, leaseUntil: number): Promise<[string, number] | null>;
     ackWebhook(pending: string, list: string, attempts: string, recipientKey: string, eventId: string, now: number): Promise<number>;
     deliveryContext(deliveries: string, position: string, prefix: string): Promise<string[]>;
@@ -221,6 +280,10 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     webhookPending: `${prefix}:wh-pending`,
     webhookList: (recipientKey: string) => `${prefix}:wh:${recipientKey}`,
     webhookAttempts: `${prefix}:wh-attempts`,
+    /** Notifications with failures waiting for a notice to the organizer (score: when due, or when the lease ends). */
+    noticePending: `${prefix}:ntc-pending`,
+    noticeList: (notificationId: string) => `${prefix}:ntc:${notificationId}`,
+    noticeAttempts: `${prefix}:ntc-attempts`,
   };
   /** Jobs this instance holds, with their lock tokens; locks renewed while held. */
   const held = new Map<string, { job: Job<JobData>; token: string; attempt: number }>();
@@ -257,8 +320,10 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     counters: { attempts?: number; unconfirmed?: number; expectedAttempts?: number } = {},
     event: { status: DeliveryStatus | 'delayed'; at: number } | null = null,
   ) {
-    const webhook =
-      event && options.webhooks && WEBHOOK_EVENT_STATUSES.has(event.status)
+    const webhook = Boolean(event && options.webhooks && WEBHOOK_EVENT_STATUSES.has(event.status));
+    const notice = event && options.notices && event.status !== 'delayed' && UNDELIVERED_STATUSES.has(event.status) ? String(event.at + options.notices.windowMs) : '';
+    const payload =
+      event && (webhook || notice)
         ? webhookPayload({ notificationId: data.notificationId, position: Number(data.position), recipient: null, status: event.status, messageId: null, lastReply: null, report: null }, event.at)
         : '';
     const [changed, was] = await run.transition(
@@ -270,10 +335,13 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
       counters.attempts ?? 0,
       counters.unconfirmed ?? 0,
       counters.expectedAttempts === undefined ? '' : String(counters.expectedAttempts),
-      webhook,
+      payload,
       prefix,
       `${data.notificationId}/${data.position}`,
       event?.at ?? Date.now(),
+      webhook ? '1' : '',
+      notice,
+      data.notificationId,
     );
     return { changed: changed === 1, was: was as DeliveryStatus | '' };
   }
@@ -514,6 +582,32 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     async settleWebhook(event, result) {
       if ('delivered' in result) await run.ackWebhook(key.webhookPending, key.webhookList(event.recipientKey), key.webhookAttempts, event.recipientKey, event.id, Date.now());
       else await commands.zadd(key.webhookPending, 'XX', result.retryAt, event.recipientKey);
+    },
+
+    async claimNotices(max, now, leaseMs) {
+      const due = await commands.zrangebyscore(key.noticePending, '-inf', String(now), 'LIMIT', 0, max);
+      const batches: NoticeBatch[] = [];
+      for (const notificationId of due) {
+        const claimed = await run.claimNotice(key.noticePending, key.noticeList(notificationId), key.noticeAttempts, notificationId, now, now + leaseMs);
+        if (!claimed) continue;
+        const [attempt, ...entries] = claimed;
+        const stored = entries.map((entry) => JSON.parse(entry) as { id: string; payload: string });
+        const through = stored.at(-1)!.id.slice(4);
+        const found = await notification(notificationId);
+        if (!found) {
+          // Its notification is gone: there is nothing left to tell.
+          await run.ackNotice(key.noticePending, key.noticeList(notificationId), key.noticeAttempts, notificationId, Number(through), now);
+          continue;
+        }
+        batches.push({ notificationId, body: found.body, failures: stored.map((entry) => JSON.parse(entry.payload).data), attempt, through });
+      }
+      return batches;
+    },
+
+    async settleNotice(batch, result) {
+      const { notificationId } = batch;
+      if ('done' in result) await run.ackNotice(key.noticePending, key.noticeList(notificationId), key.noticeAttempts, notificationId, Number(batch.through), Date.now());
+      else await commands.zadd(key.noticePending, 'XX', result.retryAt, notificationId);
     },
 
     async counts() {

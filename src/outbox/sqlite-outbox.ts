@@ -9,11 +9,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { afterReport, arbitrate, DELIVERY_STATUSES, FINAL_STATUSES, statusAfter, type DeliveryStatus, type OrderedDelivery, type Outcome } from '../delivery/policy.ts';
+import { afterReport, arbitrate, DELIVERY_STATUSES, FINAL_STATUSES, statusAfter, UNDELIVERED_STATUSES, type DeliveryStatus, type OrderedDelivery, type Outcome } from '../delivery/policy.ts';
 import type { CalendarMethod } from '../model/itip-method.ts';
 import { storedReport } from './report.ts';
 import { WEBHOOK_EVENT_STATUSES, webhookPayload } from '../webhook/event.ts';
-import { StaleDeliveryError, type LastReply, type StoredReport, type ReportResult, type AcceptOutcome, type ClaimedDelivery, type DeliveryRecord, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
+import { StaleDeliveryError, type LastReply, type StoredReport, type ReportResult, type AcceptOutcome, type ClaimedDelivery, type NoticeBatch, type DeliveryRecord, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
 
 /** How many due deliveries a claim looks at per delivery it may hand out (some wait or are superseded). */
 const SCAN_FACTOR = 2;
@@ -72,6 +72,15 @@ CREATE TABLE IF NOT EXISTS webhook_events (
   lease_until INTEGER
 );
 CREATE INDEX IF NOT EXISTS webhook_events_recipient ON webhook_events(recipient_key, id);
+CREATE TABLE IF NOT EXISTS organizer_notices (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  notification_id TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  due_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  lease_until INTEGER
+);
+CREATE INDEX IF NOT EXISTS organizer_notices_notification ON organizer_notices(notification_id, id);
 `;
 
 export interface SqliteOutboxOptions {
@@ -79,6 +88,8 @@ export interface SqliteOutboxOptions {
   readonly dataDir: string;
   /** Store a webhook event with every change to a final status and every delay report (WEBHOOK_URL). */
   readonly webhooks?: boolean;
+  /** Store each undelivered recipient for a notice to the organizer (NOTIFY_ORGANIZER), due this long after the first. */
+  readonly notices?: { readonly windowMs: number };
 }
 
 /**
@@ -152,6 +163,16 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
     leaseWebhook: work.prepare('UPDATE webhook_events SET lease_until = ?, attempts = attempts + 1 WHERE id = ?'),
     dropWebhook: work.prepare('DELETE FROM webhook_events WHERE id = ?'),
     retryWebhook: work.prepare('UPDATE webhook_events SET lease_until = NULL, next_attempt_at = ? WHERE id = ?'),
+    addNotice: work.prepare('INSERT INTO organizer_notices (notification_id, payload, due_at) VALUES (?, ?, ?)'),
+    // A notification's notice is due when its first failure's window has passed and no one holds it.
+    dueNotices: work.prepare(
+      `SELECT notification_id, MAX(id) AS through FROM organizer_notices GROUP BY notification_id
+       HAVING MIN(due_at) <= :now AND MAX(COALESCE(lease_until, 0)) <= :now ORDER BY MIN(id) LIMIT :max`,
+    ),
+    leaseNotice: work.prepare('UPDATE organizer_notices SET lease_until = ?, attempts = attempts + 1 WHERE notification_id = ? AND id <= ?'),
+    noticeEntries: work.prepare('SELECT payload, attempts FROM organizer_notices WHERE notification_id = ? AND id <= ? ORDER BY id'),
+    dropNotice: work.prepare('DELETE FROM organizer_notices WHERE notification_id = ? AND id <= ?'),
+    retryNotice: work.prepare('UPDATE organizer_notices SET lease_until = NULL, due_at = ? WHERE notification_id = ? AND id <= ?'),
     deliveryFacts: work.prepare('SELECT notification_id, position, recipient, message_id, last_code, last_response_code, last_response, last_message FROM deliveries WHERE id = ?'),
     release: work.prepare(`UPDATE deliveries SET lease_until = NULL, next_attempt_at = MIN(next_attempt_at, ?) WHERE id = ? AND status IN ('queued', 'retrying')`),
     counts: work.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status'),
@@ -193,11 +214,21 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
     }
   }
 
-  /** A webhook event for a delivery's change (inside the caller's transaction). */
-  function recordWebhook(deliveryId: number, status: DeliveryStatus | 'delayed', report: StoredReport | null, at: number): void {
+  const storesEvents = Boolean(options.webhooks || options.notices);
+
+  /**
+   * What others hear of a delivery's change (inside the caller's transaction): a
+   * webhook event, and for an undelivered recipient a failure for the organizer's notice.
+   */
+  function recordEvent(deliveryId: number, status: DeliveryStatus | 'delayed', report: StoredReport | null, at: number): void {
+    const webhook = options.webhooks && WEBHOOK_EVENT_STATUSES.has(status);
+    const notice = options.notices && status !== 'delayed' && UNDELIVERED_STATUSES.has(status);
+    if (!webhook && !notice) return;
     const row = sql.deliveryFacts.get(deliveryId) as unknown as { notification_id: string; position: number; recipient: string; message_id: string | null } & ReplyColumns;
     const data = { notificationId: row.notification_id, position: row.position, recipient: row.recipient, status, messageId: row.message_id, lastReply: lastReplyOf(row), report };
-    sql.addWebhook.run(`${row.notification_id}/${row.position}`, webhookPayload(data, at), at);
+    const payload = webhookPayload(data, at);
+    if (webhook) sql.addWebhook.run(`${row.notification_id}/${row.position}`, payload, at);
+    if (notice) sql.addNotice.run(row.notification_id, payload, at + options.notices!.windowMs);
   }
 
   function bodyOf(notificationId: string) {
@@ -265,7 +296,7 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
           if (decision.action === 'supersede') {
             sql.supersede.run(now, id);
             candidate.status = 'superseded';
-            if (options.webhooks) recordWebhook(id, 'superseded', null, now);
+            recordEvent(id, 'superseded', null, now);
           } else if (decision.action === 'wait') {
             sql.wait.run(decision.until, id);
           } else {
@@ -299,11 +330,11 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
           unconfirmed: outcome.kind === 'retrying' && outcome.unconfirmed ? 1 : 0,
           at: outcome.at,
         }).changes;
-        if (changed === 1 && options.webhooks && WEBHOOK_EVENT_STATUSES.has(status)) recordWebhook(Number(deliveryId), status, null, outcome.at);
+        if (changed === 1) recordEvent(Number(deliveryId), status, null, outcome.at);
         return changed;
       };
-      // Without webhooks, one statement (the hot path); with them, the event commits with the change.
-      const changed = write(work, settle, { transaction: Boolean(options.webhooks) });
+      // Without webhooks or notices, one statement (the hot path); with them, the event commits with the change.
+      const changed = write(work, settle, { transaction: storesEvents });
       if (changed !== 1) throw new StaleDeliveryError(`delivery ${deliveryId} is not sending`);
     },
 
@@ -331,7 +362,7 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
           reportingMta: report.reportingMta,
           at: report.at,
         });
-        if (options.webhooks) recordWebhook(row.id, effect === 'bounced' ? 'bounced' : 'delayed', storedReport(report), report.at);
+        recordEvent(row.id, effect === 'bounced' ? 'bounced' : 'delayed', storedReport(report), report.at);
         return effect;
       });
     },
@@ -348,6 +379,29 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
     async settleWebhook(event, result) {
       const id = Number(event.id.slice(4));
       write(work, () => ('delivered' in result ? sql.dropWebhook.run(id) : sql.retryWebhook.run(result.retryAt, id)), { transaction: false });
+    },
+
+    async claimNotices(max, now, leaseMs) {
+      return write(work, () =>
+        (sql.dueNotices.all({ now, max }) as { notification_id: string; through: number }[]).map((due): NoticeBatch => {
+          sql.leaseNotice.run(now + leaseMs, due.notification_id, due.through);
+          const entries = sql.noticeEntries.all(due.notification_id, due.through) as { payload: string; attempts: number }[];
+          return {
+            notificationId: due.notification_id,
+            body: bodyOf(due.notification_id).body,
+            failures: entries.map((entry) => JSON.parse(entry.payload).data),
+            attempt: Math.max(...entries.map((entry) => entry.attempts)),
+            through: String(due.through),
+          };
+        }),
+      );
+    },
+
+    async settleNotice(batch, result) {
+      const through = Number(batch.through);
+      write(work, () => ('done' in result ? sql.dropNotice.run(batch.notificationId, through) : sql.retryNotice.run(result.retryAt, batch.notificationId, through)), {
+        transaction: false,
+      });
     },
 
     async counts() {

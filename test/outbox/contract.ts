@@ -38,6 +38,20 @@ async function claimWebhooksUntil(outbox: Outbox, count: number, leaseMs = 60_00
   return events;
 }
 
+/** The notice window the harnesses open their outbox with (`notices: { windowMs }`). */
+export const NOTICE_WINDOW_MS = 400;
+
+/** Claims organizer notices until one comes. */
+async function claimNoticeWhenDue(outbox: Outbox, leaseMs = 60_000) {
+  const started = Date.now();
+  for (;;) {
+    const [batch] = await outbox.claimNotices(10, Date.now(), leaseMs);
+    if (batch) return { batch, waitedMs: Date.now() - started };
+    if (Date.now() - started > 30_000) throw new Error('no notice came');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 export interface OutboxHarness {
   /** A fresh, empty outbox. */
   open(): Promise<Outbox>;
@@ -262,6 +276,53 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       outbox = await h.reopen();
       const [afterCrash] = await claimWebhooksUntil(outbox, 1, 500);
       expect(afterCrash!.id).toBe(bounced!.id);
+    });
+
+    it('gathers the undelivered recipients of a notification for one notice to the organizer, a window after the first; what comes later waits for the next', async () => {
+      const n = notificationOf(example('trueconf-weekly'));
+      await outbox.accept(n);
+      const claimed = new Map((await outbox.claim(10, Date.now())).map((c) => [c.position, c]));
+      const noSuchUser = { ...reply, responseCode: 550, response: '550 5.1.1 no such user' };
+      await attempt(outbox, claimed.get(0)!, outcomes.sent('<0@x>'));
+      await attempt(outbox, claimed.get(1)!, outcomes.final('failed', '<1@x>', noSuchUser));
+      await attempt(outbox, claimed.get(2)!, outcomes.final('unknown', '<2@x>')); // may have arrived: not a failure to tell of
+      expect(await outbox.claimNotices(10, Date.now(), 60_000)).toEqual([]); // inside the window
+      const bounce = { action: 'failed' as const, status: '5.1.2', diagnostic: 'smtp; 550 5.1.2 host not found', remoteMta: null, reportingMta: 'dns; relay', at: Date.now() };
+      expect(await outbox.report({ notificationId: n.id, position: 0 }, bounce)).toBe('bounced');
+
+      const { batch, waitedMs } = await claimNoticeWhenDue(outbox);
+      expect(waitedMs).toBeGreaterThan(NOTICE_WINDOW_MS / 2);
+      expect(batch).toMatchObject({ notificationId: n.id, body: n.body, attempt: 1 });
+      expect(batch.failures).toEqual([
+        expect.objectContaining({ position: 1, recipient: n.recipients[1]!.email, status: 'failed', messageId: '<1@x>', lastReply: expect.objectContaining({ response: '550 5.1.1 no such user' }) }),
+        expect.objectContaining({ position: 0, recipient: n.recipients[0]!.email, status: 'bounced', report: expect.objectContaining({ status: '5.1.2', diagnostic: bounce.diagnostic }) }),
+      ]);
+      expect(await outbox.claimNotices(10, Date.now(), 60_000)).toEqual([]); // leased
+
+      // Not sent: due again at the retry time, the same failures, the next attempt.
+      await outbox.settleNotice(batch, { retryAt: Date.now() + 200 });
+      const { batch: again } = await claimNoticeWhenDue(outbox, 300); // a short lease, lost below
+      expect(again).toMatchObject({ attempt: 2, through: batch.through, failures: batch.failures });
+
+      // A lost lease (the sender died): the same notice again after a restart.
+      await outbox.close();
+      outbox = await h.reopen();
+      const { batch: afterCrash } = await claimNoticeWhenDue(outbox);
+      expect(afterCrash.failures).toEqual(batch.failures);
+
+      // A failure that comes while a notice is out goes in the next one, not lost with the first.
+      await outbox.report({ notificationId: n.id, position: 2 }, { ...bounce, at: Date.now() }); // `unknown` can bounce too
+      await outbox.settleNotice(afterCrash, { done: true });
+      const { batch: next } = await claimNoticeWhenDue(outbox);
+      expect(next.failures).toEqual([expect.objectContaining({ position: 2, status: 'bounced' })]);
+      // A repeated answer for the first notice (another instance's, late) drops nothing more and leaves the lease alone.
+      await outbox.settleNotice(afterCrash, { done: true });
+      expect(await outbox.claimNotices(10, Date.now(), 60_000)).toEqual([]);
+      await outbox.settleNotice(next, { retryAt: Date.now() });
+      const { batch: stillThere } = await claimNoticeWhenDue(outbox);
+      expect(stillThere.failures).toEqual(next.failures);
+      await outbox.settleNotice(stillThere, { done: true });
+      expect(await outbox.claimNotices(10, Date.now() + 10 * NOTICE_WINDOW_MS, 60_000)).toEqual([]);
     });
 
     it('reports whether it can take a write', async () => {

@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openSqliteOutbox } from '../../src/outbox/sqlite-outbox.ts';
 import { example } from '../helpers/examples.ts';
-import { notificationOf, outboxContract } from './contract.ts';
+import { NOTICE_WINDOW_MS, notificationOf, outboxContract } from './contract.ts';
 
 outboxContract('SQLite', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'outbox-'));
   return {
-    open: async () => openSqliteOutbox({ dataDir, webhooks: true }),
-    reopen: async () => openSqliteOutbox({ dataDir, webhooks: true }),
+    open: async () => openSqliteOutbox({ dataDir, webhooks: true, notices: { windowMs: NOTICE_WINDOW_MS } }),
+    reopen: async () => openSqliteOutbox({ dataDir, webhooks: true, notices: { windowMs: NOTICE_WINDOW_MS } }),
     cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
   };
 });
