@@ -14,6 +14,7 @@ import { verpFor } from './bounce/verp.ts';
 import { createMetrics } from './delivery/metrics.ts';
 import { createWorker, type Worker } from './delivery/worker.ts';
 import { createWebhookDispatcher } from './webhook/dispatcher.ts';
+import { createNoticeSender } from './notice/sender.ts';
 import { buildApp } from './http/app.ts';
 import type { ClaimedDelivery, Outbox } from './outbox/outbox.ts';
 import { openSqliteOutbox } from './outbox/sqlite-outbox.ts';
@@ -73,8 +74,12 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const app = await buildApp({ config, outbox, logger, metrics, checkSmtp: () => transport.verify(), onAccepted: () => worker.kick(), version: await packageVersion(), ...(bounces ? { bounces } : {}) });
   const listener = bounces && config.bounce?.listener ? await startBounceListener({ ...config.bounce.listener, intake: bounces, verp: verp!, logger }) : null;
   const dispatcher = config.webhook ? createWebhookDispatcher({ outbox, logger, url: config.webhook.url, secret: config.webhook.secret, timeoutMs: config.webhook.timeoutMs, retry: config.webhook.retry }) : null;
+  const notices = config.organizerNotices
+    ? createNoticeSender({ outbox, renderer, transport, serviceMailbox: config.sender.serviceMailbox, logger, retry: config.retry })
+    : null;
   worker.start();
   dispatcher?.start();
+  notices?.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -89,6 +94,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
         await app.close(); // no new requests; in-flight ones finish
         await worker.stop(); // messages on the wire finish; claimed ones go back
         await dispatcher?.stop(); // webhooks in flight finish; the rest wait in the outbox
+        await notices?.stop(); // so do notices to organizers
         transport.close();
         await outbox.close();
       })();
@@ -102,10 +108,16 @@ export async function createService(config: Config, options: ServiceOptions = {}
  * the embedded SQLite outbox in DATA_DIR. Nothing else in the service knows which.
  */
 export async function openOutbox(config: Config): Promise<Outbox> {
-  const webhooks = config.webhook !== null;
-  if (!config.queue) return openSqliteOutbox({ dataDir: config.dataDir, webhooks });
+  const events = { webhooks: config.webhook !== null, ...(config.organizerNotices ? { notices: config.organizerNotices } : {}) };
+  if (!config.queue) return openSqliteOutbox({ dataDir: config.dataDir, ...events });
   const { openRedisOutbox } = await import('./outbox/redis-outbox.ts');
-  return openRedisOutbox({ url: config.queue.url, prefix: config.queue.prefix, connectWithinMs: config.queue.connectTimeoutMs, webhooks, ...(config.sendRatePerSecond ? { sendRatePerSecond: config.sendRatePerSecond } : {}) });
+  return openRedisOutbox({
+    url: config.queue.url,
+    prefix: config.queue.prefix,
+    connectWithinMs: config.queue.connectTimeoutMs,
+    ...events,
+    ...(config.sendRatePerSecond ? { sendRatePerSecond: config.sendRatePerSecond } : {}),
+  });
 }
 
 async function packageVersion(): Promise<string> {

@@ -80,6 +80,8 @@ const envSchema = z.object({
   WEBHOOK_TIMEOUT_MS: positiveInt(120_000).default(10_000),
   WEBHOOK_RETRY_INITIAL_DELAY_MS: positiveInt(86_400_000).default(5_000),
   WEBHOOK_RETRY_MAX_DELAY_MS: positiveInt(86_400_000).default(3_600_000),
+  NOTIFY_ORGANIZER: z.enum(['off', 'failures']).default('off'),
+  NOTIFY_ORGANIZER_WINDOW_MS: positiveInt(3_600_000).default(60_000),
   PRODUCT_NAME: optionalText,
   ACCENT_COLOR: optionalText,
   LOGO_URL: optionalText,
@@ -131,6 +133,8 @@ export interface Config {
     readonly timeoutMs: number;
     readonly retry: { readonly initialDelayMs: number; readonly maxDelayMs: number };
   } | null;
+  /** NOTIFY_ORGANIZER=failures: the organizer's notice of undelivered recipients, gathered for `windowMs`; else null. */
+  readonly organizerNotices: { readonly windowMs: number } | null;
   readonly branding: Branding;
   readonly defaultLocale: string;
   readonly defaultTimeZone?: string;
@@ -224,6 +228,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     webhook: e.WEBHOOK_URL
       ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET!, timeoutMs: e.WEBHOOK_TIMEOUT_MS, retry: { initialDelayMs: e.WEBHOOK_RETRY_INITIAL_DELAY_MS, maxDelayMs: e.WEBHOOK_RETRY_MAX_DELAY_MS } }
       : null,
+    organizerNotices: e.NOTIFY_ORGANIZER === 'failures' ? { windowMs: e.NOTIFY_ORGANIZER_WINDOW_MS } : null,
     branding: branding.data!,
     defaultLocale: e.DEFAULT_LOCALE,
     ...(e.DEFAULT_TIME_ZONE ? { defaultTimeZone: e.DEFAULT_TIME_ZONE } : {}),

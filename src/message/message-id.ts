@@ -35,3 +35,13 @@ export function messageIdFor(identity: MessageIdentity, domain: string): string 
 export function invitationMessageIdFor(uid: string, recipient: string, domain: string): string {
   return messageIdFor({ uid, sequence: 0, occurrence: null, type: 'invitation', answer: null, recipient }, domain);
 }
+
+/**
+ * The Message-ID of the organizer's notice of undelivered recipients: one per
+ * notice (the notification and the last failure it tells of), the same on a resend.
+ *
+ * @example noticeMessageIdFor('3f2c…', '17', 'calendar.example') // '<notice-9a1b…@calendar.example>'
+ */
+export function noticeMessageIdFor(notificationId: string, through: string, domain: string): string {
+  return `<notice-${createHash('sha256').update(`${notificationId}\n${through}`).digest('hex').slice(0, 32)}@${domain}>`;
+}

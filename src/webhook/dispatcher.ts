@@ -11,6 +11,7 @@
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import type { Outbox, WebhookEvent } from '../outbox/outbox.ts';
+import { pollLoop, type PollLoop } from '../delivery/poll-loop.ts';
 import { nextAttemptAt, type RetryPolicy } from '../delivery/retry-policy.ts';
 
 export interface WebhookDispatcherOptions {
@@ -28,10 +29,7 @@ export interface WebhookDispatcherOptions {
   readonly pollMs?: number;
 }
 
-export interface WebhookDispatcher {
-  start(): void;
-  stop(): Promise<void>;
-}
+export type WebhookDispatcher = PollLoop;
 
 /** Retries never stop by age: an event waits for its receiver (the backoff caps the rate). */
 const NO_DEADLINE = Number.MAX_SAFE_INTEGER;
@@ -44,11 +42,6 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   const signer = new Webhook(options.secret);
   const timeoutMs = options.timeoutMs ?? 10_000;
   const leaseMs = timeoutMs * 2 + 1000;
-  let running = false;
-  let loopDone: Promise<void> = Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
-  let wake: (() => void) | undefined;
-
   async function post(event: WebhookEvent): Promise<void> {
     const sentAt = new Date();
     let failure: string | null = null;
@@ -83,40 +76,10 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     }
   }
 
-  function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      wake = resolve;
-      timer = setTimeout(resolve, ms);
-    });
-  }
-
-  async function loop(): Promise<void> {
-    while (running) {
-      let events: WebhookEvent[] = [];
-      try {
-        events = await outbox.claimWebhooks(options.concurrency ?? 16, Date.now(), leaseMs);
-      } catch (error) {
-        logger.error({ err: error }, 'could not claim webhook events');
-      }
-      if (events.length === 0) {
-        await sleep(options.pollMs ?? 500);
-        continue;
-      }
-      await Promise.all(events.map(post));
-    }
-  }
-
-  return {
-    start() {
-      if (running) return;
-      running = true;
-      loopDone = loop();
-    },
-    async stop() {
-      running = false;
-      clearTimeout(timer);
-      wake?.();
-      await loopDone;
-    },
-  };
+  return pollLoop({
+    claim: () => outbox.claimWebhooks(options.concurrency ?? 16, Date.now(), leaseMs),
+    handle: post,
+    pollMs: options.pollMs ?? 500,
+    onClaimError: (error) => logger.error({ err: error }, 'could not claim webhook events'),
+  });
 }

@@ -9,7 +9,9 @@ import { readFileSync } from 'node:fs';
 import nodemailer from 'nodemailer';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { simpleParser } from 'mailparser';
 import { bounceAddressFor } from '../../src/bounce/verp.ts';
+import { invitationMessageIdFor } from '../../src/message/message-id.ts';
 import { example } from '../helpers/examples.ts';
 import { startTestService, waitFor, type TestService } from '../helpers/service.ts';
 
@@ -24,6 +26,8 @@ interface Relayed {
   readonly ret: string | null;
   readonly notify: string[] | null;
   readonly orcpt: string | null;
+  /** The message as it arrived. */
+  readonly raw: Buffer;
 }
 
 /** A relay that takes everything, and bounces what was for `*.invalid` a moment later, as Postfix would. */
@@ -36,12 +40,13 @@ class BouncingRelay {
     hideDSN: false, // advertise DSN (RFC 3461), so that the service asks for reports
     logger: false,
     onData: (stream, session, callback) => {
-      stream.resume();
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
         // Read the envelope before answering: smtp-server starts the next transaction with the answer.
         const envelope = structuredClone(session.envelope);
         callback();
-        for (const rcpt of envelope.rcptTo) this.relay(envelope, rcpt as unknown as { address: string; dsn?: { notify?: string[]; orcpt?: string } });
+        for (const rcpt of envelope.rcptTo) this.relay(envelope, rcpt as unknown as { address: string; dsn?: { notify?: string[]; orcpt?: string } }, Buffer.concat(chunks));
       });
     },
   });
@@ -57,10 +62,10 @@ class BouncingRelay {
     return new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private relay(envelope: SMTPServerSession['envelope'], rcpt: { address: string; dsn?: { notify?: string[]; orcpt?: string } }) {
+  private relay(envelope: SMTPServerSession['envelope'], rcpt: { address: string; dsn?: { notify?: string[]; orcpt?: string } }, raw: Buffer) {
     const mailFrom = envelope.mailFrom ? envelope.mailFrom.address : '';
     const dsn = (envelope as unknown as { dsn?: { envid?: string; ret?: string } }).dsn;
-    this.relayed.push({ mailFrom, to: rcpt.address, envid: dsn?.envid ?? null, ret: dsn?.ret ?? null, notify: rcpt.dsn?.notify ?? null, orcpt: rcpt.dsn?.orcpt ?? null });
+    this.relayed.push({ mailFrom, to: rcpt.address, envid: dsn?.envid ?? null, ret: dsn?.ret ?? null, notify: rcpt.dsn?.notify ?? null, orcpt: rcpt.dsn?.orcpt ?? null, raw });
     if (!rcpt.address.endsWith('.invalid')) return;
     const report = [
       'From: MAILER-DAEMON@relay.mydomain.ru (Mail Delivery System)',
@@ -95,8 +100,7 @@ class BouncingRelay {
 
 let relay: BouncingRelay;
 let service: TestService;
-beforeEach(async () => {
-  relay = await new BouncingRelay().start();
+async function startService(extra: Record<string, string> = {}) {
   service = await startTestService({
     SMTP_URL: `smtp://127.0.0.1:${relay.port}`,
     API_TOKEN: TOKEN,
@@ -104,8 +108,13 @@ beforeEach(async () => {
     BOUNCE_SECRET: VERP.secret,
     BOUNCE_SMTP_PORT: '0',
     BOUNCE_SMTP_HOST: '127.0.0.1',
+    ...extra,
   });
   relay.bounceTo = service.bounceListener!.port;
+}
+beforeEach(async () => {
+  relay = await new BouncingRelay().start();
+  await startService();
 });
 afterEach(async () => {
   await service.dispose();
@@ -147,6 +156,38 @@ describe('bounces after the relay said 250', () => {
     const metrics = (await service.app.inject('/metrics')).body;
     expect(metrics).toContain('invite_mailer_deliveries{status="bounced"} 1');
     expect(metrics).toContain('invite_mailer_events_total{event="bounced"} 1');
+  });
+
+  it('NOTIFY_ORGANIZER=failures: the organizer gets one notice in their language for the recipients that bounced, threaded with the invitation, from the service, with a null envelope sender', async () => {
+    await service.dispose();
+    await startService({ NOTIFY_ORGANIZER: 'failures', NOTIFY_ORGANIZER_WINDOW_MS: '1500' });
+    const payload = invitationWithAMistypedAddress();
+    payload.organizer.locale = 'ru';
+    payload.attendees.push({ name: 'Ещё одна опечатка', email: 'other@partner2.invalid', role: 'optional', status: 'needs-action' });
+    payload.recipients.push({ email: 'other@partner2.invalid' });
+    const { id } = (await service.app.inject({ method: 'POST', url: '/v1/notifications', headers: { ...auth, 'content-type': 'application/json' }, payload })).json();
+    const notices = () => relay.relayed.filter((r) => r.to === payload.organizer.email && r.mailFrom === '');
+    await waitFor(() => notices().length > 0, 15_000, "the organizer's notice");
+    await new Promise((resolve) => setTimeout(resolve, 2000)); // a second notice would come within another window
+    expect(notices()).toHaveLength(1); // both bounces in one notice
+
+    const final = await status(id);
+    const failedIds = final.recipients.filter((r: { status: string }) => r.status === 'bounced').map((r: { messageId: string }) => r.messageId);
+    expect(failedIds).toHaveLength(2);
+    const notice = await simpleParser(notices()[0]!.raw);
+    expect(notice.from?.value).toEqual([{ name: 'Calendar', address: 'notifications@invite-mailer.localhost' }]);
+    expect(notice.to).toMatchObject({ value: [{ name: payload.organizer.name, address: payload.organizer.email }] });
+    expect(notice.subject).toBe(`Не доставлено: ${payload.event.title}`);
+    expect(notice.headers.get('auto-submitted')).toBe('auto-generated');
+    expect(notice.inReplyTo).toBe(invitationMessageIdFor(payload.event.uid, payload.organizer.email, 'invite-mailer.localhost'));
+    expect(notice.references).toEqual([notice.inReplyTo, ...failedIds]);
+    expect(notice.text).toContain('Приглашение не доставлено 2 участникам');
+    expect(notice.text).toContain('Mistyped <someone@partner.invalid>\n  Домена из адреса не существует: проверьте часть после @.');
+    expect(notice.text).toContain('Ещё одна опечатка <other@partner2.invalid>');
+    expect(notice.text).toContain('Ответ сервера: X-Postfix; Host or domain name not found.');
+    expect(notice.html).toContain('<h1');
+    // The notice itself asks for no DSN and carries no VERP address: a notice that fails ends there.
+    expect(notices()[0]).toMatchObject({ envid: null, notify: null });
   });
 
   it('the listener refuses mail for a bounce address that does not verify (550), and mail over its size', async () => {

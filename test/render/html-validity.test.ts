@@ -26,6 +26,18 @@ describe('rendered HTML is valid', () => {
   });
 });
 
+describe("the organizer's notice of undelivered recipients is valid HTML", () => {
+  it.each(['ru', 'en'])('in %s', async (locale) => {
+    const request = parseNotificationRequest(exampleIn('trueconf-weekly', locale));
+    const notice = renderer.renderFailureNotice(request, [
+      { email: request.attendees[1]!.email, status: 'bounced', lastReply: null, report: { status: '5.1.1', diagnostic: 'smtp; 550 5.1.1 <x>: no such user' } },
+      { email: request.attendees[2]!.email, status: 'expired', lastReply: null, report: null },
+    ]);
+    const report = await validator.validateString(notice.html);
+    expect(report.results.flatMap((r) => r.messages.map((m) => `${m.line}:${m.column} ${m.ruleId}: ${m.message}`))).toEqual([]);
+  });
+});
+
 describe('rendered HTML loads nothing from elsewhere', () => {
   it('no web fonts, scripts or stylesheets from other hosts', () => {
     for (const email of renderer.render(parseNotificationRequest(exampleIn('skype-invitation', 'ru')))) {

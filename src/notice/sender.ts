@@ -1,0 +1,96 @@
+/**
+ * Tells the organizer of recipients their invitation did not reach
+ * (NOTIFY_ORGANIZER=failures), the way Exchange sends an organizer a
+ * non-delivery report, but in plain words: the outbox gathers a
+ * notification's failures for a window (a minute by default), then this sender
+ * renders one notice for them in the organizer's language and sends it over
+ * the same relay. At least once, like everything the outbox holds: a notice
+ * not taken by the relay is retried with backoff; a sender that dies loses its
+ * lease and the notice goes again (with the same Message-ID).
+ */
+import type { Logger } from 'pino';
+import { pollLoop, type PollLoop } from '../delivery/poll-loop.ts';
+import { UNDELIVERED_STATUSES } from '../delivery/policy.ts';
+import { nextAttemptAt, type RetryPolicy } from '../delivery/retry-policy.ts';
+import { composeFailureNotice } from '../message/notice.ts';
+import type { Mailbox } from '../message/sender.ts';
+import { parseNotificationRequest } from '../model/parse.ts';
+import type { NoticeBatch, Outbox } from '../outbox/outbox.ts';
+import type { FailedDelivery } from '../render/failure-reason.ts';
+import type { Renderer } from '../render/renderer.ts';
+import type { MailTransport } from '../transport/smtp.ts';
+
+export interface NoticeSenderOptions {
+  readonly outbox: Outbox;
+  readonly renderer: Pick<Renderer, 'renderFailureNotice'>;
+  readonly transport: Pick<MailTransport, 'send'>;
+  /** The notice's From. */
+  readonly serviceMailbox: Mailbox;
+  readonly logger: Logger;
+  readonly retry: RetryPolicy;
+  /** How often to look for due notices. Default 1 s. */
+  readonly pollMs?: number;
+  /** How long a claimed notice is this sender's before another may take it. Default 10 min (an SMTP reply may take that long). */
+  readonly leaseMs?: number;
+}
+
+/** A notice waits for its relay without an age limit (the backoff caps the rate). */
+const NO_DEADLINE = Number.MAX_SAFE_INTEGER;
+
+/**
+ * @example const notices = createNoticeSender({ outbox, renderer, transport, serviceMailbox, logger, retry }); notices.start();
+ */
+export function createNoticeSender(options: NoticeSenderOptions): PollLoop {
+  const { outbox, logger } = options;
+  const leaseMs = options.leaseMs ?? 600_000;
+
+  async function send(batch: NoticeBatch): Promise<void> {
+    const about = { notificationId: batch.notificationId, attempt: batch.attempt, recipients: batch.failures.map((f) => f.recipient) };
+    let result: { readonly done: true } | { readonly retryAt: number };
+    try {
+      const request = parseNotificationRequest(JSON.parse(batch.body));
+      const organizer = request.organizer.email.toLowerCase();
+      // Mail to the organizer that failed (a reply's, a copy's) is not told to that same address.
+      const failures: FailedDelivery[] = batch.failures
+        .filter((f) => f.status !== 'delayed' && UNDELIVERED_STATUSES.has(f.status) && f.recipient !== null && f.recipient.toLowerCase() !== organizer)
+        .map((f) => ({ email: f.recipient!, status: f.status as FailedDelivery['status'], lastReply: f.lastReply, report: f.report }));
+      if (failures.length === 0) return await settle(batch, { done: true }, about);
+      const notice = options.renderer.renderFailureNotice(request, failures);
+      const message = composeFailureNotice(request, notice, { notificationId: batch.notificationId, through: batch.through, messageIds: batch.failures.map((f) => f.messageId) }, {
+        serviceMailbox: options.serviceMailbox,
+        date: new Date(),
+      });
+      const sent = await options.transport.send(message);
+      if (sent.verdict === 'transient') {
+        result = { retryAt: nextAttemptAt(batch.attempt, Date.now(), NO_DEADLINE, options.retry)! };
+        logger.warn({ ...about, reply: sent.reply, retryAt: new Date(result.retryAt).toISOString() }, "the organizer's notice was not taken; it will be sent again");
+      } else {
+        result = { done: true };
+        // `unknown`: the relay may have it; a second copy would not tell the organizer more.
+        if (sent.verdict === 'accepted') logger.info({ ...about, messageId: message.messageId }, 'the organizer was told of undelivered recipients');
+        else logger.warn({ ...about, reply: sent.reply, verdict: sent.verdict }, "the organizer's notice could not be delivered; not sent again");
+      }
+    } catch (error) {
+      // A notice that cannot be rendered now (a template broken by a deploy) is tried again later.
+      result = { retryAt: nextAttemptAt(batch.attempt, Date.now(), NO_DEADLINE, options.retry)! };
+      logger.error({ ...about, err: error }, "the organizer's notice could not be made; it will be tried again");
+    }
+    await settle(batch, result, about);
+  }
+
+  async function settle(batch: NoticeBatch, result: { readonly done: true } | { readonly retryAt: number }, about: object): Promise<void> {
+    try {
+      await outbox.settleNotice(batch, result);
+    } catch (error) {
+      // The outbox is away: the lease runs out and the notice goes again.
+      logger.error({ ...about, err: error }, "could not record the organizer's notice");
+    }
+  }
+
+  return pollLoop({
+    claim: () => outbox.claimNotices(4, Date.now(), leaseMs),
+    handle: send,
+    pollMs: options.pollMs ?? 1000,
+    onClaimError: (error) => logger.error({ err: error }, "could not claim the organizer's notices"),
+  });
+}
