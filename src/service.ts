@@ -73,7 +73,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const bounces = verp ? createBounceIntake({ outbox, verp, logger, metrics }) : undefined;
   const app = await buildApp({ config, outbox, logger, metrics, checkSmtp: () => transport.verify(), onAccepted: () => worker.kick(), version: await packageVersion(), ...(bounces ? { bounces } : {}) });
   const listener = bounces && config.bounce?.listener ? await startBounceListener({ ...config.bounce.listener, intake: bounces, verp: verp!, logger }) : null;
-  const dispatcher = config.webhook ? createWebhookDispatcher({ outbox, logger, url: config.webhook.url, secret: config.webhook.secret, timeoutMs: config.webhook.timeoutMs, retry: config.webhook.retry }) : null;
+  const dispatcher = config.webhook ? createWebhookDispatcher({ outbox, logger, url: config.webhook.url, secret: config.webhook.secret, timeoutMs: config.webhook.timeoutMs, retry: config.webhook.retry, yieldWhile: worker.busy }) : null;
   const notices = config.organizerNotices
     ? createNoticeSender({ outbox, renderer, transport, serviceMailbox: config.sender.serviceMailbox, logger, retry: config.retry })
     : null;

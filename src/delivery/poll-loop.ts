@@ -6,12 +6,19 @@
  */
 
 export interface PollLoopOptions<T> {
-  /** Leases due items; throwing is reported and tried again after `pollMs`. */
-  readonly claim: () => Promise<readonly T[]>;
+  /** Leases due items (fewer when `yielding`); throwing is reported and tried again after `pollMs`. */
+  readonly claim: (yielding: boolean) => Promise<readonly T[]>;
   /** Handles one item; the batch is handled concurrently. Must not throw. */
   readonly handle: (item: T) => Promise<void>;
   readonly pollMs: number;
   readonly onClaimError: (error: unknown) => void;
+  /**
+   * While this says so (the delivery worker is sending), the loop gives way:
+   * after each batch it pauses `yieldMs`, and catches up once it says no more.
+   */
+  readonly yieldWhile?: () => boolean;
+  /** Default 250 ms. */
+  readonly yieldMs?: number;
 }
 
 export interface PollLoop {
@@ -41,8 +48,9 @@ export function pollLoop<T>(options: PollLoopOptions<T>): PollLoop {
   async function loop(): Promise<void> {
     while (running) {
       let items: readonly T[] = [];
+      const yielding = options.yieldWhile?.() ?? false;
       try {
-        items = await options.claim();
+        items = await options.claim(yielding);
       } catch (error) {
         options.onClaimError(error);
       }
@@ -51,6 +59,7 @@ export function pollLoop<T>(options: PollLoopOptions<T>): PollLoop {
         continue;
       }
       await Promise.all(items.map(options.handle));
+      if (yielding && running) await sleep(options.yieldMs ?? 250);
     }
   }
 

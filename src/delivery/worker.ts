@@ -51,6 +51,8 @@ export interface Worker {
   kick(): void;
   /** Stops claiming, waits for messages on the wire, hands back what was claimed but not sent. */
   stop(): Promise<void>;
+  /** Whether it has messages on the wire or claimed to send: what side work (webhooks) gives way to. */
+  busy(): boolean;
 }
 
 interface PreparedJob {
@@ -328,5 +330,6 @@ export function createWorker(options: WorkerOptions): Worker {
       waiting.clear();
       unsent.clear();
     },
+    busy: () => onTheWire.size > 0 || waiting.size > 0,
   };
 }

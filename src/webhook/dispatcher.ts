@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import type { Outbox, WebhookEvent } from '../outbox/outbox.ts';
 import { pollLoop, type PollLoop } from '../delivery/poll-loop.ts';
+import { createJsonPoster } from './json-poster.ts';
 import { nextAttemptAt, type RetryPolicy } from '../delivery/retry-policy.ts';
 
 export interface WebhookDispatcherOptions {
@@ -20,16 +21,21 @@ export interface WebhookDispatcherOptions {
   /** `whsec_<base64>` */
   readonly secret: string;
   readonly logger: Logger;
-  /** How long the receiver has to answer. Default 10 s; an event's lease is twice that plus a second. */
+  /** How long the receiver has to answer. Default 10 s; a claimed event's lease covers every round of its claim at that. */
   readonly timeoutMs?: number;
   readonly retry: RetryPolicy;
-  /** Requests in flight at once (a batch). Default 16. */
+  /** Requests in flight at once (connections to the receiver). Default 16; a claim takes four times that. */
   readonly concurrency?: number;
   /** How often to look for due events. Default 500 ms. */
   readonly pollMs?: number;
+  /** While this says so (the delivery worker is sending), webhooks give way to mail (poll-loop.ts). */
+  readonly yieldWhile?: () => boolean;
 }
 
 export type WebhookDispatcher = PollLoop;
+
+/** How many rounds of `concurrency` requests one claim holds. */
+const CLAIM_ROUNDS = 4;
 
 /** Retries never stop by age: an event waits for its receiver (the backoff caps the rate). */
 const NO_DEADLINE = Number.MAX_SAFE_INTEGER;
@@ -41,24 +47,25 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   const { outbox, logger } = options;
   const signer = new Webhook(options.secret);
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const leaseMs = timeoutMs * 2 + 1000;
+  const concurrency = options.concurrency ?? 16;
+  // A claim takes several rounds of requests: fewer claims (each a write) per event. The lease
+  // covers every round at its timeout, and a second, so that no event is sent twice while held.
+  const claimSize = concurrency * CLAIM_ROUNDS;
+  const leaseMs = timeoutMs * (CLAIM_ROUNDS + 1) + 1000;
+  const poster = createJsonPoster(options.url, { timeoutMs, connections: concurrency });
   async function post(event: WebhookEvent): Promise<void> {
     const sentAt = new Date();
     let failure: string | null = null;
     try {
-      const response = await fetch(options.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
+      const status = await poster.post(
+        {
           'webhook-id': event.id,
           'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
           'webhook-signature': signer.sign(event.id, sentAt, event.payload),
         },
-        body: event.payload,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      await response.body?.cancel();
-      if (!response.ok) failure = `HTTP ${response.status}`;
+        event.payload,
+      );
+      if (status < 200 || status > 299) failure = `HTTP ${status}`;
     } catch (error) {
       failure = (error as Error).message;
     }
@@ -76,10 +83,19 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     }
   }
 
-  return pollLoop({
-    claim: () => outbox.claimWebhooks(options.concurrency ?? 16, Date.now(), leaseMs),
+  const loop = pollLoop({
+    // Mail first: while the worker sends, one round per pause; the rest catches up after the burst.
+    claim: (yielding) => outbox.claimWebhooks(yielding ? concurrency : claimSize, Date.now(), leaseMs),
     handle: post,
     pollMs: options.pollMs ?? 500,
     onClaimError: (error) => logger.error({ err: error }, 'could not claim webhook events'),
+    ...(options.yieldWhile ? { yieldWhile: options.yieldWhile } : {}),
   });
+  return {
+    start: loop.start,
+    async stop() {
+      await loop.stop();
+      poster.close();
+    },
+  };
 }
