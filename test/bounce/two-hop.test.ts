@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { simpleParser } from 'mailparser';
 import { bounceAddressFor } from '../../src/bounce/verp.ts';
 import { invitationMessageIdFor } from '../../src/message/message-id.ts';
+import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { example } from '../helpers/examples.ts';
 import { startTestService, waitFor, type TestService } from '../helpers/service.ts';
 
@@ -98,10 +99,14 @@ class BouncingRelay {
   }
 }
 
+const WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
 let relay: BouncingRelay;
+let receiver: WebhookReceiver;
 let service: TestService;
 async function startService(extra: Record<string, string> = {}) {
   service = await startTestService({
+    WEBHOOK_URL: receiver.url,
+    WEBHOOK_SECRET,
     SMTP_URL: `smtp://127.0.0.1:${relay.port}`,
     API_TOKEN: TOKEN,
     BOUNCE_ADDRESS: `${VERP.local}@${VERP.domain}`,
@@ -114,10 +119,12 @@ async function startService(extra: Record<string, string> = {}) {
 }
 beforeEach(async () => {
   relay = await new BouncingRelay().start();
+  receiver = await new WebhookReceiver(WEBHOOK_SECRET).start();
   await startService();
 });
 afterEach(async () => {
   await service.dispose();
+  await receiver.stop();
   await relay.stop();
 });
 
@@ -156,6 +163,13 @@ describe('bounces after the relay said 250', () => {
     const metrics = (await service.app.inject('/metrics')).body;
     expect(metrics).toContain('invite_mailer_deliveries{status="bounced"} 1');
     expect(metrics).toContain('invite_mailer_events_total{event="bounced"} 1');
+    // The backend hears it at once, signed: the sent event, then exactly that bounce.
+    const events = await waitFor(() => (receiver.of(id).length === 3 ? receiver.of(id) : null), 10_000, 'three webhook events');
+    expect(receiver.refused).toEqual([]);
+    const forBad = events.filter((e) => e.data.recipient === 'someone@partner.invalid');
+    expect(forBad.map((e) => e.type)).toEqual(['delivery.sent', 'delivery.bounced']);
+    expect(forBad[1]!.data).toMatchObject({ notificationId: id, position: 1, status: 'bounced', report: { action: 'failed', status: '5.1.2', reportingMta: 'dns; relay.mydomain.ru' } });
+    expect(events.filter((e) => e.data.recipient !== 'someone@partner.invalid').map((e) => e.type)).toEqual(['delivery.sent']);
   });
 
   it('NOTIFY_ORGANIZER=failures: the organizer gets one notice in their language for the recipients that bounced, threaded with the invitation, from the service, with a null envelope sender', async () => {

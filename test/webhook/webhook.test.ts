@@ -4,10 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startRedis, type RedisProcess } from '../helpers/redis.ts';
 import { seedFanOut } from '../../examples/fan-out.ts';
@@ -15,65 +13,16 @@ import { startChildService, type ChildService } from '../helpers/child-service.t
 import { example } from '../helpers/examples.ts';
 import { startTestService, waitFor, type TestService } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
+import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 
-interface Received {
-  readonly id: string;
-  readonly type: string;
-  readonly data: { notificationId: string; position: number; recipient: string; status: string; report: unknown };
-}
-
-/** A backend's webhook endpoint: verifies each request, then answers as `mode` says. */
-class Receiver {
-  readonly received: Received[] = [];
-  readonly refused: string[] = [];
-  mode: 'ok' | 'down' | 'hang' = 'ok';
-  private server: Server | undefined;
-  url = '';
-
-  async start() {
-    this.server = createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        if (this.mode === 'down') {
-          response.writeHead(503).end();
-          return;
-        }
-        try {
-          const event = new Webhook(SECRET).verify(body, request.headers as Record<string, string>) as Omit<Received, 'id'>;
-          this.received.push({ id: String(request.headers['webhook-id']), ...event });
-          if (this.mode === 'hang') return; // took it, never answers: to the sender it is not delivered
-          response.writeHead(204).end();
-        } catch (error) {
-          this.refused.push((error as Error).message);
-          response.writeHead(400).end();
-        }
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}/hooks`;
-    return this;
-  }
-
-  stop() {
-    this.server?.closeAllConnections();
-    return new Promise<void>((resolve) => this.server!.close(() => resolve()));
-  }
-
-  of(notificationId: string) {
-    return this.received.filter((e) => e.data.notificationId === notificationId);
-  }
-}
-
 let sink: SmtpSink;
-let receiver: Receiver;
+let receiver: WebhookReceiver;
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 beforeEach(async () => {
   sink = await new SmtpSink().start();
-  receiver = await new Receiver().start();
+  receiver = await new WebhookReceiver(SECRET).start();
 });
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
