@@ -5,8 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { rendererFor } from './cli/common.ts';
-import { messageOptionsOf } from './cli/message-options.ts';
+import { messageOptionsOf, rendererFor } from './config/parts.ts';
 import type { Config } from './config/config.ts';
 import { createBounceIntake } from './bounce/intake.ts';
 import { startBounceListener, type BounceListener } from './bounce/listener.ts';

@@ -9,25 +9,8 @@ import { loadConfig, type Config } from '../config/config.ts';
 import { InvalidRequestError } from '../model/errors.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
 import type { NotificationRequest } from '../model/schema.ts';
-import { createRenderer, type RenderedEmail, type Renderer } from '../render/renderer.ts';
-import { messageOptionsOf } from './message-options.ts';
-
-/**
- * The renderer the service would use with this configuration.
- *
- * @example const renderer = await rendererFor(loadConfig());
- */
-export function rendererFor(config: Config, compileTemplatesIn: 'in-process' | 'child-process' = 'in-process'): Promise<Renderer> {
-  return createRenderer({
-    compileTemplatesIn,
-    branding: config.branding,
-    defaultLocale: config.defaultLocale,
-    ...(config.defaultTimeZone ? { defaultTimeZone: config.defaultTimeZone } : {}),
-    participantsShown: config.participantsShown,
-    calendarAttendeesLimit: config.calendarAttendeesLimit,
-    ...(config.sender.policy === 'service' ? { sentBy: `mailto:${config.sender.serviceMailbox.address}` } : {}),
-  });
-}
+import type { RenderedEmail } from '../render/renderer.ts';
+import { messageOptionsOf, rendererFor } from '../config/parts.ts';
 
 /** Reads and validates a request file; a broken one is reported field by field. */
 export async function readRequestFile(path: string): Promise<NotificationRequest> {

@@ -22,8 +22,6 @@ export interface I18nCheckOptions {
   readonly defaultLocale?: string;
 }
 
-const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.]+)\s*(?:,[^}]*)?\}\}/g;
-const PLURAL_SUFFIX = /_(zero|one|two|few|many|other)$/;
 
 /**
  * Runs every check; an empty list means the locales and templates are fine.
@@ -61,7 +59,20 @@ export async function checkI18n(options: I18nCheckOptions): Promise<I18nProblem[
   }
   for (const [locale, forms] of Object.entries(missingPluralForms(catalog))) {
     const categories = new Intl.PluralRules(locale).resolvedOptions().pluralCategories.join(', ');
-    for (const form of forms) problems.push({ file: folder(locale), where: form, message: `missing plural form: ${locale} needs ${categories}` });
+    for (const form of forms) {
+      const places = usedBy.get(form.replace(/_[a-z]+$/, ''));
+      problems.push({ file: folder(locale), where: form, message: `missing plural form: ${locale} needs ${categories}${places ? ` (counted in ${places.join(', ')})` : ''}` });
+    }
+  }
+
+  // A counted string (plural forms) needs count= in every call, and count= needs a counted string.
+  for (const call of templates.translations.filter((c) => !c.subtree)) {
+    const counted = catalog.locales.some((locale) => [...catalog.rawKeys(locale)].some((raw) => raw.startsWith(`${call.key}_`) && /_(zero|one|two|few|many|other)$/.test(raw)));
+    const counts = call.passes.includes('count');
+    if (counted && !counts) problems.push({ file: call.file, where: `line ${call.line}`, message: `{{t "${call.key}"}} has plural forms: pass count=` });
+    if (!counted && counts && catalog.has(catalog.defaultLocale, call.key)) {
+      problems.push({ file: call.file, where: `line ${call.line}`, message: `{{t "${call.key}" count=…}}: the string has no plural forms (${call.key}_one, ${call.key}_other, …)` });
+    }
   }
 
   const required = new Set(requiredKeys(catalog, templates.keyPaths));
@@ -71,22 +82,27 @@ export async function checkI18n(options: I18nCheckOptions): Promise<I18nProblem[
     }
   }
 
-  // A string read with {{t "key" …}} may use only what that call passes: anything else would reach the email as text.
-  const placeholders = new Map(catalog.locales.map((locale) => [locale, placeholdersByKey(catalog, locale)]));
+  // A string may use only what its {{t}} call passes: anything else would never be filled in.
   for (const call of templates.translations) {
     for (const locale of catalog.locales) {
-      const names = placeholders.get(locale)!.get(call.key);
-      const unknown = [...(names ?? [])].filter((name) => !call.passes.includes(name));
-      if (unknown.length) {
-        problems.push({ file: folder(locale), where: call.key, message: `uses {{${unknown.join('}}, {{')}}}, which ${call.file} line ${call.line} does not pass (it passes: ${call.passes.join(', ') || 'nothing'})` });
+      for (const [key, names] of catalog.ownPlaceholders(locale)) {
+        if (key !== call.key && !(call.subtree && key.startsWith(`${call.key}.`))) continue;
+        const unknown = [...names].filter((name) => !call.passes.includes(name));
+        if (unknown.length) {
+          problems.push({
+            file: folder(locale),
+            where: key,
+            message: `uses {{${unknown.join('}}, {{')}}}, which ${call.file} line ${call.line} does not pass (it passes: ${call.passes.join(', ') || 'nothing'})`,
+          });
+        }
       }
     }
   }
 
   const reference = catalog.defaultLocale;
-  const referencePlaceholders = placeholders.get(reference)!;
+  const referencePlaceholders = catalog.ownPlaceholders(reference);
   for (const locale of catalog.locales.filter((l) => l !== reference)) {
-    for (const [key, names] of placeholders.get(locale)!) {
+    for (const [key, names] of catalog.ownPlaceholders(locale)) {
       const expected = referencePlaceholders.get(key);
       if (!expected) continue;
       const missing = [...expected].filter((n) => !names.has(n));
@@ -102,31 +118,15 @@ export async function checkI18n(options: I18nCheckOptions): Promise<I18nProblem[
   return problems;
 }
 
-/** The `{{names}}` each key's strings use, plural forms of a key together. */
-function placeholdersByKey(catalog: Catalog, locale: string): Map<string, Set<string>> {
-  const byKey = new Map<string, Set<string>>();
-  for (const raw of catalog.rawKeys(locale)) {
-    const text = catalog.i18n.getResource(locale, 'translation', raw);
-    if (typeof text !== 'string') continue;
-    const key = raw.replace(PLURAL_SUFFIX, '');
-    const names = byKey.get(key) ?? new Set<string>();
-    for (const match of text.matchAll(PLACEHOLDER)) names.add(match[1]!);
-    byKey.set(key, names);
-  }
-  return byKey;
-}
-
-/** For each key, the template files that read it (or its subtree), for the message. */
+/** For each key, where the templates read it, `file line N` (a call picking among keys reads its whole subtree). */
 function templateFilesByKey(catalog: Catalog, templates: TemplateSet): Map<string, string[]> {
   const result = new Map<string, string[]>();
-  for (const source of templates.sources) {
-    for (const match of source.handlebars.matchAll(/(?:@root\.|\.\.\/)?t\.([A-Za-z0-9_.-]+)|(?:\{\{~?|\()\s*t\s+"([^"]+)"/g)) {
-      const path = (match[1] ?? match[2])!;
-      for (const key of [path, ...[...catalog.keys(catalog.defaultLocale)].filter((k) => k.startsWith(`${path}.`))]) {
-        const files = result.get(key) ?? [];
-        if (!files.includes(source.file)) files.push(source.file);
-        result.set(key, files);
-      }
+  const keys = [...catalog.keys(catalog.defaultLocale)];
+  for (const call of templates.translations) {
+    for (const key of [call.key, ...(call.subtree ? keys.filter((k) => k.startsWith(`${call.key}.`)) : [])]) {
+      const places = result.get(key) ?? [];
+      places.push(`${call.file} line ${call.line}`);
+      result.set(key, places);
     }
   }
   return result;

@@ -121,8 +121,11 @@ export function previewPage(): string {
     const src = '/api/html?' + query() + '&v=' + version;
     $('phone').src = src;
     $('desktop').src = src;
-    $('missing').hidden = email.missingKeys.length === 0;
-    $('missing').textContent = 'Missing in ' + email.locale + ': ' + email.missingKeys.join(', ') + ' (shown as ⟦key⟧)';
+    const problems = [];
+    if (email.missingKeys.length) problems.push('Missing in ' + email.locale + ': ' + email.missingKeys.join(', ') + ' (shown as ⟦key⟧)');
+    if (email.unpassedPlaceholders.length) problems.push('Placeholders the template does not pass: ' + email.unpassedPlaceholders.join(', ') + ' (shown as ⟦key: {{name}} is not passed⟧)');
+    $('missing').hidden = problems.length === 0;
+    $('missing').textContent = problems.join('. ');
     $('status').textContent = 'Updated ' + new Date().toLocaleTimeString();
   }
   $('example').addEventListener('change', () => { fillRecipients(); show(); });

@@ -2,7 +2,8 @@
  * The localization team's preview: every example in every language, as it
  * will be sent, updated in the open page the moment a file under templates/
  * or locales/ is saved. A broken template or locale file shows its error in
- * the page; missing strings show as ⟦key⟧.
+ * the page; missing strings show as ⟦key⟧, a placeholder its template does
+ * not pass as ⟦key: {{name}} is not passed⟧, both also listed above the email.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -126,6 +127,7 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
         calendar: email.calendar.content,
         method: email.calendar.method,
         missingKeys: email.missingKeys,
+        unpassedPlaceholders: email.unpassedPlaceholders,
       });
     }
     return send(response, 404, 'text/plain; charset=utf-8', 'not found');

@@ -43,6 +43,13 @@ export interface Catalog {
   keys(locale: string): ReadonlySet<string>;
   /** The raw keys of a language with their plural suffixes: `people.more_few`. */
   rawKeys(locale: string): ReadonlySet<string>;
+  /**
+   * The `{{names}}` a key's string uses in a language (its own, else the default
+   * language's), every plural form together.
+   */
+  placeholders(locale: string, key: string): ReadonlySet<string>;
+  /** The `{{names}}` of every key a language's own files hold (plural forms together). */
+  ownPlaceholders(locale: string): ReadonlyMap<string, ReadonlySet<string>>;
   /** Writing direction of a language, from CLDR through Intl. */
   direction(locale: string): 'ltr' | 'rtl';
   readonly i18n: i18n;
@@ -99,6 +106,23 @@ export async function loadCatalog(localesDir: string, defaultLocale: string): Pr
   }
   const translators = new Map<string, Translate>();
   const directions = new Map<string, 'ltr' | 'rtl'>();
+  const placeholderMaps = new Map<string, Map<string, Set<string>>>();
+  const placeholderMap = (locale: string) => {
+    let map = placeholderMaps.get(locale);
+    if (!map) {
+      map = new Map();
+      for (const raw of rawKeys.get(locale) ?? []) {
+        const text = instance.getResource(locale, 'translation', raw);
+        if (typeof text !== 'string') continue;
+        const key = raw.replace(PLURAL_SUFFIX, '');
+        const names = map.get(key) ?? new Set<string>();
+        for (const match of text.matchAll(PLACEHOLDER_NAMES)) names.add(match[1]!);
+        map.set(key, names);
+      }
+      placeholderMaps.set(locale, map);
+    }
+    return map;
+  };
 
   return Object.freeze({
     locales,
@@ -129,6 +153,10 @@ export async function loadCatalog(localesDir: string, defaultLocale: string): Pr
     rawKeys(locale: string): ReadonlySet<string> {
       return rawKeys.get(locale) ?? new Set();
     },
+    placeholders(locale: string, key: string): ReadonlySet<string> {
+      return placeholderMap(locale).get(key) ?? placeholderMap(defaultLocale).get(key) ?? new Set();
+    },
+    ownPlaceholders: placeholderMap,
     direction(locale: string): 'ltr' | 'rtl' {
       let direction = directions.get(locale);
       if (!direction) {
@@ -142,6 +170,8 @@ export async function loadCatalog(localesDir: string, defaultLocale: string): Pr
 
 /** A `{{name}}` placeholder of i18next's default interpolation. */
 const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.]+)\s*\}\}/g;
+/** The name of a placeholder, formatted ones (`{{count, number}}`) too. */
+const PLACEHOLDER_NAMES = /\{\{\s*([A-Za-z0-9_.]+)\s*(?:,[^}]*)?\}\}/g;
 
 /**
  * A translate function for one language that compiles each plain string

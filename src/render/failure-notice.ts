@@ -11,6 +11,7 @@ import type { Branding } from './branding.ts';
 import type { Catalog } from './catalog.ts';
 import { failureDetails, failureReason, type FailedDelivery } from './failure-reason.ts';
 import type { TemplateSet } from './templates.ts';
+import { templateTranslator } from './template-translate.ts';
 import { oneLine, tidyText } from './text-shape.ts';
 import { TimeText } from './time-text.ts';
 import { pageView } from './views.ts';
@@ -46,7 +47,7 @@ export function renderFailureNotice(request: NotificationRequest, failures: read
   const locale = options.catalog.resolveLocale(organizer.locale ?? own?.locale);
   const times = resolveEventTimes(request);
   const zone = organizer.timeZone ?? own?.timeZone ?? options.defaultTimeZone ?? times.zone;
-  const translate = options.catalog.translator(locale);
+  const { translate } = templateTranslator(options.catalog, locale, 'fallback');
   const span = new TimeText(translate, locale, zone).span(times.shown);
   const names = new Map(request.attendees.map((a) => [a.email.toLowerCase(), a.name]));
   const context: Record<string, unknown> = {

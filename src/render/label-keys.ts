@@ -1,31 +1,32 @@
 /**
- * Which locale keys the emails need: the label paths the templates read
- * (`{{t.conference.join}}`, `{{lookup t.statuses status}}`), and the keys the
- * code composes times and recurrence from.
+ * Which locale keys the emails need: the keys the templates' `{{t}}` calls
+ * read (`{{t "conference.join"}}`, the subtree of `{{t "statuses" status}}`),
+ * and the keys code composes strings from, each list declared beside the code
+ * that reads it.
  */
 import type { Catalog } from './catalog.ts';
+import { CHANGES_VIEW_KEYS } from './changes-view.ts';
+import { CONFERENCE_VIEW_KEYS } from './conference-view.ts';
 import { FAILURE_REASON_KEYS } from './failure-reason.ts';
 import { RECURRENCE_TEXT_KEYS } from './recurrence-text.ts';
 import { TIME_TEXT_KEYS } from './time-text.ts';
-
-/** Keys views.ts reads in code rather than through templates. */
-const VIEW_KEYS = ['conference.removed', 'conference.none', 'changes.empty', 'providers', 'sender.via', 'brand.defaultName'] as const;
+import { VIEW_KEYS } from './views.ts';
 
 const expanded = new WeakMap<ReadonlySet<string>, Map<Catalog, string[]>>();
 
 /** The leaf keys named by template paths, leaves and subtrees, from every language. */
-export function expandLabelPaths(catalog: Catalog, labelPaths: ReadonlySet<string>): string[] {
-  let byCatalog = expanded.get(labelPaths);
+export function expandLabelPaths(catalog: Catalog, keyPaths: ReadonlySet<string>): string[] {
+  let byCatalog = expanded.get(keyPaths);
   if (!byCatalog) {
     byCatalog = new Map();
-    expanded.set(labelPaths, byCatalog);
+    expanded.set(keyPaths, byCatalog);
   }
   let keys = byCatalog.get(catalog);
   if (!keys) {
     const all = new Set<string>();
     for (const locale of catalog.locales) for (const key of catalog.keys(locale)) all.add(key);
     const out = new Set<string>();
-    for (const path of labelPaths) {
+    for (const path of keyPaths) {
       let found = false;
       for (const key of all) {
         if (key === path || key.startsWith(`${path}.`)) {
@@ -45,20 +46,20 @@ export function expandLabelPaths(catalog: Catalog, labelPaths: ReadonlySet<strin
  * Every key an email may read, each a leaf: template paths expanded, plus the
  * keys code reads.
  *
- * @example requiredKeys(catalog, templates.labelPaths).includes('conference.join') // true
+ * @example requiredKeys(catalog, templates.keyPaths).includes('conference.join') // true
  */
-export function requiredKeys(catalog: Catalog, labelPaths: ReadonlySet<string>): string[] {
-  const code = new Set<string>([...TIME_TEXT_KEYS, ...RECURRENCE_TEXT_KEYS, ...VIEW_KEYS, ...FAILURE_REASON_KEYS]);
-  return [...new Set([...expandLabelPaths(catalog, labelPaths), ...expandLabelPaths(catalog, code)])].sort();
+export function requiredKeys(catalog: Catalog, keyPaths: ReadonlySet<string>): string[] {
+  const code = new Set<string>([...TIME_TEXT_KEYS, ...RECURRENCE_TEXT_KEYS, ...VIEW_KEYS, ...CHANGES_VIEW_KEYS, ...CONFERENCE_VIEW_KEYS, ...FAILURE_REASON_KEYS]);
+  return [...new Set([...expandLabelPaths(catalog, keyPaths), ...expandLabelPaths(catalog, code)])].sort();
 }
 
 /**
  * Keys an email needs that a language lacks, by language.
  *
- * @example missingKeys(catalog, templates.labelPaths) // { ru: [], en: [] }
+ * @example missingKeys(catalog, templates.keyPaths) // { ru: [], en: [] }
  */
-export function missingKeys(catalog: Catalog, labelPaths: ReadonlySet<string>): Record<string, string[]> {
-  const required = requiredKeys(catalog, labelPaths);
+export function missingKeys(catalog: Catalog, keyPaths: ReadonlySet<string>): Record<string, string[]> {
+  const required = requiredKeys(catalog, keyPaths);
   return Object.fromEntries(catalog.locales.map((locale) => [locale, required.filter((key) => !catalog.has(locale, key))]));
 }
 

@@ -11,8 +11,8 @@ import { brandingSchema, type Branding } from './branding.ts';
 import { loadCatalog, type Catalog } from './catalog.ts';
 import { loadTemplates, type TemplateSet } from './templates.ts';
 import { recipientsOf } from '../model/people.ts';
-import { fill, slotText, slotted, type SlotText } from './slots.ts';
-import { oneLine, tidyText } from './text-shape.ts';
+import { groupedRenderer } from './slots.ts';
+import { tidyText } from './text-shape.ts';
 import { renderFailureNotice, type FailedDelivery, type RenderedNotice } from './failure-notice.ts';
 import { localeView, recipientData, zoneView, type LocaleView, type ZoneView } from './views.ts';
 
@@ -36,12 +36,6 @@ export interface RendererOptions {
   readonly calendarAttendeesLimit?: number;
   /** See LoadTemplatesOptions.compileIn. Default `in-process`. */
   readonly compileTemplatesIn?: 'in-process' | 'child-process';
-  /**
-   * Run the templates once per group of recipients that differ only in their
-   * own strings, and fill those in per recipient (default). `false` runs the
-   * templates for every recipient: the reference the grouped output is tested against.
-   */
-  readonly groupRendering?: boolean;
 }
 
 export interface RenderOptions {
@@ -65,6 +59,8 @@ export interface RenderedEmail {
   readonly viaName: string;
   /** Labels the recipient's language lacks (taken from the default language, or marked). */
   readonly missingKeys: readonly string[];
+  /** `key {{name}}`: placeholders a string uses that its template does not pass (left out, or marked). */
+  readonly unpassedPlaceholders: readonly string[];
 }
 
 export interface Renderer {
@@ -93,7 +89,6 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
   const branding = Object.freeze(brandingSchema.parse(options.branding ?? {}));
   const viewOptions = {
     catalog,
-    labelPaths: templates.labelPaths,
     branding,
     participantsShown: options.participantsShown ?? 10,
     missingLabels: options.missingLabels ?? 'fallback',
@@ -103,8 +98,7 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
     const stamp = renderOptions.stamp ?? DateTime.utc();
     const times = resolveEventTimes(request);
     const calendars = new Map<string, CalendarForRecipients>();
-    const shapes = new Map<string, { subject: SlotText; html: SlotText; text: SlotText }>();
-    const email = templates.emails[request.type];
+    const renderOne = groupedRenderer(templates.emails[request.type]);
     const locales = new Map<string, LocaleView>();
     const zones = new Map<string, ZoneView>();
     const names = new Map<string, string>();
@@ -123,7 +117,7 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
       const zoneKey = `${locale}|${zone}`;
       let zoneLayer = zones.get(zoneKey);
       if (!zoneLayer) {
-        zoneLayer = zoneView(request, times, localeLayer, zone, viewOptions);
+        zoneLayer = zoneView(request, times, localeLayer, zone);
         zones.set(zoneKey, zoneLayer);
       }
       let calendar = calendars.get(locale);
@@ -139,30 +133,7 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
       }
       const name = names.get(recipient.email.toLowerCase()) ?? null;
       const data = recipientData(request, times, zoneLayer, recipient, name);
-      let subject: string;
-      let html: string;
-      let text: string;
-      if (options.groupRendering === false) {
-        const context: Record<string, unknown> = { ...zoneLayer.context, ...data };
-        subject = oneLine(email.subject(context));
-        context.subject = subject; // the HTML's <title>
-        html = email.html(context);
-        text = email.text(context);
-      } else {
-        const slots = slotted(data);
-        const shapeKey = `${zoneKey}|${slots.shape}`;
-        let shaped = shapes.get(shapeKey);
-        if (!shaped) {
-          const context: Record<string, unknown> = { ...zoneLayer.context, ...slots.context };
-          const subjectShape = oneLine(email.subject(context));
-          context.subject = subjectShape;
-          shaped = { subject: slotText(subjectShape), html: slotText(email.html(context)), text: slotText(email.text(context)) };
-          shapes.set(shapeKey, shaped);
-        }
-        subject = oneLine(fill(shaped.subject, slots.values, false));
-        html = fill(shaped.html, slots.values, true);
-        text = fill(shaped.text, slots.values, false);
-      }
+      const { subject, html, text } = renderOne(zoneKey, zoneLayer.context, data, { translate: localeLayer.templates.translate });
       return {
         to: { email: recipient.email, name },
         locale,
@@ -172,7 +143,8 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
         text: tidyText(text),
         calendar: calendar.forRecipient(recipient.email),
         viaName: localeLayer.viaName,
-        missingKeys: zoneLayer.missingKeys,
+        missingKeys: [...localeLayer.templates.missingKeys],
+        unpassedPlaceholders: [...localeLayer.templates.unpassed],
       };
     });
   }

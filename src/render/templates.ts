@@ -37,9 +37,7 @@ export interface CompiledEmail {
 
 export interface TemplateSet {
   readonly emails: Readonly<Record<EmailKind, CompiledEmail>>;
-  /** Label paths the templates read below `t.` (`conference.join`, `statuses`), leaves or subtrees. */
-  readonly labelPaths: ReadonlySet<string>;
-  /** Every key the templates read: the `t.` paths and the keys of `{{t "key" …}}`, for check:i18n. */
+  /** Every key the templates read (a call choosing among keys names their subtree: `statuses`), for check:i18n. */
   readonly keyPaths: ReadonlySet<string>;
   /** Each `{{t "key" name=…}}` call: where it is and the values it passes (what the string may use). */
   readonly translations: readonly TranslationCall[];
@@ -51,7 +49,10 @@ export interface TranslationCall {
   readonly file: string;
   /** The line in what Handlebars compiles (for MJML, the HTML made of it). */
   readonly line: number;
+  /** The key; for `{{t "statuses" status}}`, the subtree the value picks a key of. */
   readonly key: string;
+  /** Whether a value picks the key below `key` (`{{t "statuses" status}}` reads `statuses.accepted`). */
+  readonly subtree: boolean;
   /** The names passed: `count` among them for a plural. */
   readonly passes: readonly string[];
 }
@@ -65,8 +66,11 @@ export interface TemplateSource {
 
 /**
  * Helpers a template may call besides Handlebars' own (if, unless, each, with, lookup):
- * `nl2br`, and `t` (`{{t "failureNotice.heading" count=failures.length}}`): a string of
- * the email's language with the values the template passes.
+ * `nl2br`, and `t`, a string of the email's language:
+ *   `{{t "fields.when"}}`; with the values the string may use,
+ *   `{{t "intro.invitation" organizer=organizer.name}}`; a plural with `count=`,
+ *   `{{t "people.more" count=participants.hiddenCount}}`; a key picked by a value,
+ *   `{{t "statuses" status}}` (reads `statuses.accepted`).
  */
 export const TEMPLATE_HELPERS = ['nl2br', 't'] as const;
 
@@ -138,11 +142,10 @@ export async function loadTemplates(templatesDir: string, options: LoadTemplates
     });
   }
 
-  const labelPaths = new Set<string>();
   const translations: TranslationCall[] = [];
-  for (const source of sources) collectLabelPaths(Handlebars.parse(source.handlebars), source.file, labelPaths, translations);
-  const keyPaths = new Set([...labelPaths, ...translations.map((call) => call.key)]);
-  return Object.freeze({ emails: Object.freeze(emails), labelPaths, keyPaths, translations: Object.freeze(translations), sources: Object.freeze(sources) });
+  for (const source of sources) collectTranslations(Handlebars.parse(source.handlebars), source.file, translations);
+  const keyPaths = new Set(translations.map((call) => call.key));
+  return Object.freeze({ emails: Object.freeze(emails), keyPaths, translations: Object.freeze(translations), sources: Object.freeze(sources) });
 }
 
 function parseOrThrow(path: string, source: string): void {
@@ -189,24 +192,31 @@ function registerHelpers(html: typeof Handlebars, text: typeof Handlebars): void
   );
   text.registerHelper('nl2br', (value: unknown) => String(value ?? ''));
   // The string comes back plain: the HTML template escapes it once, like any value.
-  const t = (key: unknown, options: Handlebars.HelperOptions) => {
+  const t = (...args: unknown[]) => {
+    const options = args.pop() as Handlebars.HelperOptions;
+    const key = args.map(String).join('.'); // {{t "statuses" status}} → statuses.accepted
     const translate = (options.data as TemplateData | undefined)?.translate;
-    if (!translate) throw new Error(`{{t "${String(key)}"}}: this email is rendered without a language`);
-    return translate(String(key), options.hash as Record<string, unknown>);
+    if (!translate) throw new Error(`{{t "${key}"}}: this email is rendered without a language`);
+    return translate(key, options.hash as Record<string, unknown>);
   };
   html.registerHelper('t', t);
   text.registerHelper('t', t);
 }
 
-/** Collects `t.<path>` references of a template AST, and the keys of `{{t "key"}}` calls. */
-function collectLabelPaths(program: hbs.AST.Program, file: string, into: Set<string>, calls: TranslationCall[]): void {
+/**
+ * Collects the `{{t "key" …}}` calls of a template AST: which key (or
+ * subtree), where, and which names they pass. A `{{t.key}}` path, the old
+ * form, is refused: it would render as nothing.
+ */
+function collectTranslations(program: hbs.AST.Program, file: string, calls: TranslationCall[]): void {
   const visitor = new Handlebars.Visitor();
   const helperCall = (node: hbs.AST.MustacheStatement | hbs.AST.SubExpression) => {
-    const [first] = node.params;
-    if (node.path.type === 'PathExpression' && (node.path as hbs.AST.PathExpression).original === 't' && first?.type === 'StringLiteral') {
-      const passes = (node.hash?.pairs ?? []).map((pair) => pair.key);
-      calls.push({ file, line: node.loc.start.line, key: (first as hbs.AST.StringLiteral).value, passes });
-    }
+    if (node.path.type !== 'PathExpression' || (node.path as hbs.AST.PathExpression).original !== 't') return;
+    const [first, ...rest] = node.params;
+    const line = node.loc.start.line;
+    if (first?.type !== 'StringLiteral') throw new TemplateError(file, line, '{{t}} takes the key first, in quotes: {{t "fields.when"}}');
+    const passes = (node.hash?.pairs ?? []).map((pair) => pair.key);
+    calls.push({ file, line, key: (first as hbs.AST.StringLiteral).value, subtree: rest.length > 0, passes });
   };
   const visitMustache = visitor.MustacheStatement.bind(visitor);
   visitor.MustacheStatement = function (node: hbs.AST.MustacheStatement) {
@@ -220,7 +230,9 @@ function collectLabelPaths(program: hbs.AST.Program, file: string, into: Set<str
   };
   visitor.PathExpression = function (path: hbs.AST.PathExpression) {
     const parts = path.data && path.parts[0] === 'root' ? path.parts.slice(1) : path.parts;
-    if (parts[0] === 't' && parts.length > 1) into.add(parts.slice(1).join('.'));
+    if (parts[0] === 't' && parts.length > 1) {
+      throw new TemplateError(file, path.loc.start.line, `{{${path.original}}} reads nothing: write {{t "${parts.slice(1).join('.')}"}}`);
+    }
   };
   visitor.accept(program);
 }

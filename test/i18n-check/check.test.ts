@@ -31,19 +31,22 @@ describe('check:i18n', () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]!.file).toBe(join(scratch.localesDir, 'ru') + '/');
     expect(problems[0]!.where).toBe('conference.join');
-    expect(problems[0]!.message).toMatch(/^missing: the emails use it \(.*templates\/partials\/conference\.hbs.*templates\/invitation\/html\.mjml.*\)$/);
+    expect(problems[0]!.message).toMatch(/^missing: the emails use it \(.*templates\/partials\/conference\.hbs line 4, .*templates\/invitation\/html\.mjml line \d+.*\)$/);
   });
 
   it('names a plural form a language needs (Russian: one, few, many, other)', async () => {
     scratch = await scratchCopy();
     await scratch.editLocale('ru', (t) => delete t.people.more_few);
-    expect(summary(await check())).toEqual(['locales/ru|people.more_few|missing plural form: ru needs one, few, many, other']);
+    expect(summary(await check())).toEqual([expect.stringMatching(/^locales\/ru\|people\.more_few\|missing plural form: ru needs one, few, many, other \(counted in .*templates\/partials\/event\.hbs line 21, .*\)$/)]);
   });
 
   it('names placeholders that differ between languages', async () => {
     scratch = await scratchCopy();
     await scratch.editLocale('ru', (t) => (t.subject.invitation = 'Приглашение: {{titel}}'));
-    expect(summary(await check())).toEqual(['locales/ru|subject.invitation|placeholders differ from en: lacks {{title}}; has {{titel}} that en does not']);
+    expect(summary(await check())).toEqual([
+      expect.stringMatching(/^locales\/ru\|subject\.invitation\|uses \{\{titel\}\}, which .*templates\/invitation\/subject\.hbs line 1 does not pass \(it passes: title\)$/),
+      'locales/ru|subject.invitation|placeholders differ from en: lacks {{title}}; has {{titel}} that en does not',
+    ]);
   });
 
   it('names an unused key', async () => {
@@ -71,7 +74,20 @@ describe('check:i18n', () => {
   it('names a missing plural form of a string read with {{t "key" count=…}}', async () => {
     scratch = await scratchCopy();
     await scratch.editLocale('ru', (t) => delete t.failureNotice.heading_many);
-    expect(summary(await check())).toEqual(['locales/ru|failureNotice.heading_many|missing plural form: ru needs one, few, many, other']);
+    expect(summary(await check())).toEqual([
+      expect.stringMatching(/^locales\/ru\|failureNotice\.heading_many\|missing plural form: ru needs one, few, many, other \(counted in .*templates\/delivery-failure\/html\.mjml line \d+, .*templates\/delivery-failure\/text\.hbs line 1\)$/),
+    ]);
+  });
+
+  it('names a call of a counted string without count=, and count= on a string without plural forms, with file and line', async () => {
+    scratch = await scratchCopy();
+    await scratch.editFile('templates/partials/event.hbs', (text) => text.replace('{{t "people.more" count=participants.hiddenCount}}', '{{t "people.more"}}').replace('{{t "fields.when"}}', '{{t "fields.when" count=participants.total}}'));
+    expect(summary(await check()).sort()).toEqual([
+      expect.stringMatching(/^locales\/en\|people\.more\|uses \{\{count\}\}, which .*event\.hbs line 21 does not pass \(it passes: nothing\)$/),
+      expect.stringMatching(/^locales\/ru\|people\.more\|uses \{\{count\}\}, which .*event\.hbs line 21 does not pass \(it passes: nothing\)$/),
+      'partials/event.hbs|line 21|{{t "people.more"}} has plural forms: pass count=',
+      'partials/event.hbs|line 4|{{t "fields.when" count=…}}: the string has no plural forms (fields.when_one, fields.when_other, …)',
+    ]);
   });
 
   it('names a locale file that is not valid JSON', async () => {

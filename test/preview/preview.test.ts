@@ -86,10 +86,10 @@ describe('the preview, in headless Chromium', () => {
   });
 
   it('shows a broken template with its file and line', async () => {
-    await scratch.editFile('templates/invitation/subject.hbs', () => '{{#if t.subject.invitation}}{{t.subject.invitation}}');
+    await scratch.editFile('templates/invitation/subject.hbs', () => '{{#if event.title}}{{t "subject.invitation" title=event.title}}');
     await page.locator('#problem').waitFor({ state: 'visible', timeout: 5000 });
     expect(await page.locator('#problem').textContent()).toMatch(/invitation\/subject\.hbs(:\d+)?\n.*Handlebars/);
-    await scratch.editFile('templates/invitation/subject.hbs', () => '{{t.subject.invitation}}\n');
+    await scratch.editFile('templates/invitation/subject.hbs', () => '{{t "subject.invitation" title=event.title}}\n');
     await page.locator('#problem').waitFor({ state: 'hidden', timeout: 5000 });
   });
 
@@ -99,6 +99,15 @@ describe('the preview, in headless Chromium', () => {
     expect(await page.locator('#missing').textContent()).toContain('actions.openCalendar');
     await expectText(page.frameLocator('#desktop').locator('a.open-calendar'), '⟦actions.openCalendar⟧');
     await scratch.editLocale('ru', (t) => (t.actions.openCalendar = 'Открыть календарь'));
+    await page.locator('#missing').waitFor({ state: 'hidden', timeout: 5000 });
+  });
+
+  it('shows a placeholder the template does not pass, in the email and above it', async () => {
+    await scratch.editLocale('ru', (t) => (t.conference.join = 'Войти в {{room}}'));
+    await page.locator('#missing').waitFor({ state: 'visible', timeout: 5000 });
+    expect(await page.locator('#missing').textContent()).toContain('Placeholders the template does not pass: conference.join {{room}}');
+    await expectText(page.frameLocator('#desktop').locator('.join a'), '⟦conference.join: {{room}} is not passed⟧');
+    await scratch.editLocale('ru', (t) => (t.conference.join = 'Присоединиться к конференции'));
     await page.locator('#missing').waitFor({ state: 'hidden', timeout: 5000 });
   });
 

@@ -1,0 +1,38 @@
+/**
+ * What a configuration means for the parts of the service, decided once:
+ * the renderer it asks for, and the sender policy's consequences (SENDER_POLICY
+ * is read here and nowhere else: From and Sender of the message, ORGANIZER's
+ * SENT-BY in the calendar). The service and the command-line tools both build
+ * from these.
+ */
+import type { MessageOptions } from '../message/compose.ts';
+import { createRenderer, type Renderer } from '../render/renderer.ts';
+import type { Config } from './config.ts';
+
+/**
+ * The message settings of a configuration (all but the Date, which is per notification).
+ *
+ * @example composeMessage(request, email, { ...messageOptionsOf(config), date: new Date() })
+ */
+export function messageOptionsOf(config: Config): Omit<MessageOptions, 'date'> {
+  return { senderPolicy: config.sender.policy, serviceMailbox: config.sender.serviceMailbox, bounceAddress: config.sender.bounceAddress };
+}
+
+/**
+ * The renderer the service uses with this configuration.
+ *
+ * @example const renderer = await rendererFor(loadConfig());
+ */
+export function rendererFor(config: Config, compileTemplatesIn: 'in-process' | 'child-process' = 'in-process'): Promise<Renderer> {
+  // Mail from the service's mailbox says so in the calendar too (RFC 5545 SENT-BY), so clients show "on behalf of".
+  const sentBy = messageOptionsOf(config).senderPolicy === 'service' ? `mailto:${config.sender.serviceMailbox.address}` : null;
+  return createRenderer({
+    compileTemplatesIn,
+    branding: config.branding,
+    defaultLocale: config.defaultLocale,
+    ...(config.defaultTimeZone ? { defaultTimeZone: config.defaultTimeZone } : {}),
+    participantsShown: config.participantsShown,
+    calendarAttendeesLimit: config.calendarAttendeesLimit,
+    ...(sentBy ? { sentBy } : {}),
+  });
+}
