@@ -2,7 +2,13 @@ import { defineConfig } from 'vitest/config';
 
 // Times must not depend on the process zone: the suites that turn dates into
 // words or calendar lines run twice, under UTC and under Asia/Tokyo.
-const zoneSensitive = ['test/model/**/*.test.ts', 'test/render/**/*.test.ts', 'test/calendar/**/*.test.ts', 'test/message/**/*.test.ts', 'test/transport/delivery.test.ts'];
+const zoneSensitive = [
+  'test/model/**/*.test.ts',
+  'test/render/**/*.test.ts',
+  'test/calendar/**/*.test.ts',
+  'test/message/**/*.test.ts',
+  'test/transport/delivery.test.ts',
+];
 
 export default defineConfig({
   test: {

@@ -14,7 +14,9 @@ export interface RawMessage {
 /** Sends every message over `connections` sockets, pipelining each message's commands; resolves when all got their final 250. */
 export async function sendRaw(port: number, messages: readonly RawMessage[], connections: number): Promise<void> {
   const lanes: RawMessage[][] = Array.from({ length: connections }, () => []);
-  messages.forEach((m, i) => lanes[i % connections]!.push(m));
+  messages.forEach((m, i) => {
+    lanes[i % connections]!.push(m);
+  });
   await Promise.all(lanes.map((lane) => lane.length && sendLane(port, lane)));
 }
 
@@ -37,27 +39,37 @@ async function sendLane(port: number, lane: readonly RawMessage[]): Promise<void
   socket.end('QUIT\r\n');
 }
 
-/** Yields each complete SMTP reply (the last line of a multi-line one). */
+/**
+ * Yields each complete SMTP reply (the last line of a multi-line one). A reset
+ * connection fails the reply waited for (the sink resets connections it is
+ * done with: after QUIT that is no failure, and nothing waits any more).
+ */
 function replyReader(socket: Socket) {
   let buffer = '';
-  const waiting: ((line: string) => void)[] = [];
+  let failure: Error | null = null;
+  const waiting: { resolve: (line: string) => void; reject: (error: Error) => void }[] = [];
   const ready: string[] = [];
   socket.on('data', (chunk) => {
     buffer += chunk.toString('latin1');
-    let index;
-    while ((index = buffer.indexOf('\r\n')) >= 0) {
+    for (let index = buffer.indexOf('\r\n'); index >= 0; index = buffer.indexOf('\r\n')) {
       const line = buffer.slice(0, index);
       buffer = buffer.slice(index + 2);
       if (line[3] === '-') continue;
       const next = waiting.shift();
-      if (next) next(line);
+      if (next) next.resolve(line);
       else ready.push(line);
     }
+  });
+  socket.on('error', (error) => {
+    failure = error;
+    for (const next of waiting.splice(0)) next.reject(error);
   });
   return {
     next(): Promise<string> {
       const line = ready.shift();
-      return line !== undefined ? Promise.resolve(line) : new Promise((resolve) => waiting.push(resolve));
+      if (line !== undefined) return Promise.resolve(line);
+      if (failure) return Promise.reject(failure);
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
     },
   };
 }

@@ -13,7 +13,6 @@ import { parseNotificationRequest } from '../src/model/parse.ts';
 import type { NotificationRequest } from '../src/model/schema.ts';
 import { createRenderer } from '../src/render/renderer.ts';
 
-
 function seedWith(participants: number): NotificationRequest {
   return parseNotificationRequest(seedFanOut(participants));
 }
@@ -41,6 +40,8 @@ const small = measure(10, 3000);
 const large = measure(1600, 5000);
 const rssMb = process.memoryUsage().rss / 1024 / 1024;
 console.log(`process start → first render: ${firstRenderMs.toFixed(0)} ms`);
-console.log(`seed invitation, 10 participants:   ${small.perRecipientUs.toFixed(1)} µs per recipient (${small.recipients} rendered, ${small.kbPerEmail.toFixed(1)} KiB each; target ≤ 40 µs)`);
+console.log(
+  `seed invitation, 10 participants:   ${small.perRecipientUs.toFixed(1)} µs per recipient (${small.recipients} rendered, ${small.kbPerEmail.toFixed(1)} KiB each; target ≤ 40 µs)`,
+);
 console.log(`seed invitation, 1600 participants: ${large.perRecipientUs.toFixed(1)} µs per recipient (${large.recipients} rendered)`);
 console.log(`RSS after: ${rssMb.toFixed(0)} MB`);

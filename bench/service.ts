@@ -13,7 +13,7 @@
  * redis-server is started here), BENCH_SKIP_REDIS=1 (SQLite run only),
  * BENCH_PROFILE_DIR (write the service's CPU profile there).
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +46,15 @@ async function startService(smtpPort: number, dataDir: string, extraEnv: Record<
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
   const child = spawn(process.execPath, [...profile, ...START_ARGS], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, SMTP_POOL_SIZE: String(POOL_SIZE), LOG_LEVEL: 'info', ...extraEnv },
+    env: {
+      ...process.env,
+      PORT: '0',
+      DATA_DIR: dataDir,
+      SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+      SMTP_POOL_SIZE: String(POOL_SIZE),
+      LOG_LEVEL: 'info',
+      ...extraEnv,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let output = '';
@@ -88,7 +96,14 @@ async function waitForCount(sink: ChildProcess, count: number, timeoutMs: number
 }
 
 /** One fan-out through `instances` services sharing the outbox the environment names. */
-export async function runFanOut(label: string, sink: ChildProcess, smtpPort: number, instances: number, extraEnv: Record<string, string> = {}, beforeStop?: () => Promise<void>) {
+export async function runFanOut(
+  label: string,
+  sink: ChildProcess,
+  smtpPort: number,
+  instances: number,
+  extraEnv: Record<string, string> = {},
+  beforeStop?: () => Promise<void>,
+) {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-service-'));
   const services = [];
   for (let i = 0; i < instances; i++) services.push(await startService(smtpPort, instances > 1 ? `${dataDir}-${i}` : dataDir, extraEnv));
@@ -107,7 +122,9 @@ export async function runFanOut(label: string, sink: ChildProcess, smtpPort: num
   await Promise.all(services.map((s) => new Promise((resolve) => s.child.once('exit', resolve))));
   rmSync(dataDir, { recursive: true, force: true });
   for (let i = 0; i < instances; i++) rmSync(`${dataDir}-${i}`, { recursive: true, force: true });
-  console.log(`${label}: POST→202 ${(accepted - posted).toFixed(0)} ms; last of ${RECIPIENTS} accepted by the sink after ${seconds.toFixed(2)} s; ${(RECIPIENTS / seconds).toFixed(0)} messages/s; peak RSS ${rss.map((r) => `${r.toFixed(0)} MB`).join(' + ')}`);
+  console.log(
+    `${label}: POST→202 ${(accepted - posted).toFixed(0)} ms; last of ${RECIPIENTS} accepted by the sink after ${seconds.toFixed(2)} s; ${(RECIPIENTS / seconds).toFixed(0)} messages/s; peak RSS ${rss.map((r) => `${r.toFixed(0)} MB`).join(' + ')}`,
+  );
   return { seconds, rss, cpu };
 }
 
@@ -132,7 +149,26 @@ async function startRedisServer(): Promise<{ url: string; stop: () => void } | n
   if (spawnSync('redis-server', ['--version']).status !== 0) return null;
   const port = 20000 + Math.floor(Math.random() * 20000);
   const dir = mkdtempSync(join(tmpdir(), 'bench-redis-'));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--maxmemory-policy',
+      'noeviction',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   await new Promise<void>((resolve) => {
     let output = '';
     child.stdout!.on('data', (chunk) => {
@@ -163,8 +199,12 @@ async function main() {
   await sendRaw(port, raw, POOL_SIZE);
   const rawSeconds = (performance.now() - started) / 1000;
   const megabytes = raw.reduce((n, m) => n + m.raw.length, 0) / 1024 / 1024;
-  console.log(`raw pipelined SMTP, same ${raw.length} messages (${megabytes.toFixed(1)} MB), ${POOL_SIZE} connections: ${rawSeconds.toFixed(2)} s; ${(raw.length / rawSeconds).toFixed(0)} messages/s`);
-  console.log(`ratio service / raw: ${(service.seconds / rawSeconds).toFixed(1)}×   target: ≤ 2.0 s and ≤ 300 MB → ${service.seconds <= 2 && service.rss[0]! <= 300 ? 'met' : 'NOT met'}`);
+  console.log(
+    `raw pipelined SMTP, same ${raw.length} messages (${megabytes.toFixed(1)} MB), ${POOL_SIZE} connections: ${rawSeconds.toFixed(2)} s; ${(raw.length / rawSeconds).toFixed(0)} messages/s`,
+  );
+  console.log(
+    `ratio service / raw: ${(service.seconds / rawSeconds).toFixed(1)}×   target: ≤ 2.0 s and ≤ 300 MB → ${service.seconds <= 2 && service.rss[0]! <= 300 ? 'met' : 'NOT met'}`,
+  );
 
   // The same fan-out with status webhooks to a receiver in this process: the mail must not wait for them.
   // One run each is within this machine's noise (4% and 24% on the same code): five of each,
@@ -201,11 +241,16 @@ async function main() {
   if (redis) {
     for (const instances of [1, 2]) {
       const prefix = `bench-${Date.now()}-${instances}`;
-      await runFanOut(`BullMQ on Redis (appendfsync always), ${instances} instance${instances > 1 ? 's' : ''}`, sink, port, instances, { QUEUE_URL: redis.url, QUEUE_PREFIX: prefix });
+      await runFanOut(`BullMQ on Redis (appendfsync always), ${instances} instance${instances > 1 ? 's' : ''}`, sink, port, instances, {
+        QUEUE_URL: redis.url,
+        QUEUE_PREFIX: prefix,
+      });
     }
     redis.stop();
   } else {
-    console.log(process.env.BENCH_SKIP_REDIS ? 'BullMQ runs skipped (BENCH_SKIP_REDIS)' : 'BullMQ runs skipped: no redis-server on this machine and no QUEUE_URL');
+    console.log(
+      process.env.BENCH_SKIP_REDIS ? 'BullMQ runs skipped (BENCH_SKIP_REDIS)' : 'BullMQ runs skipped: no redis-server on this machine and no QUEUE_URL',
+    );
   }
   sink.kill();
 }

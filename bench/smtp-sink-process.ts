@@ -22,7 +22,12 @@ const server = new SMTPServer({
     stream.on('end', () => {
       count++;
       lastAt = performance.timeOrigin + performance.now();
-      if (process.env.KEEP === '1') messages.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo[0]!.address, raw: Buffer.concat(chunks) });
+      if (process.env.KEEP === '1')
+        messages.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo[0]!.address,
+          raw: Buffer.concat(chunks),
+        });
       callback();
     });
   },

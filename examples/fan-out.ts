@@ -20,7 +20,9 @@ export function seedFanOut(count: number) {
     payload.recipients.push({
       ...template,
       email,
-      rsvp: Object.fromEntries(Object.entries(template.rsvp as Record<string, string>).map(([answer, url]) => [answer, url.replace('a.smirnov', `participant${i}`)])),
+      rsvp: Object.fromEntries(
+        Object.entries(template.rsvp as Record<string, string>).map(([answer, url]) => [answer, url.replace('a.smirnov', `participant${i}`)]),
+      ),
     });
   }
   return payload;

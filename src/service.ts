@@ -4,20 +4,20 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
-import { messageOptionsOf, rendererFor } from './config/parts.ts';
-import type { Config } from './config/config.ts';
+import { type Logger, pino } from 'pino';
 import { createBounceIntake } from './bounce/intake.ts';
-import { startBounceListener, type BounceListener } from './bounce/listener.ts';
+import { type BounceListener, startBounceListener } from './bounce/listener.ts';
 import { verpFor } from './bounce/verp.ts';
+import type { Config } from './config/config.ts';
+import { messageOptionsOf, rendererFor } from './config/parts.ts';
 import { createMetrics } from './delivery/metrics.ts';
 import { createWorker, type Worker } from './delivery/worker.ts';
-import { createWebhookDispatcher } from './webhook/dispatcher.ts';
-import { createNoticeSender } from './notice/sender.ts';
 import { buildApp } from './http/app.ts';
+import { createNoticeSender } from './notice/sender.ts';
 import type { ClaimedDelivery, Outbox } from './outbox/outbox.ts';
 import { openSqliteOutbox } from './outbox/sqlite-outbox.ts';
 import { createSmtpTransport } from './transport/smtp.ts';
+import { createWebhookDispatcher } from './webhook/dispatcher.ts';
 
 export interface Service {
   readonly app: FastifyInstance;
@@ -52,7 +52,11 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const renderer = await rendererFor(config, options.compileTemplatesIn ?? 'child-process');
   const transport = createSmtpTransport({
     ...config.smtp,
-    onDkimFallback: (fromDomain, signedAs) => logger.warn({ fromDomain, signedAs }, 'no DKIM key for this From domain: signed with the service domain key (DMARC alignment fails for it; see README, "Sender authentication")'),
+    onDkimFallback: (fromDomain, signedAs) =>
+      logger.warn(
+        { fromDomain, signedAs },
+        'no DKIM key for this From domain: signed with the service domain key (DMARC alignment fails for it; see README, "Sender authentication")',
+      ),
   });
   const metrics = createMetrics();
   const verp = config.bounce?.verp;
@@ -70,9 +74,28 @@ export async function createService(config: Config, options: ServiceOptions = {}
     ...(verp ? { bounceAddressOf: (delivery: ClaimedDelivery) => verpFor(delivery, verp) } : {}),
   });
   const bounces = verp ? createBounceIntake({ outbox, verp, logger, metrics }) : undefined;
-  const app = await buildApp({ config, outbox, logger, metrics, checkSmtp: () => transport.verify(), onAccepted: () => worker.kick(), version: await packageVersion(), ...(bounces ? { bounces } : {}) });
+  const app = await buildApp({
+    config,
+    outbox,
+    logger,
+    metrics,
+    checkSmtp: () => transport.verify(),
+    onAccepted: () => worker.kick(),
+    version: await packageVersion(),
+    ...(bounces ? { bounces } : {}),
+  });
   const listener = bounces && config.bounce?.listener ? await startBounceListener({ ...config.bounce.listener, intake: bounces, verp: verp!, logger }) : null;
-  const dispatcher = config.webhook ? createWebhookDispatcher({ outbox, logger, url: config.webhook.url, secret: config.webhook.secret, timeoutMs: config.webhook.timeoutMs, retry: config.webhook.retry, yieldWhile: worker.busy }) : null;
+  const dispatcher = config.webhook
+    ? createWebhookDispatcher({
+        outbox,
+        logger,
+        url: config.webhook.url,
+        secret: config.webhook.secret,
+        timeoutMs: config.webhook.timeoutMs,
+        retry: config.webhook.retry,
+        yieldWhile: worker.busy,
+      })
+    : null;
   const notices = config.organizerNotices
     ? createNoticeSender({ outbox, renderer, transport, serviceMailbox: config.sender.serviceMailbox, logger, retry: config.retry })
     : null;

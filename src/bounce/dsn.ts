@@ -58,7 +58,13 @@ export function readBounce(raw: Buffer | string): Bounce {
     if (reply) {
       const recipient = /<([^<>\s@]+@[^<>\s]+)>/.exec(text)?.[1] ?? null;
       const status = reply[2] ?? `${reply[1]}.0.0`;
-      return { kind: 'report', envelopeId: null, reportingMta: null, recipients: [{ recipient, action: reply[1] === '5' ? 'failed' : 'delayed', status, diagnostic: reply[0].trim(), remoteMta: null }], addressedTo };
+      return {
+        kind: 'report',
+        envelopeId: null,
+        reportingMta: null,
+        recipients: [{ recipient, action: reply[1] === '5' ? 'failed' : 'delayed', status, diagnostic: reply[0].trim(), remoteMta: null }],
+        addressedTo,
+      };
     }
   }
   return { kind: 'not-a-bounce' };
@@ -76,15 +82,22 @@ function autoReplyReason(top: Entity): string | null {
 
 /** The per-message and per-recipient fields of a message/delivery-status body (RFC 3464 §2.2, §2.3). */
 function deliveryStatus(body: string) {
-  const groups = body.replace(/\r\n/g, '\n').split(/\n\s*\n/).map(fields).filter((g) => g.size > 0);
+  const groups = body
+    .replace(/\r\n/g, '\n')
+    .split(/\n\s*\n/)
+    .map(fields)
+    .filter((g) => g.size > 0);
   const message = groups[0] ?? new Map<string, string>();
-  const recipients: RecipientReport[] = groups.slice(1).filter((g) => g.has('action')).map((g) => ({
-    recipient: typed(g.get('final-recipient') ?? g.get('original-recipient') ?? null),
-    action: (g.get('action') ?? '').toLowerCase().split(/[\s(]/)[0]!,
-    status: /\d\.\d{1,3}\.\d{1,3}/.exec(g.get('status') ?? '')?.[0] ?? null,
-    diagnostic: g.get('diagnostic-code') ?? null,
-    remoteMta: g.get('remote-mta') ?? null,
-  }));
+  const recipients: RecipientReport[] = groups
+    .slice(1)
+    .filter((g) => g.has('action'))
+    .map((g) => ({
+      recipient: typed(g.get('final-recipient') ?? g.get('original-recipient') ?? null),
+      action: (g.get('action') ?? '').toLowerCase().split(/[\s(]/)[0]!,
+      status: /\d\.\d{1,3}\.\d{1,3}/.exec(g.get('status') ?? '')?.[0] ?? null,
+      diagnostic: g.get('diagnostic-code') ?? null,
+      remoteMta: g.get('remote-mta') ?? null,
+    }));
   return { envelopeId: message.get('original-envelope-id') ?? null, reportingMta: message.get('reporting-mta') ?? null, recipients };
 }
 
@@ -135,7 +148,11 @@ function parts(multipart: Entity, contentType: string): Entity[] {
 function decoded(part: Entity): string {
   const encoding = (part.headers.get('content-transfer-encoding') ?? '').toLowerCase();
   if (encoding === 'base64') return Buffer.from(part.body.replace(/\s+/g, ''), 'base64').toString('utf8');
-  if (encoding === 'quoted-printable') return Buffer.from(part.body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8');
+  if (encoding === 'quoted-printable')
+    return Buffer.from(
+      part.body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+      'latin1',
+    ).toString('utf8');
   return Buffer.from(part.body, 'latin1').toString('utf8');
 }
 
@@ -150,7 +167,10 @@ function plainText(top: Entity, type: string): string {
 
 function typed(value: string | null): string | null {
   if (!value) return null;
-  return value.replace(/^[a-z0-9-]+;\s*/i, '').replace(/^<|>$/g, '').trim();
+  return value
+    .replace(/^[a-z0-9-]+;\s*/i, '')
+    .replace(/^<|>$/g, '')
+    .trim();
 }
 
 function addresses(value: string): string[] {

@@ -48,13 +48,18 @@ export async function startBounceListener(options: BounceListenerOptions): Promi
         if ((stream as unknown as { sizeExceeded?: boolean }).sizeExceeded) {
           return callback(Object.assign(new Error('5.3.4 Message too big'), { responseCode: 552 }));
         }
-        intake.take(Buffer.concat(chunks), session.envelope.rcptTo.map((r) => r.address)).then(
-          () => callback(),
-          (error: unknown) => {
-            logger.error({ err: error }, 'a bounce could not be recorded; the sender will try again');
-            callback(Object.assign(new Error('4.3.0 Cannot record now, try again later'), { responseCode: 451 }));
-          },
-        );
+        intake
+          .take(
+            Buffer.concat(chunks),
+            session.envelope.rcptTo.map((r) => r.address),
+          )
+          .then(
+            () => callback(),
+            (error: unknown) => {
+              logger.error({ err: error }, 'a bounce could not be recorded; the sender will try again');
+              callback(Object.assign(new Error('4.3.0 Cannot record now, try again later'), { responseCode: 451 }));
+            },
+          );
       });
     },
   });

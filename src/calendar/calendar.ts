@@ -7,19 +7,27 @@
  * Every time is a luxon value in its own zone, so the output does not depend
  * on the process `TZ` (a JS Date plus an event zone came out 3 hours off here).
  */
-import ical, { ICalAttendeeRole, ICalAttendeeStatus, ICalCalendarMethod, ICalEventStatus, ICalWeekday, type ICalRepeatingOptions, ICalEventRepeatingFreq } from 'ical-generator';
+import ical, {
+  ICalAttendeeRole,
+  ICalAttendeeStatus,
+  ICalCalendarMethod,
+  ICalEventRepeatingFreq,
+  ICalEventStatus,
+  type ICalRepeatingOptions,
+  ICalWeekday,
+} from 'ical-generator';
 import type { DateTime } from 'luxon';
 import { tzlib_get_ical_block } from 'timezones-ical-library';
 import { telUri } from '../conference/dial-in.ts';
 import { conferenceProvider } from '../conference/providers.ts';
 import { resolveEventTime } from '../model/datetime.ts';
-import { mustResolve, resolveEventTimes, type EventTimes } from '../model/event-times.ts';
-import type { Attendee, NotificationRequest, Recurrence } from '../model/schema.ts';
-import { calendarMethod, type CalendarMethod } from '../model/itip-method.ts';
+import { type EventTimes, mustResolve, resolveEventTimes } from '../model/event-times.ts';
+import { type CalendarMethod, calendarMethod } from '../model/itip-method.ts';
 import { peopleOf } from '../model/people.ts';
+import type { Attendee, NotificationRequest, Recurrence } from '../model/schema.ts';
 import { escapeText, foldLine, paramValue, withoutDoubleQuotes } from './content-line.ts';
 
-export { calendarMethod, type CalendarMethod } from '../model/itip-method.ts';
+export { type CalendarMethod, calendarMethod } from '../model/itip-method.ts';
 
 /** Words of the calendar in one language (DESCRIPTION's join block, CONFERENCE labels). */
 export interface CalendarWords {
@@ -106,7 +114,10 @@ export function buildCalendar(request: NotificationRequest, options: CalendarOpt
     method,
     forRecipient(email: string): CalendarPart {
       const attendee = byAddress.get(email.toLowerCase());
-      if (!attendee && method === 'REQUEST') return (published ??= { method: 'PUBLISH', content: calendarText(request, options, 'PUBLISH') });
+      if (!attendee && method === 'REQUEST') {
+        published ??= { method: 'PUBLISH', content: calendarText(request, options, 'PUBLISH') };
+        return published;
+      }
       if (!large) return whole;
       return { method, content: attendee ? `${before}${attendeeLine(attendee, method)}\r\n${after}` : `${before}${after}` };
     },
@@ -175,7 +186,8 @@ function calendarText(request: NotificationRequest, options: CalendarOptions, me
 
   // RFC 5545 §3.1: every content line, the last one too, ends with CRLF.
   let content = `${calendar.toString().replace(/(?:\r\n)?$/, '')}\r\n`;
-  if (extra.length) content = content.replace('\r\nEND:VEVENT\r\n', `\r\n${extra.map((line) => (line === marker ? line : foldLine(line))).join('\r\n')}\r\nEND:VEVENT\r\n`);
+  if (extra.length)
+    content = content.replace('\r\nEND:VEVENT\r\n', `\r\n${extra.map((line) => (line === marker ? line : foldLine(line))).join('\r\n')}\r\nEND:VEVENT\r\n`);
   return content;
 }
 

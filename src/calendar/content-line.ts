@@ -38,7 +38,10 @@ export function paramValue(value: string): string {
  */
 export function withoutDoubleQuotes(value: string): string {
   let inside = false;
-  return value.replace(/"/g, () => ((inside = !inside) ? '\u201c' : '\u201d'));
+  return value.replace(/"/g, () => {
+    inside = !inside;
+    return inside ? '\u201c' : '\u201d';
+  });
 }
 
 /**

@@ -4,13 +4,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { DateTime } from 'luxon';
+import { type Config, loadConfig } from '../config/config.ts';
+import { messageOptionsOf, rendererFor } from '../config/parts.ts';
 import { composeMessage, type OutgoingMessage } from '../message/compose.ts';
-import { loadConfig, type Config } from '../config/config.ts';
 import { InvalidRequestError } from '../model/errors.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
 import type { NotificationRequest } from '../model/schema.ts';
 import type { RenderedEmail } from '../render/renderer.ts';
-import { messageOptionsOf, rendererFor } from '../config/parts.ts';
 
 /** Reads and validates a request file; a broken one is reported field by field. */
 export async function readRequestFile(path: string): Promise<NotificationRequest> {

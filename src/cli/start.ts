@@ -11,7 +11,10 @@ async function main(): Promise<number> {
   const config = loadConfig();
   const service = await createService(config);
   const address = await service.app.listen({ host: config.http.host, port: config.http.port });
-  service.logger.info({ address, smtp: config.smtp.url.replace(/\/\/[^@/]*@/, '//***@'), dataDir: config.dataDir, auth: Boolean(config.http.apiToken) }, `invite-mailer listening on ${address}`);
+  service.logger.info(
+    { address, smtp: config.smtp.url.replace(/\/\/[^@/]*@/, '//***@'), dataDir: config.dataDir, auth: Boolean(config.http.apiToken) },
+    `invite-mailer listening on ${address}`,
+  );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       service.logger.info({ signal }, 'stopping');

@@ -5,16 +5,7 @@
  */
 
 /** Provider ids of the contract, `other` last: then `conference.label` names it. */
-export const PROVIDER_IDS = [
-  'trueconf',
-  'skype-for-business',
-  'teams',
-  'zoom',
-  'jitsi',
-  'google-meet',
-  'yandex-telemost',
-  'other',
-] as const;
+export const PROVIDER_IDS = ['trueconf', 'skype-for-business', 'teams', 'zoom', 'jitsi', 'google-meet', 'yandex-telemost', 'other'] as const;
 
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
@@ -36,10 +27,7 @@ const VENDOR_PROPERTIES: Partial<Record<ProviderId, readonly string[]>> = {
 };
 
 const REGISTRY: ReadonlyMap<ProviderId, ConferenceProvider> = new Map(
-  PROVIDER_IDS.map((id) => [
-    id,
-    Object.freeze({ id, labelKey: `providers.${id}`, calendarProperties: VENDOR_PROPERTIES[id] ?? [] }),
-  ]),
+  PROVIDER_IDS.map((id) => [id, Object.freeze({ id, labelKey: `providers.${id}`, calendarProperties: VENDOR_PROPERTIES[id] ?? [] })]),
 );
 
 /**

@@ -5,11 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import type { SenderPolicy } from '../message/sender.ts';
 import { isKnownTimeZone } from '../model/datetime.ts';
 import { emailAddress } from '../model/text-rules.ts';
-import { brandingSchema, type Branding } from '../render/branding.ts';
-import type { SenderPolicy } from '../message/sender.ts';
-import { loadDkimKeyDir, type DkimKey } from '../transport/dkim-keys.ts';
+import { type Branding, brandingSchema } from '../render/branding.ts';
+import { type DkimKey, loadDkimKeyDir } from '../transport/dkim-keys.ts';
 
 /** A configuration that cannot be used, with every problem named by its variable. */
 export class ConfigError extends Error {
@@ -38,7 +38,10 @@ const envSchema = z.object({
     .refine((v) => /^rediss?:\/\/[^/]+/.test(v), 'must be redis://host:port (or rediss:// for TLS)')
     .optional(),
   QUEUE_CONNECT_TIMEOUT_MS: positiveInt(600_000).default(30_000),
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be letters, digits, _ . - (at most 64)').default('invite-mailer'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be letters, digits, _ . - (at most 64)')
+    .default('invite-mailer'),
   SEND_RATE_LIMIT: positiveInt(100_000).optional(),
   API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   BODY_LIMIT_BYTES: positiveInt(256 * 1024 * 1024).default(8 * 1024 * 1024),
@@ -86,8 +89,14 @@ const envSchema = z.object({
   ACCENT_COLOR: optionalText,
   LOGO_URL: optionalText,
   FOOTER_TEXT: optionalText,
-  DEFAULT_LOCALE: z.string().regex(/^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$/, 'must be a language tag such as en or ru').default('en'),
-  DEFAULT_TIME_ZONE: z.string().optional().refine((v) => v === undefined || isKnownTimeZone(v), 'must be an IANA time zone such as Europe/Moscow'),
+  DEFAULT_LOCALE: z
+    .string()
+    .regex(/^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$/, 'must be a language tag such as en or ru')
+    .default('en'),
+  DEFAULT_TIME_ZONE: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || isKnownTimeZone(v), 'must be an IANA time zone such as Europe/Moscow'),
   PARTICIPANTS_SHOWN: positiveInt(1000).default(10),
   CALENDAR_ATTENDEES_LIMIT: positiveInt(100_000).default(100),
 });
@@ -100,7 +109,13 @@ export interface Config {
   /** Messages per second to the relay, across all instances; null: no limit. */
   readonly sendRatePerSecond: number | null;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  readonly retry: { readonly initialDelayMs: number; readonly maxDelayMs: number; readonly maxAgeMs: number; readonly minAgeMs: number; readonly unconfirmedDelayMs: number };
+  readonly retry: {
+    readonly initialDelayMs: number;
+    readonly maxDelayMs: number;
+    readonly maxAgeMs: number;
+    readonly minAgeMs: number;
+    readonly unconfirmedDelayMs: number;
+  };
   readonly smtp: {
     readonly url: string;
     readonly poolSize: number;
@@ -166,14 +181,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     ...(e.FOOTER_TEXT ? { footer: e.FOOTER_TEXT } : {}),
   });
   const brandVariables: Record<string, string> = { productName: 'PRODUCT_NAME', accentColor: 'ACCENT_COLOR', logoUrl: 'LOGO_URL', footer: 'FOOTER_TEXT' };
-  if (!branding.success) for (const issue of branding.error.issues) problems.push(`${brandVariables[String(issue.path[0])] ?? issue.path.join('.')}: ${issue.message}`);
+  if (!branding.success)
+    for (const issue of branding.error.issues) problems.push(`${brandVariables[String(issue.path[0])] ?? issue.path.join('.')}: ${issue.message}`);
 
   if (!e.API_TOKEN && !LOOPBACK.has(e.HOST)) {
     problems.push(`HOST: ${e.HOST} is not loopback; set API_TOKEN before listening beyond this machine`);
   }
   if (e.WEBHOOK_URL && !e.WEBHOOK_SECRET) problems.push('WEBHOOK_SECRET: set it with WEBHOOK_URL (events are signed with it)');
   if (e.BOUNCE_SMTP_PORT !== undefined && !e.BOUNCE_SECRET) problems.push('BOUNCE_SMTP_PORT: set BOUNCE_SECRET too (bounce addresses are signed with it)');
-  if (e.BOUNCE_SECRET && !e.BOUNCE_ADDRESS) problems.push('BOUNCE_SECRET: set BOUNCE_ADDRESS too (its local part and domain make the bounce addresses, bounces+…@domain)');
+  if (e.BOUNCE_SECRET && !e.BOUNCE_ADDRESS)
+    problems.push('BOUNCE_SECRET: set BOUNCE_ADDRESS too (its local part and domain make the bounce addresses, bounces+…@domain)');
   if (e.RETRY_MIN_AGE_MS > e.RETRY_MAX_AGE_MS) problems.push('RETRY_MIN_AGE_MS: must not exceed RETRY_MAX_AGE_MS');
 
   const dkimKeys: DkimKey[] = [];
@@ -224,9 +241,17 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       serviceMailbox: { name: e.SERVICE_NAME ?? productName, address: e.SERVICE_MAILBOX },
       bounceAddress: e.BOUNCE_ADDRESS ?? e.SERVICE_MAILBOX,
     },
-    bounce: e.BOUNCE_SECRET && e.BOUNCE_ADDRESS ? bounceConfig(e.BOUNCE_ADDRESS, e.BOUNCE_SECRET, e.BOUNCE_SMTP_PORT, e.BOUNCE_SMTP_HOST ?? e.HOST, e.BOUNCE_MAX_BYTES) : null,
+    bounce:
+      e.BOUNCE_SECRET && e.BOUNCE_ADDRESS
+        ? bounceConfig(e.BOUNCE_ADDRESS, e.BOUNCE_SECRET, e.BOUNCE_SMTP_PORT, e.BOUNCE_SMTP_HOST ?? e.HOST, e.BOUNCE_MAX_BYTES)
+        : null,
     webhook: e.WEBHOOK_URL
-      ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET!, timeoutMs: e.WEBHOOK_TIMEOUT_MS, retry: { initialDelayMs: e.WEBHOOK_RETRY_INITIAL_DELAY_MS, maxDelayMs: e.WEBHOOK_RETRY_MAX_DELAY_MS } }
+      ? {
+          url: e.WEBHOOK_URL,
+          secret: e.WEBHOOK_SECRET!,
+          timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+          retry: { initialDelayMs: e.WEBHOOK_RETRY_INITIAL_DELAY_MS, maxDelayMs: e.WEBHOOK_RETRY_MAX_DELAY_MS },
+        }
       : null,
     organizerNotices: e.NOTIFY_ORGANIZER === 'failures' ? { windowMs: e.NOTIFY_ORGANIZER_WINDOW_MS } : null,
     branding: branding.data!,

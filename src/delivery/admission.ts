@@ -6,7 +6,7 @@ import { calendarMethod } from '../model/itip-method.ts';
 import { recipientsOf } from '../model/people.ts';
 import type { NotificationRequest } from '../model/schema.ts';
 import type { NewNotification } from '../outbox/outbox.ts';
-import { deadlineFor, type DeadlineOptions } from './deadline.ts';
+import { type DeadlineOptions, deadlineFor } from './deadline.ts';
 import { orderKey } from './policy.ts';
 
 export interface Admission {

@@ -57,7 +57,14 @@ export function canTransition(from: DeliveryStatus, to: DeliveryStatus): boolean
  */
 export type Outcome =
   | { readonly kind: 'sent'; readonly reply: RelayReply; readonly messageId: string; readonly at: number }
-  | { readonly kind: 'retrying'; readonly reply: RelayReply; readonly messageId: string | null; readonly at: number; readonly nextAttemptAt: number; readonly unconfirmed: boolean }
+  | {
+      readonly kind: 'retrying';
+      readonly reply: RelayReply;
+      readonly messageId: string | null;
+      readonly at: number;
+      readonly nextAttemptAt: number;
+      readonly unconfirmed: boolean;
+    }
   | { readonly kind: 'failed' | 'expired' | 'unknown'; readonly reply: RelayReply; readonly messageId: string | null; readonly at: number };
 
 /** The status an outcome leaves a delivery in. */
@@ -89,7 +96,14 @@ export interface OutcomePolicy extends RetryPolicy {
  *
  * @example decide({ attempt: 1, unconfirmed: 0, deadlineAt }, { verdict: 'unknown', reply }, '<id@x>', Date.now(), policy).kind // 'retrying'
  */
-export function decide(context: AttemptContext, result: SendResult, messageId: string | null, now: number, policy: OutcomePolicy, random?: () => number): Outcome {
+export function decide(
+  context: AttemptContext,
+  result: SendResult,
+  messageId: string | null,
+  now: number,
+  policy: OutcomePolicy,
+  random?: () => number,
+): Outcome {
   const { reply } = result;
   switch (result.verdict) {
     case 'accepted':

@@ -16,7 +16,7 @@ import { composeMessage, type MessageOptions } from '../message/compose.ts';
 import { InvalidRequestError } from '../model/errors.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
 import type { NotificationRequest } from '../model/schema.ts';
-import { StaleDeliveryError, type ClaimedDelivery, type Outbox } from '../outbox/outbox.ts';
+import { type ClaimedDelivery, type Outbox, StaleDeliveryError } from '../outbox/outbox.ts';
 import type { Renderer } from '../render/renderer.ts';
 import { localFailure, type SendResult } from '../transport/delivery-error.ts';
 import type { MailTransport } from '../transport/smtp.ts';
@@ -143,24 +143,43 @@ export function createWorker(options: WorkerOptions): Worker {
   let recordingBroken = false;
 
   function cannotRecord(error: unknown, delivery: ClaimedDelivery): void {
-    if (!recordingBroken) logger.error({ err: error, notificationId: delivery.notificationId, recipient: delivery.recipient }, 'cannot record in the outbox: sending stops until it can');
+    if (!recordingBroken)
+      logger.error(
+        { err: error, notificationId: delivery.notificationId, recipient: delivery.recipient },
+        'cannot record in the outbox: sending stops until it can',
+      );
     recordingBroken = true;
   }
 
   function report(delivery: ClaimedDelivery, outcome: Outcome): void {
     metrics.add(outcome.kind);
-    const about = { notificationId: delivery.notificationId, recipient: delivery.recipient, attempt: delivery.attempt, status: outcome.kind, messageId: outcome.messageId, reply: outcome.reply };
+    const about = {
+      notificationId: delivery.notificationId,
+      recipient: delivery.recipient,
+      attempt: delivery.attempt,
+      status: outcome.kind,
+      messageId: outcome.messageId,
+      reply: outcome.reply,
+    };
     switch (outcome.kind) {
       case 'sent':
-        return logger.info(about, 'delivered');
+        logger.info(about, 'delivered');
+        break;
       case 'failed':
-        return logger.warn(about, 'delivery failed permanently');
+        logger.warn(about, 'delivery failed permanently');
+        break;
       case 'expired':
-        return logger.warn(about, 'delivery expired: transient failures past the deadline');
+        logger.warn(about, 'delivery expired: transient failures past the deadline');
+        break;
       case 'unknown':
-        return logger.warn(about, 'the relay did not answer the end of DATA again: it may have the message; not sent again');
+        logger.warn(about, 'the relay did not answer the end of DATA again: it may have the message; not sent again');
+        break;
       case 'retrying':
-        return logger.info({ ...about, nextAttemptAt: new Date(outcome.nextAttemptAt).toISOString(), unconfirmed: outcome.unconfirmed }, outcome.unconfirmed ? 'the relay did not answer the end of DATA: resent once, later' : 'delivery will be retried');
+        logger.info(
+          { ...about, nextAttemptAt: new Date(outcome.nextAttemptAt).toISOString(), unconfirmed: outcome.unconfirmed },
+          outcome.unconfirmed ? 'the relay did not answer the end of DATA: resent once, later' : 'delivery will be retried',
+        );
+        break;
     }
   }
 
@@ -169,7 +188,11 @@ export function createWorker(options: WorkerOptions): Worker {
     try {
       await outbox.begin(delivery.deliveryId, Date.now()); // `sending`: on the wire from here
     } catch (error) {
-      if (error instanceof StaleDeliveryError) return logger.warn({ err: error, notificationId: delivery.notificationId, recipient: delivery.recipient }, 'a claimed delivery moved on elsewhere; not sent');
+      if (error instanceof StaleDeliveryError)
+        return logger.warn(
+          { err: error, notificationId: delivery.notificationId, recipient: delivery.recipient },
+          'a claimed delivery moved on elsewhere; not sent',
+        );
       unsent.add(delivery.deliveryId);
       return cannotRecord(error, delivery);
     }
@@ -180,7 +203,11 @@ export function createWorker(options: WorkerOptions): Worker {
     } else {
       try {
         const verp = options.bounceAddressOf?.(delivery);
-        const message = await composeMessage(job.request, job.email, { ...options.message, date: new Date(delivery.acceptedAt), ...(verp ? { bounceAddress: verp.address, envelopeId: verp.token } : {}) });
+        const message = await composeMessage(job.request, job.email, {
+          ...options.message,
+          date: new Date(delivery.acceptedAt),
+          ...(verp ? { bounceAddress: verp.address, envelopeId: verp.token } : {}),
+        });
         messageId = message.messageId;
         result = await transport.send(message);
       } catch (error) {
@@ -199,7 +226,10 @@ export function createWorker(options: WorkerOptions): Worker {
     } catch (error) {
       if (error instanceof StaleDeliveryError) {
         unrecorded.delete(delivery.deliveryId); // retrying will not change it
-        return logger.warn({ err: error, notificationId: delivery.notificationId, recipient: delivery.recipient, outcome: outcome.kind }, 'an outcome could not be recorded: the delivery moved on elsewhere');
+        return logger.warn(
+          { err: error, notificationId: delivery.notificationId, recipient: delivery.recipient, outcome: outcome.kind },
+          'an outcome could not be recorded: the delivery moved on elsewhere',
+        );
       }
       unrecorded.set(delivery.deliveryId, { delivery, outcome });
       return cannotRecord(error, delivery);
@@ -326,7 +356,10 @@ export function createWorker(options: WorkerOptions): Worker {
       // Last chance for what recording could not take; what stays `sending` is resent after a restart.
       for (const { delivery, outcome } of [...unrecorded.values()]) await record(delivery, outcome);
       const back = [...waiting, ...unsent];
-      if (back.length) await outbox.release(back).catch((error: unknown) => logger.error({ err: error }, 'could not hand back claimed deliveries; they are due again after a restart'));
+      if (back.length)
+        await outbox
+          .release(back)
+          .catch((error: unknown) => logger.error({ err: error }, 'could not hand back claimed deliveries; they are due again after a restart'));
       waiting.clear();
       unsent.clear();
     },

@@ -7,13 +7,13 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { BounceIntake } from '../bounce/intake.ts';
 import type { Config } from '../config/config.ts';
 import { newNotification } from '../delivery/admission.ts';
 import type { Metrics } from '../delivery/metrics.ts';
-import type { BounceIntake } from '../bounce/intake.ts';
 import { InvalidRequestError } from '../model/errors.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
-import type { NotificationStatus, Outbox } from '../outbox/outbox.ts';
+import type { AcceptOutcome, NotificationStatus, Outbox } from '../outbox/outbox.ts';
 import { ApiError } from './errors.ts';
 import { docsPage, openApiDocument } from './openapi.ts';
 import { prometheusText } from './prometheus.ts';
@@ -60,7 +60,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     return503OnClosing: true,
     // The router's own refusals and the HTTP parser's, in the documented error shape (never echoing the URL).
     frameworkErrors: (error, _request, reply: FastifyReply) => {
-      const apiError = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new ApiError('URL_TOO_LONG', 'A path segment is too long') : new ApiError('BAD_REQUEST', 'The path cannot be decoded');
+      const apiError =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new ApiError('URL_TOO_LONG', 'A path segment is too long')
+          : new ApiError('BAD_REQUEST', 'The path cannot be decoded');
       return reply.code(apiError.status).type('application/json').send(apiError.toJSON());
     },
     clientErrorHandler: answerClientError,
@@ -79,7 +82,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     }
   });
   app.addContentTypeParser('message/rfc822', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-  app.addContentTypeParser('*', (_request, _payload, done) => done(new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Send the notification as application/json'), undefined));
+  app.addContentTypeParser('*', (_request, _payload, done) =>
+    done(new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Send the notification as application/json'), undefined),
+  );
 
   // The check runs on the route the router matched, after it decoded the path: no spelling of a
   // path (percent-encoding, absolute-form request line, dot segments) reaches a route around it.
@@ -111,19 +116,34 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     const keyHeader = request.headers['idempotency-key'];
     const key = typeof keyHeader === 'string' ? keyHeader : null;
     if (key !== null && !IDEMPOTENCY_KEY.test(key)) {
-      throw new ApiError('INVALID_REQUEST', 'Idempotency-Key must be 1 to 255 printable ASCII characters', [{ path: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' }]);
+      throw new ApiError('INVALID_REQUEST', 'Idempotency-Key must be 1 to 255 printable ASCII characters', [
+        { path: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' },
+      ]);
     }
     const notification = parseNotificationRequest(body.json);
     if (key !== null && storing.has(key)) throw new ApiError('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being stored');
 
-    const stored = newNotification(notification, { id: randomUUID(), idempotencyKey: key, bodyHash: createHash('sha256').update(canonicalJson(body.json)).digest('hex'), body: body.raw, acceptedAt: Date.now() }, config.retry);
+    const stored = newNotification(
+      notification,
+      {
+        id: randomUUID(),
+        idempotencyKey: key,
+        bodyHash: createHash('sha256').update(canonicalJson(body.json)).digest('hex'),
+        body: body.raw,
+        acceptedAt: Date.now(),
+      },
+      config.retry,
+    );
     if (key !== null) storing.add(key);
-    let outcome;
+    let outcome: AcceptOutcome;
     try {
       outcome = await outbox.accept(stored);
     } catch (error) {
       request.log.error({ err: error }, 'the outbox could not store a notification');
-      throw new ApiError('OUTBOX_UNAVAILABLE', 'The outbox did not confirm storing the notification; retry later (with the same Idempotency-Key, a retry is never stored twice)');
+      throw new ApiError(
+        'OUTBOX_UNAVAILABLE',
+        'The outbox did not confirm storing the notification; retry later (with the same Idempotency-Key, a retry is never stored twice)',
+      );
     } finally {
       if (key !== null) storing.delete(key);
     }
@@ -138,7 +158,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         return reply.code(202).send(acceptedBody(outcome.notification));
       case 'accepted':
         metrics.add('accepted', stored.recipients.length);
-        request.log.info({ notificationId: outcome.notification.id, recipients: stored.recipients.length, type: notification.type, uid: notification.event.uid }, 'notification accepted');
+        request.log.info(
+          { notificationId: outcome.notification.id, recipients: stored.recipients.length, type: notification.type, uid: notification.event.uid },
+          'notification accepted',
+        );
         deps.onAccepted?.();
         return reply.code(202).send(acceptedBody(outcome.notification));
     }
@@ -205,7 +228,9 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
       : new ApiError('BAD_REQUEST', error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'The request did not arrive in time' : 'The request cannot be read');
   const body = JSON.stringify(apiError.toJSON());
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${apiError.status} ${STATUS_CODES[apiError.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(
+      `HTTP/1.1 ${apiError.status} ${STATUS_CODES[apiError.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   }
   socket.destroy();
 }

@@ -16,7 +16,10 @@ export const API_ERRORS = {
   INVALID_REQUEST: { status: 422, meaning: 'The body breaks the contract; `issues` names every wrong field by its path.' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, meaning: 'This `Idempotency-Key` was used with another body.' },
   HEADERS_TOO_LARGE: { status: 431, meaning: "The request's headers are larger than the server reads." },
-  OUTBOX_UNAVAILABLE: { status: 503, meaning: 'The outbox cannot be reached now (disk full, or Redis down): nothing was stored, or the status cannot be read. Retry later.' },
+  OUTBOX_UNAVAILABLE: {
+    status: 503,
+    meaning: 'The outbox cannot be reached now (disk full, or Redis down): nothing was stored, or the status cannot be read. Retry later.',
+  },
   INTERNAL: { status: 500, meaning: 'A fault of the service; logged with the request id.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 

@@ -18,7 +18,10 @@ const errorBody = {
       properties: {
         code: { type: 'string', enum: Object.keys(API_ERRORS) },
         message: { type: 'string' },
-        issues: { type: 'array', items: { type: 'object', properties: { path: { type: 'string', examples: ['event.conference.joinUrl'] }, message: { type: 'string' } } } },
+        issues: {
+          type: 'array',
+          items: { type: 'object', properties: { path: { type: 'string', examples: ['event.conference.joinUrl'] }, message: { type: 'string' } } },
+        },
       },
     },
   },
@@ -51,7 +54,12 @@ const status = {
           attempts: { type: 'integer' },
           lastReply: {
             type: ['object', 'null'],
-            properties: { code: { type: 'string' }, responseCode: { type: ['integer', 'null'] }, response: { type: ['string', 'null'] }, message: { type: 'string' } },
+            properties: {
+              code: { type: 'string' },
+              responseCode: { type: ['integer', 'null'] },
+              response: { type: ['string', 'null'] },
+              message: { type: 'string' },
+            },
           },
           messageId: { type: ['string', 'null'] },
           queuedAt: { type: 'string', format: 'date-time' },
@@ -81,7 +89,10 @@ const errorResponses = (...codes: (keyof typeof API_ERRORS)[]) =>
     [...new Set(codes.map((c) => API_ERRORS[c].status))].map((code) => [
       String(code),
       {
-        description: codes.filter((c) => API_ERRORS[c].status === code).map((c) => `${c}: ${API_ERRORS[c].meaning}`).join(' '),
+        description: codes
+          .filter((c) => API_ERRORS[c].status === code)
+          .map((c) => `${c}: ${API_ERRORS[c].meaning}`)
+          .join(' '),
         content: { 'application/json': { schema: errorBody } },
       },
     ]),
@@ -99,7 +110,9 @@ export function openApiDocument(version: string) {
       description: 'Renders and sends calendar invitation emails (iMIP), one per recipient, durably. The request contract is examples/README.md.',
     },
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API_TOKEN; not required when the service runs without one (loopback only).' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'API_TOKEN; not required when the service runs without one (loopback only).' },
+      },
       schemas: { NotificationRequest: request, Accepted: accepted, NotificationStatus: status, Error: errorBody },
     },
     security: [{ bearer: [] }],
@@ -110,7 +123,12 @@ export function openApiDocument(version: string) {
           summary: 'A recipient reached a final status, or a delay was reported',
           description:
             'Signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature: HMAC-SHA-256 under WEBHOOK_SECRET). At least once, the same webhook-id on a repeat; per recipient in order. Answer 2xx to take it.',
-          parameters: ['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((name) => ({ name, in: 'header', required: true, schema: { type: 'string' } })),
+          parameters: ['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((name) => ({
+            name,
+            in: 'header',
+            required: true,
+            schema: { type: 'string' },
+          })),
           requestBody: {
             required: true,
             content: {
@@ -146,12 +164,30 @@ export function openApiDocument(version: string) {
         post: {
           summary: 'Accept a notification: one email per recipient, sent durably',
           parameters: [
-            { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 }, description: 'The same key with the same body returns the first answer.' },
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', maxLength: 255 },
+              description: 'The same key with the same body returns the first answer.',
+            },
           ],
           requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/NotificationRequest' } } } },
           responses: {
-            '202': { description: 'Stored durably; every recipient will be sent or reported.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Accepted' } } } },
-            ...errorResponses('INVALID_JSON', 'UNAUTHORIZED', 'IDEMPOTENCY_IN_PROGRESS', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'INVALID_REQUEST', 'IDEMPOTENCY_KEY_REUSED', 'OUTBOX_UNAVAILABLE'),
+            '202': {
+              description: 'Stored durably; every recipient will be sent or reported.',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Accepted' } } },
+            },
+            ...errorResponses(
+              'INVALID_JSON',
+              'UNAUTHORIZED',
+              'IDEMPOTENCY_IN_PROGRESS',
+              'PAYLOAD_TOO_LARGE',
+              'UNSUPPORTED_MEDIA_TYPE',
+              'INVALID_REQUEST',
+              'IDEMPOTENCY_KEY_REUSED',
+              'OUTBOX_UNAVAILABLE',
+            ),
           },
         },
       },
@@ -160,7 +196,10 @@ export function openApiDocument(version: string) {
           summary: "Every recipient's delivery status",
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
           responses: {
-            '200': { description: 'The notification and its recipients', content: { 'application/json': { schema: { $ref: '#/components/schemas/NotificationStatus' } } } },
+            '200': {
+              description: 'The notification and its recipients',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/NotificationStatus' } } },
+            },
             ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NOT_FOUND', 'URL_TOO_LONG', 'OUTBOX_UNAVAILABLE'),
           },
         },
@@ -172,38 +211,54 @@ export function openApiDocument(version: string) {
           responses: {
             '200': {
               description: 'Read: bounced or noted (a delay) when it named a delivery of ours, else ignored with why',
-              content: { 'application/json': { schema: { type: 'object', properties: { outcome: { type: 'string', enum: ['bounced', 'noted', 'ignored'] }, reason: { type: 'string' } } } } },
+              content: {
+                'application/json': {
+                  schema: { type: 'object', properties: { outcome: { type: 'string', enum: ['bounced', 'noted', 'ignored'] }, reason: { type: 'string' } } },
+                },
+              },
             },
             ...errorResponses('UNAUTHORIZED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'OUTBOX_UNAVAILABLE'),
           },
         },
       },
       '/healthz': { get: { summary: 'The process is alive', security: [], responses: { '200': { description: 'alive' } } } },
-      '/readyz': { get: { summary: 'The outbox takes writes and the SMTP relay answers', security: [], responses: { '200': { description: 'ready' }, '503': { description: 'not ready, with why' } } } },
-      '/metrics': { get: { summary: 'Prometheus text: deliveries by status, counters since start', security: [], responses: { '200': { description: 'metrics' }, ...errorResponses('OUTBOX_UNAVAILABLE') } } },
+      '/readyz': {
+        get: {
+          summary: 'The outbox takes writes and the SMTP relay answers',
+          security: [],
+          responses: { '200': { description: 'ready' }, '503': { description: 'not ready, with why' } },
+        },
+      },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus text: deliveries by status, counters since start',
+          security: [],
+          responses: { '200': { description: 'metrics' }, ...errorResponses('OUTBOX_UNAVAILABLE') },
+        },
+      },
     },
   };
 }
 
 /** A self-contained page (no external script) listing the endpoints, the error codes and the request schema. */
 export function docsPage(document: ReturnType<typeof openApiDocument>): string {
-  const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+  const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
   const endpoints = Object.entries(document.paths)
     .flatMap(([path, methods]) =>
       Object.entries(methods as Record<string, { summary: string; responses: Record<string, { description: string }> }>).map(
         ([method, op]) =>
-          `<section><h3><code>${method.toUpperCase()} ${escape(path)}</code></h3><p>${escape(op.summary)}</p><ul>${Object.entries(op.responses)
-            .map(([code, r]) => `<li><code>${code}</code> ${escape(r.description)}</li>`)
+          `<section><h3><code>${method.toUpperCase()} ${escapeHtml(path)}</code></h3><p>${escapeHtml(op.summary)}</p><ul>${Object.entries(op.responses)
+            .map(([code, r]) => `<li><code>${code}</code> ${escapeHtml(r.description)}</li>`)
             .join('')}</ul></section>`,
       ),
     )
     .join('');
   const errors = Object.entries(API_ERRORS)
-    .map(([code, e]) => `<tr><td><code>${code}</code></td><td>${e.status}</td><td>${escape(e.meaning)}</td></tr>`)
+    .map(([code, e]) => `<tr><td><code>${code}</code></td><td>${e.status}</td><td>${escapeHtml(e.meaning)}</td></tr>`)
     .join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>invite-mailer API</title><style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1f2937}code,pre{background:#f3f4f6;padding:0 .2em}pre{padding:1em;overflow:auto}table{border-collapse:collapse}td,th{border:1px solid #e5e7eb;padding:.3em .6em;text-align:left}</style></head>
-<body><h1>invite-mailer API ${escape(document.info.version)}</h1><p>${escape(document.info.description)} Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
+<body><h1>invite-mailer API ${escapeHtml(document.info.version)}</h1><p>${escapeHtml(document.info.description)} Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
 <h2>Endpoints</h2>${endpoints}<h2>Errors</h2><p>Always <code>{"error": {"code", "message", "issues": [{"path", "message"}]}}</code>.</p><table><tr><th>code</th><th>status</th><th>meaning</th></tr>${errors}</table>
-<h2>Request schema</h2><pre>${escape(JSON.stringify(document.components.schemas.NotificationRequest, null, 2))}</pre></body></html>`;
+<h2>Request schema</h2><pre>${escapeHtml(JSON.stringify(document.components.schemas.NotificationRequest, null, 2))}</pre></body></html>`;
 }

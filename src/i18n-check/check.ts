@@ -4,7 +4,7 @@
  * reading TypeScript.
  */
 import { join } from 'node:path';
-import { loadCatalog, LocaleFileError, type Catalog } from '../render/catalog.ts';
+import { type Catalog, LocaleFileError, loadCatalog } from '../render/catalog.ts';
 import { missingKeys, missingPluralForms, requiredKeys } from '../render/label-keys.ts';
 import { loadTemplates, TemplateError, type TemplateSet } from '../render/templates.ts';
 
@@ -21,7 +21,6 @@ export interface I18nCheckOptions {
   readonly templatesDir: string;
   readonly defaultLocale?: string;
 }
-
 
 /**
  * Runs every check; an empty list means the locales and templates are fine.
@@ -48,7 +47,7 @@ export async function checkI18n(options: I18nCheckOptions): Promise<I18nProblem[
   }
   if (!catalog || !templates) return problems;
 
-  const folder = (locale: string) => join(options.localesDir, locale) + '/';
+  const folder = (locale: string) => `${join(options.localesDir, locale)}/`;
   const usedBy = templateFilesByKey(catalog, templates);
 
   for (const [locale, keys] of Object.entries(missingKeys(catalog, templates.keyPaths))) {
@@ -61,17 +60,27 @@ export async function checkI18n(options: I18nCheckOptions): Promise<I18nProblem[
     const categories = new Intl.PluralRules(locale).resolvedOptions().pluralCategories.join(', ');
     for (const form of forms) {
       const places = usedBy.get(form.replace(/_[a-z]+$/, ''));
-      problems.push({ file: folder(locale), where: form, message: `missing plural form: ${locale} needs ${categories}${places ? ` (counted in ${places.join(', ')})` : ''}` });
+      problems.push({
+        file: folder(locale),
+        where: form,
+        message: `missing plural form: ${locale} needs ${categories}${places ? ` (counted in ${places.join(', ')})` : ''}`,
+      });
     }
   }
 
   // A counted string (plural forms) needs count= in every call, and count= needs a counted string.
   for (const call of templates.translations.filter((c) => !c.subtree)) {
-    const counted = catalog.locales.some((locale) => [...catalog.rawKeys(locale)].some((raw) => raw.startsWith(`${call.key}_`) && /_(zero|one|two|few|many|other)$/.test(raw)));
+    const counted = catalog.locales.some((locale) =>
+      [...catalog.rawKeys(locale)].some((raw) => raw.startsWith(`${call.key}_`) && /_(zero|one|two|few|many|other)$/.test(raw)),
+    );
     const counts = call.passes.includes('count');
     if (counted && !counts) problems.push({ file: call.file, where: `line ${call.line}`, message: `{{t "${call.key}"}} has plural forms: pass count=` });
     if (!counted && counts && catalog.has(catalog.defaultLocale, call.key)) {
-      problems.push({ file: call.file, where: `line ${call.line}`, message: `{{t "${call.key}" count=…}}: the string has no plural forms (${call.key}_one, ${call.key}_other, …)` });
+      problems.push({
+        file: call.file,
+        where: `line ${call.line}`,
+        message: `{{t "${call.key}" count=…}}: the string has no plural forms (${call.key}_one, ${call.key}_other, …)`,
+      });
     }
   }
 
@@ -108,7 +117,10 @@ export async function checkI18n(options: I18nCheckOptions): Promise<I18nProblem[
       const missing = [...expected].filter((n) => !names.has(n));
       const extra = [...names].filter((n) => !expected.has(n));
       if (missing.length || extra.length) {
-        const detail = [missing.length ? `lacks {{${missing.join('}}, {{')}}}` : '', extra.length ? `has {{${extra.join('}}, {{')}}} that ${reference} does not` : '']
+        const detail = [
+          missing.length ? `lacks {{${missing.join('}}, {{')}}}` : '',
+          extra.length ? `has {{${extra.join('}}, {{')}}} that ${reference} does not` : '',
+        ]
           .filter(Boolean)
           .join('; ');
         problems.push({ file: folder(locale), where: key, message: `placeholders differ from ${reference}: ${detail}` });

@@ -11,13 +11,14 @@
  *
  * Pure: no network, no files.
  */
+
+import type { CalendarPart } from '../calendar/calendar.ts';
 import { authorOf } from '../model/people.ts';
 import type { NotificationRequest } from '../model/schema.ts';
 import type { RenderedEmail } from '../render/renderer.ts';
-import type { CalendarPart } from '../calendar/calendar.ts';
 import { invitationMessageIdFor, messageIdFor } from './message-id.ts';
 import { base64Body, mimeMessage } from './mime.ts';
-import { senderHeaders, type Mailbox, type SenderPolicy } from './sender.ts';
+import { type Mailbox, type SenderPolicy, senderHeaders } from './sender.ts';
 
 export interface MessageOptions {
   readonly senderPolicy: SenderPolicy;

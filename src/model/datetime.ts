@@ -50,8 +50,12 @@ export function resolveDateTime(value: string, zone: string): DateTime<true> | D
   if (offset === undefined) {
     // luxon moves a wall time inside a DST gap forward; the request meant a time that does not exist.
     const sameWallTime =
-      parsed.year === Number(y) && parsed.month === Number(mo) && parsed.day === Number(d) &&
-      parsed.hour === Number(h) && parsed.minute === Number(mi) && parsed.second === Number(s);
+      parsed.year === Number(y) &&
+      parsed.month === Number(mo) &&
+      parsed.day === Number(d) &&
+      parsed.hour === Number(h) &&
+      parsed.minute === Number(mi) &&
+      parsed.second === Number(s);
     if (!sameWallTime) return `does not exist in ${zone} (skipped by a daylight saving change)`;
   }
   return parsed;

@@ -26,8 +26,7 @@ export class InvalidRequestError extends Error {
     const first = issues[0];
     super(
       first
-        ? `The request breaks the contract: ${first.path || 'request'} ${first.message}` +
-            (issues.length > 1 ? ` (and ${issues.length - 1} more)` : '')
+        ? `The request breaks the contract: ${first.path || 'request'} ${first.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`
         : 'The request breaks the contract',
     );
     this.name = 'InvalidRequestError';

@@ -3,9 +3,10 @@
  * service trusts: shape (schema.ts), then the rules that need several fields
  * at once (zones, dates, who answered, what changed).
  */
-import { InvalidRequestError, formatPath, issuesFromZod, type RequestIssue } from './errors.ts';
+
 import { isKnownTimeZone, resolveEventTime } from './datetime.ts';
-import { notificationRequestSchema, type NotificationRequest } from './schema.ts';
+import { formatPath, InvalidRequestError, issuesFromZod, type RequestIssue } from './errors.ts';
+import { type NotificationRequest, notificationRequestSchema } from './schema.ts';
 
 /**
  * Validates a notification request and returns it typed, with defaults
@@ -60,7 +61,9 @@ function crossFieldIssues(request: NotificationRequest): RequestIssue[] {
       const resolved = until.length === 10 ? time(until, ['event', 'recurrence', 'until'], true) : time(until, ['event', 'recurrence', 'until'], false);
       if (resolved && start && resolved < start.startOf('day')) report(['event', 'recurrence', 'until'], 'must not be before event.start');
     }
-    recurrence.exceptions?.forEach((value, index) => time(value, ['event', 'recurrence', 'exceptions', index], event.allDay));
+    recurrence.exceptions?.forEach((value, index) => {
+      time(value, ['event', 'recurrence', 'exceptions', index], event.allDay);
+    });
     if (recurrence.byMonthDay && recurrence.frequency !== 'monthly' && recurrence.frequency !== 'yearly') {
       report(['event', 'recurrence', 'byMonthDay'], 'applies to monthly and yearly recurrence only');
     }
@@ -70,8 +73,17 @@ function crossFieldIssues(request: NotificationRequest): RequestIssue[] {
     else time(event.occurrence, ['event', 'occurrence'], event.allDay);
   }
 
-  checkUniqueEmails(request.attendees.map((a) => a.email), ['attendees'], report);
-  if (request.recipients) checkUniqueEmails(request.recipients.map((r) => r.email), ['recipients'], report);
+  checkUniqueEmails(
+    request.attendees.map((a) => a.email),
+    ['attendees'],
+    report,
+  );
+  if (request.recipients)
+    checkUniqueEmails(
+      request.recipients.map((r) => r.email),
+      ['recipients'],
+      report,
+    );
 
   if (request.organizer.timeZone !== undefined && !isKnownTimeZone(request.organizer.timeZone)) {
     report(['organizer', 'timeZone'], `is not a known IANA time zone (such as Europe/Moscow): ${request.organizer.timeZone}`);

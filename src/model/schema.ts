@@ -39,7 +39,12 @@ export const recurrenceSchema = z
     byWeekday: unique(z.enum(WEEKDAYS), 'the weekday').min(1).max(7).optional(),
     byMonthDay: unique(
       // -1 is the month's last day; other counts from the end are not offered by the calendar.
-      z.number().int().min(-1).max(31).refine((day) => day !== 0, 'must be 1…31, or -1 for the last day of the month'),
+      z
+        .number()
+        .int()
+        .min(-1)
+        .max(31)
+        .refine((day) => day !== 0, 'must be 1…31, or -1 for the last day of the month'),
       'the day',
     )
       .min(1)
@@ -58,7 +63,10 @@ export const recurrenceSchema = z
 
 export const dialInSchema = z.strictObject({
   number: phoneNumber(),
-  pin: z.string().regex(/^[0-9]{1,20}#?$/, 'must be digits, optionally ending with #').optional(),
+  pin: z
+    .string()
+    .regex(/^[0-9]{1,20}#?$/, 'must be digits, optionally ending with #')
+    .optional(),
 });
 
 export const conferenceSchema = z
@@ -110,9 +118,7 @@ export const recipientSchema = z.strictObject({
   email: emailAddress(),
   locale: languageTag().optional(),
   timeZone: z.string().max(64).optional(),
-  rsvp: z
-    .strictObject({ accept: webLink().optional(), tentative: webLink().optional(), decline: webLink().optional() })
-    .optional(),
+  rsvp: z.strictObject({ accept: webLink().optional(), tentative: webLink().optional(), decline: webLink().optional() }).optional(),
   agenda: z.array(agendaItemSchema).max(100).optional(),
 });
 

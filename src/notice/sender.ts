@@ -9,8 +9,8 @@
  * lease and the notice goes again (with the same Message-ID).
  */
 import type { Logger } from 'pino';
-import { pollLoop, type PollLoop } from '../delivery/poll-loop.ts';
 import { UNDELIVERED_STATUSES } from '../delivery/policy.ts';
+import { type PollLoop, pollLoop } from '../delivery/poll-loop.ts';
 import { nextAttemptAt, type RetryPolicy } from '../delivery/retry-policy.ts';
 import { composeFailureNotice } from '../message/notice.ts';
 import type { Mailbox } from '../message/sender.ts';
@@ -56,14 +56,22 @@ export function createNoticeSender(options: NoticeSenderOptions): PollLoop {
         .map((f) => ({ email: f.recipient!, status: f.status as FailedDelivery['status'], lastReply: f.lastReply, report: f.report }));
       if (failures.length === 0) return await settle(batch, { done: true }, about);
       const notice = options.renderer.renderFailureNotice(request, failures);
-      const message = composeFailureNotice(request, notice, { notificationId: batch.notificationId, through: batch.through, messageIds: batch.failures.map((f) => f.messageId) }, {
-        serviceMailbox: options.serviceMailbox,
-        date: new Date(),
-      });
+      const message = composeFailureNotice(
+        request,
+        notice,
+        { notificationId: batch.notificationId, through: batch.through, messageIds: batch.failures.map((f) => f.messageId) },
+        {
+          serviceMailbox: options.serviceMailbox,
+          date: new Date(),
+        },
+      );
       const sent = await options.transport.send(message);
       if (sent.verdict === 'transient') {
         result = { retryAt: nextAttemptAt(batch.attempt, Date.now(), NO_DEADLINE, options.retry)! };
-        logger.warn({ ...about, reply: sent.reply, retryAt: new Date(result.retryAt).toISOString() }, "the organizer's notice was not taken; it will be sent again");
+        logger.warn(
+          { ...about, reply: sent.reply, retryAt: new Date(result.retryAt).toISOString() },
+          "the organizer's notice was not taken; it will be sent again",
+        );
       } else {
         result = { done: true };
         // `unknown`: the relay may have it; a second copy would not tell the organizer more.

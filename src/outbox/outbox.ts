@@ -10,7 +10,7 @@ import type { NotificationRequest } from '../model/schema.ts';
 import type { RelayReply } from '../transport/delivery-error.ts';
 import type { WebhookEventData } from '../webhook/event.ts';
 
-export { DELIVERY_STATUSES, FINAL_STATUSES, type DeliveryStatus } from '../delivery/policy.ts';
+export { DELIVERY_STATUSES, type DeliveryStatus, FINAL_STATUSES } from '../delivery/policy.ts';
 
 /**
  * Thrown by `begin` and `settle` when the delivery is no longer in the state
@@ -188,4 +188,3 @@ export interface Outbox {
   checkWritable(): Promise<void>;
   close(): Promise<void>;
 }
-

@@ -7,13 +7,36 @@
  * Each recipient's status lives in a Redis hash every instance reads.
  */
 import { randomUUID } from 'node:crypto';
-import { Queue, Worker, type Job } from 'bullmq';
+import { type Job, Queue, Worker } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import { arbitrate, DELIVERY_STATUSES, FINAL_STATUSES, REPORTABLE_STATUSES, statusAfter, UNDELIVERED_STATUSES, WAITING_STATUSES, type DeliveryStatus, type OrderedDelivery, type Outcome } from '../delivery/policy.ts';
+import {
+  arbitrate,
+  DELIVERY_STATUSES,
+  type DeliveryStatus,
+  FINAL_STATUSES,
+  type OrderedDelivery,
+  type Outcome,
+  REPORTABLE_STATUSES,
+  statusAfter,
+  UNDELIVERED_STATUSES,
+  WAITING_STATUSES,
+} from '../delivery/policy.ts';
 import type { CalendarMethod } from '../model/itip-method.ts';
 import { WEBHOOK_EVENT_STATUSES, webhookPayload } from '../webhook/event.ts';
+import {
+  type AcceptOutcome,
+  type ClaimedDelivery,
+  type DeliveryRecord,
+  type LastReply,
+  type NewNotification,
+  type NoticeBatch,
+  type NotificationStatus,
+  type Outbox,
+  StaleDeliveryError,
+  type StoredReport,
+  type WebhookEvent,
+} from './outbox.ts';
 import { storedReport } from './report.ts';
-import { StaleDeliveryError, type WebhookEvent, type NoticeBatch, type StoredReport, type AcceptOutcome, type ClaimedDelivery, type DeliveryRecord, type LastReply, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
 
 export interface RedisOutboxOptions {
   /** `redis://[user:password@]host:port[/db]` */
@@ -242,7 +265,14 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
       noticeDue: string,
       notificationId: string,
     ): Promise<[number, string]>;
-    claimNotice(pending: string, list: string, attempts: string, notificationId: string, now: number, leaseUntil: number): Promise<[number, ...string[]] | null>;
+    claimNotice(
+      pending: string,
+      list: string,
+      attempts: string,
+      notificationId: string,
+      now: number,
+      leaseUntil: number,
+    ): Promise<[number, ...string[]] | null>;
     ackNotice(pending: string, list: string, attempts: string, notificationId: string, sequence: number, now: number): Promise<number>;
     claimWebhook(pending: string, list: string, attempts: string, recipientKey: string, now: number, leaseUntil: number): Promise<[string, number] | null>;
     ackWebhook(pending: string, list: string, attempts: string, recipientKey: string, eventId: string, now: number): Promise<number>;
@@ -287,9 +317,12 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
   };
   /** Jobs this instance holds, with their lock tokens; locks renewed while held. */
   const held = new Map<string, { job: Job<JobData>; token: string; attempt: number }>();
-  const renew = setInterval(() => {
-    for (const { job, token } of held.values()) job.extendLock(token, lockMs).catch(() => undefined);
-  }, Math.floor(lockMs / 3));
+  const renew = setInterval(
+    () => {
+      for (const { job, token } of held.values()) job.extendLock(token, lockMs).catch(() => undefined);
+    },
+    Math.floor(lockMs / 3),
+  );
   renew.unref();
   const bodies = new Map<string, { body: string; meta: Meta }>();
   let lastExpansion = 0;
@@ -321,10 +354,22 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     event: { status: DeliveryStatus | 'delayed'; at: number } | null = null,
   ) {
     const webhook = Boolean(event && options.webhooks && WEBHOOK_EVENT_STATUSES.has(event.status));
-    const notice = event && options.notices && event.status !== 'delayed' && UNDELIVERED_STATUSES.has(event.status) ? String(event.at + options.notices.windowMs) : '';
+    const notice =
+      event && options.notices && event.status !== 'delayed' && UNDELIVERED_STATUSES.has(event.status) ? String(event.at + options.notices.windowMs) : '';
     const payload =
       event && (webhook || notice)
-        ? webhookPayload({ notificationId: data.notificationId, position: Number(data.position), recipient: null, status: event.status, messageId: null, lastReply: null, report: null }, event.at)
+        ? webhookPayload(
+            {
+              notificationId: data.notificationId,
+              position: Number(data.position),
+              recipient: null,
+              status: event.status,
+              messageId: null,
+              lastReply: null,
+              report: null,
+            },
+            event.at,
+          )
         : '';
     const [changed, was] = await run.transition(
       key.deliveries(data.notificationId),
@@ -411,7 +456,14 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
       }
       try {
         const base = await commands.incrby(key.sequence, n.recipients.length);
-        const meta: Meta = { type: n.type, uid: n.event.uid, sequence: n.event.sequence, acceptedAt: n.acceptedAt, deadlineAt: n.deadlineAt, count: n.recipients.length };
+        const meta: Meta = {
+          type: n.type,
+          uid: n.event.uid,
+          sequence: n.event.sequence,
+          acceptedAt: n.acceptedAt,
+          deadlineAt: n.deadlineAt,
+          count: n.recipients.length,
+        };
         // One MULTI: Redis applies all of it or none of it (and the append-only file replays it whole),
         // so the notification, its deliveries, the counters, the key and the fan-out record come together.
         const multi = commands.multi().hset(key.meta(n.id), 'meta', JSON.stringify(meta), 'body', n.body);
@@ -419,8 +471,21 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
         n.recipients.forEach((recipient, position) => {
           const member = `${String(base - n.recipients.length + position).padStart(16, '0')}|${n.id}|${position}`;
           records[String(position)] = JSON.stringify({
-            email: recipient.email, status: 'queued', attempts: 0, unconfirmed: 0, lastReply: null, messageId: null, queuedAt: n.acceptedAt, updatedAt: n.acceptedAt,
-            sentAt: null, nextAttemptAt: n.acceptedAt, orderKey: recipient.orderKey, orderMember: member, sequence: n.event.sequence, method: n.method, occurrence: n.event.occurrence,
+            email: recipient.email,
+            status: 'queued',
+            attempts: 0,
+            unconfirmed: 0,
+            lastReply: null,
+            messageId: null,
+            queuedAt: n.acceptedAt,
+            updatedAt: n.acceptedAt,
+            sentAt: null,
+            nextAttemptAt: n.acceptedAt,
+            orderKey: recipient.orderKey,
+            orderMember: member,
+            sequence: n.event.sequence,
+            method: n.method,
+            occurrence: n.event.occurrence,
           } satisfies StoredDelivery);
           multi.zadd(key.order(recipient.orderKey), n.event.sequence, member);
         });
@@ -507,7 +572,12 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
 
     async begin(deliveryId, at) {
       const entry = heldEntry(deliveryId);
-      const { changed } = await transition(entry.job.data, [...WAITING_STATUSES], { status: 'sending', updatedAt: at }, { attempts: 1, expectedAttempts: entry.attempt - 1 });
+      const { changed } = await transition(
+        entry.job.data,
+        [...WAITING_STATUSES],
+        { status: 'sending', updatedAt: at },
+        { attempts: 1, expectedAttempts: entry.attempt - 1 },
+      );
       if (!changed) {
         held.delete(deliveryId); // not ours any more: stop renewing its lock
         throw new StaleDeliveryError(`delivery ${deliveryId} could not start: its status changed elsewhere`);
@@ -580,7 +650,8 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     },
 
     async settleWebhook(event, result) {
-      if ('delivered' in result) await run.ackWebhook(key.webhookPending, key.webhookList(event.recipientKey), key.webhookAttempts, event.recipientKey, event.id, Date.now());
+      if ('delivered' in result)
+        await run.ackWebhook(key.webhookPending, key.webhookList(event.recipientKey), key.webhookAttempts, event.recipientKey, event.id, Date.now());
       else await commands.zadd(key.webhookPending, 'XX', result.retryAt, event.recipientKey);
     },
 
@@ -606,7 +677,8 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
 
     async settleNotice(batch, result) {
       const { notificationId } = batch;
-      if ('done' in result) await run.ackNotice(key.noticePending, key.noticeList(notificationId), key.noticeAttempts, notificationId, Number(batch.through), Date.now());
+      if ('done' in result)
+        await run.ackNotice(key.noticePending, key.noticeList(notificationId), key.noticeAttempts, notificationId, Number(batch.through), Date.now());
       else await commands.zadd(key.noticePending, 'XX', result.retryAt, notificationId);
     },
 
@@ -639,10 +711,12 @@ async function connectWithBackoff(connections: readonly Redis[], withinMs: numbe
   const started = Date.now();
   for (let delay = 250; ; delay = Math.min(delay * 2, 4000)) {
     try {
-      await Promise.all(connections.map(async (c) => {
-        if (c.status === 'wait' || c.status === 'end' || c.status === 'close') await c.connect();
-        await c.ping();
-      }));
+      await Promise.all(
+        connections.map(async (c) => {
+          if (c.status === 'wait' || c.status === 'end' || c.status === 'close') await c.connect();
+          await c.ping();
+        }),
+      );
       return;
     } catch (error) {
       if (Date.now() - started + delay > withinMs) {
@@ -675,7 +749,18 @@ function statusOfNew(n: NewNotification): NotificationStatus {
     event: { uid: n.event.uid, sequence: n.event.sequence },
     acceptedAt: at,
     deadlineAt: new Date(n.deadlineAt).toISOString(),
-    recipients: n.recipients.map((r) => ({ email: r.email, status: 'queued', attempts: 0, lastReply: null, messageId: null, queuedAt: at, updatedAt: at, sentAt: null, nextAttemptAt: at, report: null })),
+    recipients: n.recipients.map((r) => ({
+      email: r.email,
+      status: 'queued',
+      attempts: 0,
+      lastReply: null,
+      messageId: null,
+      queuedAt: at,
+      updatedAt: at,
+      sentAt: null,
+      nextAttemptAt: at,
+      report: null,
+    })),
   };
 }
 

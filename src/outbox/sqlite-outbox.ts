@@ -9,12 +9,34 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { afterReport, arbitrate, DELIVERY_STATUSES, FINAL_STATUSES, statusAfter, UNDELIVERED_STATUSES, type DeliveryStatus, type OrderedDelivery, type Outcome } from '../delivery/policy.ts';
+import {
+  afterReport,
+  arbitrate,
+  DELIVERY_STATUSES,
+  type DeliveryStatus,
+  FINAL_STATUSES,
+  type OrderedDelivery,
+  type Outcome,
+  statusAfter,
+  UNDELIVERED_STATUSES,
+} from '../delivery/policy.ts';
 import type { CalendarMethod } from '../model/itip-method.ts';
+import { WEBHOOK_EVENT_STATUSES, webhookPayload } from '../webhook/event.ts';
+import {
+  type AcceptOutcome,
+  type ClaimedDelivery,
+  type DeliveryRecord,
+  type LastReply,
+  type NewNotification,
+  type NoticeBatch,
+  type NotificationStatus,
+  type Outbox,
+  type ReportResult,
+  StaleDeliveryError,
+  type StoredReport,
+} from './outbox.ts';
 import { storedReport } from './report.ts';
 import { writeBatch } from './write-batch.ts';
-import { WEBHOOK_EVENT_STATUSES, webhookPayload } from '../webhook/event.ts';
-import { StaleDeliveryError, type LastReply, type StoredReport, type ReportResult, type AcceptOutcome, type ClaimedDelivery, type NoticeBatch, type DeliveryRecord, type NewNotification, type NotificationStatus, type Outbox } from './outbox.ts';
 
 /** How many due deliveries a claim looks at per delivery it may hand out (some wait or are superseded). */
 const SCAN_FACTOR = 2;
@@ -145,7 +167,9 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
     wait: work.prepare('UPDATE deliveries SET next_attempt_at = ? WHERE id = ?'),
     supersede: work.prepare(`UPDATE deliveries SET status = 'superseded', updated_at = ?, lease_until = NULL WHERE id = ?`),
     body: work.prepare('SELECT body, accepted_at, deadline_at FROM notifications WHERE id = ?'),
-    begin: work.prepare(`UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ? AND status IN ('queued', 'retrying') AND lease_until IS NOT NULL`),
+    begin: work.prepare(
+      `UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ? AND status IN ('queued', 'retrying') AND lease_until IS NOT NULL`,
+    ),
     settle: work.prepare(
       `UPDATE deliveries SET status = :status, message_id = COALESCE(:messageId, message_id), last_code = :code, last_response_code = :responseCode,
          last_response = :response, last_message = :message, next_attempt_at = :nextAttemptAt, unconfirmed = unconfirmed + :unconfirmed,
@@ -174,8 +198,12 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
     noticeEntries: work.prepare('SELECT payload, attempts FROM organizer_notices WHERE notification_id = ? AND id <= ? ORDER BY id'),
     dropNotice: work.prepare('DELETE FROM organizer_notices WHERE notification_id = ? AND id <= ?'),
     retryNotice: work.prepare('UPDATE organizer_notices SET lease_until = NULL, due_at = ? WHERE notification_id = ? AND id <= ?'),
-    deliveryFacts: work.prepare('SELECT notification_id, position, recipient, message_id, last_code, last_response_code, last_response, last_message FROM deliveries WHERE id = ?'),
-    release: work.prepare(`UPDATE deliveries SET lease_until = NULL, next_attempt_at = MIN(next_attempt_at, ?) WHERE id = ? AND status IN ('queued', 'retrying')`),
+    deliveryFacts: work.prepare(
+      'SELECT notification_id, position, recipient, message_id, last_code, last_response_code, last_response, last_message FROM deliveries WHERE id = ?',
+    ),
+    release: work.prepare(
+      `UPDATE deliveries SET lease_until = NULL, next_attempt_at = MIN(next_attempt_at, ?) WHERE id = ? AND status IN ('queued', 'retrying')`,
+    ),
     counts: work.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status'),
     byPosition: work.prepare('SELECT id, status FROM deliveries WHERE notification_id = ? AND position = ?'),
     report: work.prepare(
@@ -223,8 +251,21 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
     const webhook = options.webhooks && WEBHOOK_EVENT_STATUSES.has(status);
     const notice = options.notices && status !== 'delayed' && UNDELIVERED_STATUSES.has(status);
     if (!webhook && !notice) return;
-    const row = sql.deliveryFacts.get(deliveryId) as unknown as { notification_id: string; position: number; recipient: string; message_id: string | null } & ReplyColumns;
-    const data = { notificationId: row.notification_id, position: row.position, recipient: row.recipient, status, messageId: row.message_id, lastReply: lastReplyOf(row), report };
+    const row = sql.deliveryFacts.get(deliveryId) as unknown as {
+      notification_id: string;
+      position: number;
+      recipient: string;
+      message_id: string | null;
+    } & ReplyColumns;
+    const data = {
+      notificationId: row.notification_id,
+      position: row.position,
+      recipient: row.recipient,
+      status,
+      messageId: row.message_id,
+      lastReply: lastReplyOf(row),
+      report,
+    };
     const payload = webhookPayload(data, at);
     if (webhook) sql.addWebhook.run(`${row.notification_id}/${row.position}`, payload, at);
     if (notice) sql.addNotice.run(row.notification_id, payload, at + options.notices!.windowMs);
@@ -252,7 +293,9 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
 
   // What goes on the wire, outcomes and webhook answers of one event-loop turn share a transaction
   // each (write-batch.ts): a commit is most of such a write's cost.
-  const beginBatch = writeBatch((items: readonly { id: number; at: number }[]) => write(work, () => items.map(({ id, at }) => Number(sql.begin.run(at, id).changes))));
+  const beginBatch = writeBatch((items: readonly { id: number; at: number }[]) =>
+    write(work, () => items.map(({ id, at }) => Number(sql.begin.run(at, id).changes))),
+  );
   const settleBatch = writeBatch((items: readonly { id: number; outcome: Outcome }[]) => write(work, () => items.map(settleOne)));
   const settleWebhookBatch = writeBatch((items: readonly { id: number; retryAt: number | null }[]) =>
     write(work, () => items.map(({ id, retryAt }) => (retryAt === null ? sql.dropWebhook.run(id) : sql.retryWebhook.run(retryAt, id)).changes)),
@@ -292,7 +335,18 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
         );
         notification.recipients.forEach((recipient, position) => {
           const at = notification.acceptedAt;
-          sql.insertDelivery.run(notification.id, position, recipient.email, recipient.orderKey, event.sequence, notification.method, event.occurrence, at, at, at);
+          sql.insertDelivery.run(
+            notification.id,
+            position,
+            recipient.email,
+            recipient.orderKey,
+            event.sequence,
+            notification.method,
+            event.occurrence,
+            at,
+            at,
+            at,
+          );
         });
         return { kind: 'new' };
       });
@@ -329,7 +383,15 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
           } else {
             sql.lease.run(now, id);
             const row = sql.leased.get(id) as { notification_id: string; position: number; recipient: string; attempts: number; unconfirmed: number };
-            claimed.push({ deliveryId: String(id), notificationId: row.notification_id, position: row.position, recipient: row.recipient, attempt: row.attempts + 1, unconfirmed: row.unconfirmed, ...bodyOf(row.notification_id) });
+            claimed.push({
+              deliveryId: String(id),
+              notificationId: row.notification_id,
+              position: row.position,
+              recipient: row.recipient,
+              attempt: row.attempts + 1,
+              unconfirmed: row.unconfirmed,
+              ...bodyOf(row.notification_id),
+            });
           }
         }
         return claimed;
@@ -406,9 +468,13 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
 
     async settleNotice(batch, result) {
       const through = Number(batch.through);
-      write(work, () => ('done' in result ? sql.dropNotice.run(batch.notificationId, through) : sql.retryNotice.run(result.retryAt, batch.notificationId, through)), {
-        transaction: false,
-      });
+      write(
+        work,
+        () => ('done' in result ? sql.dropNotice.run(batch.notificationId, through) : sql.retryNotice.run(result.retryAt, batch.notificationId, through)),
+        {
+          transaction: false,
+        },
+      );
     },
 
     async counts() {
@@ -536,7 +602,9 @@ interface ReplyColumns {
 
 /** The relay's last reply as stored in a delivery row, or null before any attempt. */
 function lastReplyOf(row: ReplyColumns): LastReply | null {
-  return row.last_code === null ? null : { code: row.last_code, responseCode: row.last_response_code, response: row.last_response, message: row.last_message ?? row.last_response ?? '' };
+  return row.last_code === null
+    ? null
+    : { code: row.last_code, responseCode: row.last_response_code, response: row.last_response, message: row.last_message ?? row.last_response ?? '' };
 }
 
 function deliveryRecord(row: DeliveryRow): DeliveryRecord {
@@ -553,7 +621,14 @@ function deliveryRecord(row: DeliveryRow): DeliveryRecord {
     report:
       row.report_action === null
         ? null
-        : { action: row.report_action, status: row.report_status, diagnostic: row.report_diagnostic, remoteMta: row.report_remote_mta, reportingMta: row.report_reporting_mta, receivedAt: iso(row.report_at)! },
+        : {
+            action: row.report_action,
+            status: row.report_status,
+            diagnostic: row.report_diagnostic,
+            remoteMta: row.report_remote_mta,
+            reportingMta: row.report_reporting_mta,
+            receivedAt: iso(row.report_at)!,
+          },
   };
 }
 

@@ -28,7 +28,9 @@ export function writeBatch<I, R>(commit: (items: readonly I[]) => readonly R[]):
       for (const entry of batch) entry.reject(error);
       return;
     }
-    batch.forEach((entry, index) => entry.resolve(results[index]!));
+    batch.forEach((entry, index) => {
+      entry.resolve(results[index]!);
+    });
   }
 
   return (item) =>

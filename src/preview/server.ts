@@ -5,19 +5,19 @@
  * the page; missing strings show as ⟦key⟧, a placeholder its template does
  * not pass as ⟦key: {{name}} is not passed⟧, both also listed above the email.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { type FSWatcher, watch } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
-import { LocaleFileError } from '../render/catalog.ts';
 import { composeMessage } from '../message/compose.ts';
 import { senderHeaders } from '../message/sender.ts';
 import { InvalidRequestError } from '../model/errors.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
 import { authorOf } from '../model/people.ts';
 import type { NotificationRequest } from '../model/schema.ts';
+import { LocaleFileError } from '../render/catalog.ts';
 import { createRenderer, type RenderedEmail, type Renderer } from '../render/renderer.ts';
 import { TemplateError } from '../render/template-error.ts';
 import { createSmtpTransport } from '../transport/smtp.ts';
@@ -45,7 +45,9 @@ interface BuildProblem {
   readonly message: string;
 }
 
-type State = { readonly version: number; readonly renderer: Renderer; readonly problem: null } | { readonly version: number; readonly renderer: null; readonly problem: BuildProblem };
+type State =
+  | { readonly version: number; readonly renderer: Renderer; readonly problem: null }
+  | { readonly version: number; readonly renderer: null; readonly problem: BuildProblem };
 
 const SERVICE_MAILBOX = { name: 'Calendar preview', address: 'preview@invite-mailer.localhost' };
 
@@ -98,7 +100,12 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
       return;
     }
     if (request.method === 'GET' && url.pathname === '/api/examples') {
-      return json(response, 200, { examples: await examples(), locales: state.renderer?.catalog.locales ?? [], version: state.version, problem: state.problem });
+      return json(response, 200, {
+        examples: await examples(),
+        locales: state.renderer?.catalog.locales ?? [],
+        version: state.version,
+        problem: state.problem,
+      });
     }
     if (url.pathname === '/api/email' || url.pathname === '/api/html' || url.pathname === '/api/send') {
       const name = url.searchParams.get('example') ?? '';
@@ -110,7 +117,12 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
       const { request: notification, email } = found;
       if (url.pathname === '/api/html') return send(response, 200, 'text/html; charset=utf-8', email.html);
       if (url.pathname === '/api/send' && request.method === 'POST') {
-        const message = await composeMessage(notification, email, { senderPolicy: 'organizer', serviceMailbox: SERVICE_MAILBOX, bounceAddress: SERVICE_MAILBOX.address, date: new Date() });
+        const message = await composeMessage(notification, email, {
+          senderPolicy: 'organizer',
+          serviceMailbox: SERVICE_MAILBOX,
+          bounceAddress: SERVICE_MAILBOX.address,
+          date: new Date(),
+        });
         const outcome = await transport.send(message);
         return json(response, 200, { outcome, smtpUrl: options.smtpUrl.replace(/\/\/[^@/]*@/, '//***@') });
       }
@@ -138,7 +150,11 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
     const list = [];
     for (const file of files) {
       try {
-        const payload = JSON.parse(await readFile(join(options.examplesDir, file), 'utf8')) as { type: string; recipients?: { email: string }[]; attendees: { email: string }[] };
+        const payload = JSON.parse(await readFile(join(options.examplesDir, file), 'utf8')) as {
+          type: string;
+          recipients?: { email: string }[];
+          attendees: { email: string }[];
+        };
         list.push({ name: file.replace(/\.json$/, ''), type: payload.type, recipients: (payload.recipients ?? payload.attendees).map((r) => r.email) });
       } catch {
         // a broken example is listed by name only; opening it shows why
@@ -148,7 +164,12 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
     return list;
   }
 
-  async function renderExample(renderer: Renderer, name: string, locale: string, recipient: string): Promise<{ request: NotificationRequest; email: RenderedEmail } | { problem: BuildProblem }> {
+  async function renderExample(
+    renderer: Renderer,
+    name: string,
+    locale: string,
+    recipient: string,
+  ): Promise<{ request: NotificationRequest; email: RenderedEmail } | { problem: BuildProblem }> {
     if (!/^[\w.-]+$/.test(name)) return { problem: { file: options.examplesDir, line: null, message: `no example ${name}` } };
     const file = join(options.examplesDir, `${name}.json`);
     let request: NotificationRequest;

@@ -12,9 +12,7 @@ export const brandingSchema = z.strictObject({
     .regex(/^#(?:[0-9a-fA-F]{3}){1,2}$/, 'must be a hex colour such as #1a73e8')
     .default('#1a73e8'),
   /** Shown at the top when set; an https: image URL. */
-  logoUrl: z
-    .url({ protocol: /^https$/, message: 'must be an https: URL' })
-    .optional(),
+  logoUrl: z.url({ protocol: /^https$/, message: 'must be an https: URL' }).optional(),
   /** Replaces the translated "sent by" line of the footer when set. */
   footer: z.string().trim().min(1).max(500).optional(),
 });

@@ -49,7 +49,8 @@ export function changesView(request: NotificationRequest, times: EventTimes, loc
       case 'recurrence':
         items.push({
           field,
-          was: (previous.recurrence ? describeRecurrence(t, locale.locale, previous.recurrence, locale.eventZoneText, times.zone, times.allDay) : null) ?? empty,
+          was:
+            (previous.recurrence ? describeRecurrence(t, locale.locale, previous.recurrence, locale.eventZoneText, times.zone, times.allDay) : null) ?? empty,
           now: locale.recurrence ?? empty,
         });
         break;

@@ -27,6 +27,11 @@ export function conferenceView(conference: Conference | null | undefined, t: Tra
     joinUrl: conference.joinUrl,
     conferenceId: conference.conferenceId ?? null,
     // A number must not wrap across lines where it is shown: non-breaking spaces and hyphens.
-    dialIn: (conference.dialIn ?? []).map((d) => ({ number: d.number, displayNumber: d.number.replace(/ /g, '\u00a0').replace(/-/g, '\u2011'), pin: d.pin ?? null, tel: telUri(d.number) })),
+    dialIn: (conference.dialIn ?? []).map((d) => ({
+      number: d.number,
+      displayNumber: d.number.replace(/ /g, '\u00a0').replace(/-/g, '\u2011'),
+      pin: d.pin ?? null,
+      tel: telUri(d.number),
+    })),
   };
 }

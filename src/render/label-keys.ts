@@ -49,7 +49,14 @@ export function expandLabelPaths(catalog: Catalog, keyPaths: ReadonlySet<string>
  * @example requiredKeys(catalog, templates.keyPaths).includes('conference.join') // true
  */
 export function requiredKeys(catalog: Catalog, keyPaths: ReadonlySet<string>): string[] {
-  const code = new Set<string>([...TIME_TEXT_KEYS, ...RECURRENCE_TEXT_KEYS, ...VIEW_KEYS, ...CHANGES_VIEW_KEYS, ...CONFERENCE_VIEW_KEYS, ...FAILURE_REASON_KEYS]);
+  const code = new Set<string>([
+    ...TIME_TEXT_KEYS,
+    ...RECURRENCE_TEXT_KEYS,
+    ...VIEW_KEYS,
+    ...CHANGES_VIEW_KEYS,
+    ...CONFERENCE_VIEW_KEYS,
+    ...FAILURE_REASON_KEYS,
+  ]);
   return [...new Set([...expandLabelPaths(catalog, keyPaths), ...expandLabelPaths(catalog, code)])].sort();
 }
 

@@ -8,10 +8,15 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { TemplateError } from './template-error.ts';
 
-type Mjml2Html = (source: string, options: Record<string, unknown>) => Promise<{ html: string; errors: { line: number; message: string; formattedMessage: string }[] }>;
+type Mjml2Html = (
+  source: string,
+  options: Record<string, unknown>,
+) => Promise<{ html: string; errors: { line: number; message: string; formattedMessage: string }[] }>;
 
 /** What the compiler child answers: HTML per file, or the first error. */
-export type CompileResult = { readonly path: string; readonly html: string } | { readonly path: string; readonly error: { readonly line?: number; readonly detail: string } };
+export type CompileResult =
+  | { readonly path: string; readonly html: string }
+  | { readonly path: string; readonly error: { readonly line?: number; readonly detail: string } };
 
 /**
  * MJML validates attribute values; a Handlebars placeholder such as

@@ -4,9 +4,10 @@
  * `toText` is English-only; this reads every word from the locale files and
  * joins lists with Intl.
  */
-import type { Translate } from './catalog.ts';
-import type { Recurrence } from '../model/schema.ts';
+
 import { resolveEventTime } from '../model/datetime.ts';
+import type { Recurrence } from '../model/schema.ts';
+import type { Translate } from './catalog.ts';
 import { joinList } from './formatters.ts';
 import type { TimeText } from './time-text.ts';
 
@@ -37,7 +38,12 @@ export const RECURRENCE_TEXT_KEYS = [
   'weekdaysPlural.SU',
 ] as const;
 
-const EVERY_N = { daily: 'recurrence.everyNDays', weekly: 'recurrence.everyNWeeks', monthly: 'recurrence.everyNMonths', yearly: 'recurrence.everyNYears' } as const;
+const EVERY_N = {
+  daily: 'recurrence.everyNDays',
+  weekly: 'recurrence.everyNWeeks',
+  monthly: 'recurrence.everyNMonths',
+  yearly: 'recurrence.everyNYears',
+} as const;
 
 /**
  * Describes a validated recurrence rule.
@@ -50,7 +56,14 @@ export function describeRecurrence(t: Translate, locale: string, rule: Recurrenc
   const frequency = rule.interval === 1 ? t(`recurrence.${rule.frequency}`) : t(EVERY_N[rule.frequency], { count: rule.interval });
   const days: string[] = [];
   if (rule.byWeekday?.length) {
-    days.push(t('recurrence.onWeekdays', { days: joinList(locale, rule.byWeekday.map((day) => t(`weekdaysPlural.${day}`))) }));
+    days.push(
+      t('recurrence.onWeekdays', {
+        days: joinList(
+          locale,
+          rule.byWeekday.map((day) => t(`weekdaysPlural.${day}`)),
+        ),
+      }),
+    );
   }
   if (rule.byMonthDay?.length) {
     const positive = rule.byMonthDay.filter((day) => day > 0);

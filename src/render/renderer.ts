@@ -6,15 +6,15 @@
 import { DateTime } from 'luxon';
 import { buildCalendar, type CalendarForRecipients, type CalendarPart } from '../calendar/calendar.ts';
 import { resolveEventTimes } from '../model/event-times.ts';
-import type { NotificationRequest } from '../model/schema.ts';
-import { brandingSchema, type Branding } from './branding.ts';
-import { loadCatalog, type Catalog } from './catalog.ts';
-import { loadTemplates, type TemplateSet } from './templates.ts';
 import { recipientsOf } from '../model/people.ts';
+import type { NotificationRequest } from '../model/schema.ts';
+import { type Branding, brandingSchema } from './branding.ts';
+import { type Catalog, loadCatalog } from './catalog.ts';
+import { type FailedDelivery, type RenderedNotice, renderFailureNotice } from './failure-notice.ts';
 import { groupedRenderer } from './slots.ts';
+import { loadTemplates, type TemplateSet } from './templates.ts';
 import { tidyText } from './text-shape.ts';
-import { renderFailureNotice, type FailedDelivery, type RenderedNotice } from './failure-notice.ts';
-import { localeView, recipientData, zoneView, type LocaleView, type ZoneView } from './views.ts';
+import { type LocaleView, localeView, recipientData, type ZoneView, zoneView } from './views.ts';
 
 export interface RendererOptions {
   /** Folder of the templates; default `templates` of this project. */
@@ -85,7 +85,10 @@ const PROJECT_ROOT = new URL('../../', import.meta.url);
 export async function createRenderer(options: RendererOptions = {}): Promise<Renderer> {
   const templatesDir = options.templatesDir ?? new URL('templates/', PROJECT_ROOT).pathname;
   const localesDir = options.localesDir ?? new URL('locales/', PROJECT_ROOT).pathname;
-  const [catalog, templates] = await Promise.all([loadCatalog(localesDir, options.defaultLocale ?? 'en'), loadTemplates(templatesDir, { compileIn: options.compileTemplatesIn ?? 'in-process' })]);
+  const [catalog, templates] = await Promise.all([
+    loadCatalog(localesDir, options.defaultLocale ?? 'en'),
+    loadTemplates(templatesDir, { compileIn: options.compileTemplatesIn ?? 'in-process' }),
+  ]);
   const branding = Object.freeze(brandingSchema.parse(options.branding ?? {}));
   const viewOptions = {
     catalog,

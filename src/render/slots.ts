@@ -16,8 +16,8 @@
  * (`{{t "key" name=recipient.name}}`); it must not pick a key.
  */
 import Handlebars from 'handlebars';
-import { oneLine } from './text-shape.ts';
 import type { CompiledEmail, TemplateData } from './templates.ts';
+import { oneLine } from './text-shape.ts';
 
 const SLOT = /\u0001(\d+)\u0002/;
 
@@ -89,15 +89,15 @@ export function slotText(rendered: string): SlotText {
 }
 
 /**
- * Fills the slots with one recipient's strings; `escape` for the HTML part.
+ * Fills the slots with one recipient's strings; `escapeHtml` for the HTML part.
  *
  * @example fill(slotText('<a href="\u00010\u0002">'), ['https://x?a=1&b=2'], true) // '<a href="https://x?a&#x3D;1&amp;b&#x3D;2">'
  */
-export function fill(text: SlotText, values: readonly string[], escape: boolean): string {
+export function fill(text: SlotText, values: readonly string[], escapeHtml: boolean): string {
   let out = text.parts[0]!;
   for (let i = 0; i < text.slots.length; i++) {
     const value = values[text.slots[i]!]!;
-    out += (escape ? Handlebars.escapeExpression(value) : value) + text.parts[i + 1]!;
+    out += (escapeHtml ? Handlebars.escapeExpression(value) : value) + text.parts[i + 1]!;
   }
   return out;
 }
@@ -131,6 +131,10 @@ export function groupedRenderer(email: CompiledEmail) {
       shaped = { subject: slotText(subject), html: slotText(email.html(context, options)), text: slotText(email.text(context, options)) };
       shapes.set(shapeKey, shaped);
     }
-    return { subject: oneLine(fill(shaped.subject, slots.values, false)), html: fill(shaped.html, slots.values, true), text: fill(shaped.text, slots.values, false) };
+    return {
+      subject: oneLine(fill(shaped.subject, slots.values, false)),
+      html: fill(shaped.html, slots.values, true),
+      text: fill(shaped.text, slots.values, false),
+    };
   };
 }

@@ -105,7 +105,11 @@ export async function loadTemplates(templatesDir: string, options: LoadTemplates
     }
     parseOrThrow(path, source);
   }
-  const compiledHtml = await compileMjmlFiles(types.map((t) => t.path), root, options.compileIn ?? 'in-process');
+  const compiledHtml = await compileMjmlFiles(
+    types.map((t) => t.path),
+    root,
+    options.compileIn ?? 'in-process',
+  );
   const html = Handlebars.create();
   const text = Handlebars.create();
   registerHelpers(html, text);
@@ -187,9 +191,7 @@ function inlinePartials(source: string, partials: ReadonlyMap<string, string>): 
 
 function registerHelpers(html: typeof Handlebars, text: typeof Handlebars): void {
   // Plain text with its line breaks, escaped once, for HTML.
-  html.registerHelper('nl2br', (value: unknown) =>
-    new html.SafeString(html.escapeExpression(String(value ?? '')).replace(/\r?\n/g, '<br>')),
-  );
+  html.registerHelper('nl2br', (value: unknown) => new html.SafeString(html.escapeExpression(String(value ?? '')).replace(/\r?\n/g, '<br>')));
   text.registerHelper('nl2br', (value: unknown) => String(value ?? ''));
   // The string comes back plain: the HTML template escapes it once, like any value.
   const t = (...args: unknown[]) => {
@@ -219,16 +221,16 @@ function collectTranslations(program: hbs.AST.Program, file: string, calls: Tran
     calls.push({ file, line, key: (first as hbs.AST.StringLiteral).value, subtree: rest.length > 0, passes });
   };
   const visitMustache = visitor.MustacheStatement.bind(visitor);
-  visitor.MustacheStatement = function (node: hbs.AST.MustacheStatement) {
+  visitor.MustacheStatement = (node: hbs.AST.MustacheStatement) => {
     helperCall(node);
     visitMustache(node);
   };
   const visitSubExpression = visitor.SubExpression.bind(visitor);
-  visitor.SubExpression = function (node: hbs.AST.SubExpression) {
+  visitor.SubExpression = (node: hbs.AST.SubExpression) => {
     helperCall(node);
     visitSubExpression(node);
   };
-  visitor.PathExpression = function (path: hbs.AST.PathExpression) {
+  visitor.PathExpression = (path: hbs.AST.PathExpression) => {
     const parts = path.data && path.parts[0] === 'root' ? path.parts.slice(1) : path.parts;
     if (parts[0] === 't' && parts.length > 1) {
       throw new TemplateError(file, path.loc.start.line, `{{${path.original}}} reads nothing: write {{t "${parts.slice(1).join('.')}"}}`);

@@ -18,5 +18,8 @@ export function oneLine(value: string): string {
  * @example tidyText('a  \n\n\n\nb') // 'a\n\nb\n'
  */
 export function tidyText(value: string): string {
-  return value.replace(/[ \t]+\n/g, '\n').replace(/\n{3,}/g, '\n\n').trim() + '\n';
+  return `${value
+    .replace(/[ \t]+\n/g, '\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim()}\n`;
 }

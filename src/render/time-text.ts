@@ -3,9 +3,10 @@
  * `locales/<lng>` (`time.*`), the pieces from Intl, so a translator can
  * reorder them: «пн, 28 августа 2023 в 10:00», "Mon, August 28, 2023 at 10:00 AM".
  */
-import type { Translate } from './catalog.ts';
+
 import { DateTime } from 'luxon';
-import { gmtOffset, zonedFormatter, type ZonedFormatter } from './formatters.ts';
+import type { Translate } from './catalog.ts';
+import { gmtOffset, type ZonedFormatter, zonedFormatter } from './formatters.ts';
 
 /** Locale keys this module reads (check:i18n counts them as used). */
 export const TIME_TEXT_KEYS = [
@@ -75,7 +76,9 @@ export class TimeText {
   /** «По времени события (Москва, стандартное время): 7 декабря, пн, 11:00 – 11:45 (GMT+03:00)», or null when the zones agree. */
   eventZoneNote(span: Span, eventZone: string, eventZoneText: TimeText): string | null {
     if (span.allDay || eventZone === this.zone) return null;
-    const sameOffsets = span.start.setZone(this.zone).offset === span.start.setZone(eventZone).offset && span.end.setZone(this.zone).offset === span.end.setZone(eventZone).offset;
+    const sameOffsets =
+      span.start.setZone(this.zone).offset === span.start.setZone(eventZone).offset &&
+      span.end.setZone(this.zone).offset === span.end.setZone(eventZone).offset;
     if (sameOffsets) return null;
     return this.t('time.eventZone', { zone: eventZoneText.format.zoneName(span.start), time: eventZoneText.span(span).card });
   }

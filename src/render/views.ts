@@ -9,17 +9,17 @@
  */
 import type { CalendarWords } from '../calendar/calendar.ts';
 import type { EventTimes } from '../model/event-times.ts';
-import type { Attendee, NotificationRequest, Recipient, Recurrence } from '../model/schema.ts';
 import { peopleOf } from '../model/people.ts';
+import type { Attendee, NotificationRequest, Recipient, Recurrence } from '../model/schema.ts';
+import { agendaView } from './agenda-view.ts';
 import type { Branding } from './branding.ts';
 import type { Catalog, Translate } from './catalog.ts';
-import { describeRecurrence } from './recurrence-text.ts';
-import { agendaView } from './agenda-view.ts';
 import { changesView } from './changes-view.ts';
-import { conferenceView, type ConferenceView } from './conference-view.ts';
+import { type ConferenceView, conferenceView } from './conference-view.ts';
+import { describeRecurrence } from './recurrence-text.ts';
 import type { RecipientData } from './slots.ts';
-import { templateTranslator, type TemplateTranslator } from './template-translate.ts';
-import { TimeText, type Span } from './time-text.ts';
+import { type TemplateTranslator, templateTranslator } from './template-translate.ts';
+import { type Span, TimeText } from './time-text.ts';
 
 /** Keys read here (for check:i18n). */
 export const VIEW_KEYS = ['sender.via', 'brand.defaultName'] as const;
@@ -99,7 +99,18 @@ export function localeView(request: NotificationRequest, times: EventTimes, loca
   };
   const viaName = t('sender.via', { name: author.name, product: brand.productName });
   const templates = templateTranslator(catalog, locale, options.missingLabels);
-  return { locale, t, templates, eventZoneText, conference, recurrence, base, calendarWords: calendarWords(conference, t), viaName, productName: brand.productName };
+  return {
+    locale,
+    t,
+    templates,
+    eventZoneText,
+    conference,
+    recurrence,
+    base,
+    calendarWords: calendarWords(conference, t),
+    viaName,
+    productName: brand.productName,
+  };
 }
 
 /**

@@ -25,7 +25,19 @@ export interface SendResult {
 
 // Failures of our side of the line (network, TLS, credentials): the message itself is fine,
 // so it waits for the relay to be reachable or the configuration to be fixed.
-const INFRASTRUCTURE_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS', 'EAUTH', 'ENOAUTH', 'EPROTOCOL', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE']);
+const INFRASTRUCTURE_CODES = new Set([
+  'ECONNECTION',
+  'ETIMEDOUT',
+  'ESOCKET',
+  'EDNS',
+  'ETLS',
+  'EAUTH',
+  'ENOAUTH',
+  'EPROTOCOL',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+]);
 // A connection that times out or breaks once the whole message was handed over leaves the
 // outcome unknown: the relay may have taken the message and its answer was lost (RFC 5321 §4.5.3.2.6, §6.1).
 const LOST_ANSWER_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'ECONNRESET', 'EPIPE']);
@@ -65,7 +77,8 @@ export function classifyFailure(error: unknown, context: { readonly handedOver?:
   else if (INFRASTRUCTURE_CODES.has(code)) verdict = 'transient';
   else if (responseCode !== null && responseCode >= 500) verdict = 'permanent';
   else if (responseCode !== null && responseCode >= 400) verdict = 'transient';
-  else if (code === 'EENVELOPE' || code === 'EMESSAGE') verdict = 'permanent'; // refused before any server saw it
+  else if (code === 'EENVELOPE' || code === 'EMESSAGE')
+    verdict = 'permanent'; // refused before any server saw it
   else verdict = 'transient';
   return { verdict, reply: { code, responseCode, response: e.response ?? null, message: e.message ?? code } };
 }

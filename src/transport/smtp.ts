@@ -96,7 +96,10 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
       options.onDkimFallback?.(fromDomain, choice.key.domainName);
     }
     let signer = signers.get(choice.key);
-    if (!signer) signers.set(choice.key, (signer = new DKIM({ ...choice.key })));
+    if (!signer) {
+      signer = new DKIM({ ...choice.key });
+      signers.set(choice.key, signer);
+    }
     return buffer(signer.sign(Readable.from([message.raw])));
   }
 
@@ -109,7 +112,9 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
         // RFC 3461: where the relay offers DSN, ask for failure and delay reports, with the headers
         // only, our envelope id and the original recipient (nodemailer adds them only then).
         const dsn = envelope.envelopeId ? { dsn: { id: envelope.envelopeId, return: 'headers', notify: ['failure', 'delay'], recipient: envelope.to[0] } } : {};
-        const info = (await transporter.sendMail({ envelope: { from: envelope.from, to: [...envelope.to] }, raw, handOver, ...dsn } as unknown as Parameters<typeof transporter.sendMail>[0])) as {
+        const info = (await transporter.sendMail({ envelope: { from: envelope.from, to: [...envelope.to] }, raw, handOver, ...dsn } as unknown as Parameters<
+          typeof transporter.sendMail
+        >[0])) as {
           response: string;
           rejected?: unknown[];
           rejectedErrors?: unknown[];

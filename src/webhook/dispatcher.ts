@@ -10,10 +10,10 @@
  */
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
-import type { Outbox, WebhookEvent } from '../outbox/outbox.ts';
-import { pollLoop, type PollLoop } from '../delivery/poll-loop.ts';
-import { createJsonPoster } from './json-poster.ts';
+import { type PollLoop, pollLoop } from '../delivery/poll-loop.ts';
 import { nextAttemptAt, type RetryPolicy } from '../delivery/retry-policy.ts';
+import type { Outbox, WebhookEvent } from '../outbox/outbox.ts';
+import { createJsonPoster } from './json-poster.ts';
 
 export interface WebhookDispatcherOptions {
   readonly outbox: Outbox;
@@ -75,7 +75,10 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
         return;
       }
       const retryAt = nextAttemptAt(event.attempt, Date.now(), NO_DEADLINE, options.retry)!;
-      logger.warn({ webhookId: event.id, attempt: event.attempt, failure, retryAt: new Date(retryAt).toISOString() }, 'webhook not taken; it will be sent again');
+      logger.warn(
+        { webhookId: event.id, attempt: event.attempt, failure, retryAt: new Date(retryAt).toISOString() },
+        'webhook not taken; it will be sent again',
+      );
       await outbox.settleWebhook(event, { retryAt });
     } catch (error) {
       // The outbox is away: the lease runs out and the same event goes again.

@@ -8,7 +8,15 @@ import type { DeliveryStatus } from '../delivery/policy.ts';
 import type { LastReply, StoredReport } from '../outbox/outbox.ts';
 
 /** Statuses whose reaching is told to the webhook, and `delayed` for a delay report. */
-export const WEBHOOK_EVENT_STATUSES: ReadonlySet<DeliveryStatus | 'delayed'> = new Set(['sent', 'failed', 'expired', 'unknown', 'superseded', 'bounced', 'delayed']);
+export const WEBHOOK_EVENT_STATUSES: ReadonlySet<DeliveryStatus | 'delayed'> = new Set([
+  'sent',
+  'failed',
+  'expired',
+  'unknown',
+  'superseded',
+  'bounced',
+  'delayed',
+]);
 
 export interface WebhookEventData {
   readonly notificationId: string;

@@ -21,7 +21,9 @@ export interface JsonPoster {
 export function createJsonPoster(url: string, options: { readonly timeoutMs: number; readonly connections: number }): JsonPoster {
   const target = new URL(url);
   const secure = target.protocol === 'https:';
-  const agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets: options.connections }) : new HttpAgent({ keepAlive: true, maxSockets: options.connections });
+  const agent = secure
+    ? new HttpsAgent({ keepAlive: true, maxSockets: options.connections })
+    : new HttpAgent({ keepAlive: true, maxSockets: options.connections });
   const send = secure ? httpsRequest : httpRequest;
   return {
     post(headers, body) {

@@ -6,15 +6,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { simpleParser } from 'mailparser';
 import nodemailer from 'nodemailer';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { simpleParser } from 'mailparser';
 import { bounceAddressFor } from '../../src/bounce/verp.ts';
 import { invitationMessageIdFor } from '../../src/message/message-id.ts';
-import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { example } from '../helpers/examples.ts';
-import { startTestService, waitFor, type TestService } from '../helpers/service.ts';
+import { startTestService, type TestService, waitFor } from '../helpers/service.ts';
+import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const VERP = { local: 'bounces', domain: 'mail.mydomain.ru', secret: 'bounce-secret-for-the-two-hop-test-0123' };
@@ -47,7 +47,8 @@ class BouncingRelay {
         // Read the envelope before answering: smtp-server starts the next transaction with the answer.
         const envelope = structuredClone(session.envelope);
         callback();
-        for (const rcpt of envelope.rcptTo) this.relay(envelope, rcpt as unknown as { address: string; dsn?: { notify?: string[]; orcpt?: string } }, Buffer.concat(chunks));
+        for (const rcpt of envelope.rcptTo)
+          this.relay(envelope, rcpt as unknown as { address: string; dsn?: { notify?: string[]; orcpt?: string } }, Buffer.concat(chunks));
       });
     },
   });
@@ -66,7 +67,15 @@ class BouncingRelay {
   private relay(envelope: SMTPServerSession['envelope'], rcpt: { address: string; dsn?: { notify?: string[]; orcpt?: string } }, raw: Buffer) {
     const mailFrom = envelope.mailFrom ? envelope.mailFrom.address : '';
     const dsn = (envelope as unknown as { dsn?: { envid?: string; ret?: string } }).dsn;
-    this.relayed.push({ mailFrom, to: rcpt.address, envid: dsn?.envid ?? null, ret: dsn?.ret ?? null, notify: rcpt.dsn?.notify ?? null, orcpt: rcpt.dsn?.orcpt ?? null, raw });
+    this.relayed.push({
+      mailFrom,
+      to: rcpt.address,
+      envid: dsn?.envid ?? null,
+      ret: dsn?.ret ?? null,
+      notify: rcpt.dsn?.notify ?? null,
+      orcpt: rcpt.dsn?.orcpt ?? null,
+      raw,
+    });
     if (!rcpt.address.endsWith('.invalid')) return;
     const report = [
       'From: MAILER-DAEMON@relay.mydomain.ru (Mail Delivery System)',
@@ -140,18 +149,32 @@ function invitationWithAMistypedAddress() {
 
 describe('bounces after the relay said 250', () => {
   it('a DSN over SMTP to the VERP address makes that recipient bounced, with the status, diagnostic and reporting MTA', async () => {
-    const post = await service.app.inject({ method: 'POST', url: '/v1/notifications', headers: { ...auth, 'content-type': 'application/json' }, payload: invitationWithAMistypedAddress() });
+    const post = await service.app.inject({
+      method: 'POST',
+      url: '/v1/notifications',
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: invitationWithAMistypedAddress(),
+    });
     const { id } = post.json();
-    const bounced = await waitFor(async () => {
-      const s = await status(id);
-      return s.recipients.find((r: { email: string; status: string }) => r.email === 'someone@partner.invalid' && r.status === 'bounced') ? s : null;
-    }, 10_000, 'the bounce');
+    const bounced = await waitFor(
+      async () => {
+        const s = await status(id);
+        return s.recipients.find((r: { email: string; status: string }) => r.email === 'someone@partner.invalid' && r.status === 'bounced') ? s : null;
+      },
+      10_000,
+      'the bounce',
+    );
     const [good, bad] = bounced.recipients;
     expect(good).toMatchObject({ status: 'sent', report: null });
     expect(bad).toMatchObject({
       status: 'bounced',
       messageId: expect.stringMatching(/^<.+>$/),
-      report: { action: 'failed', status: '5.1.2', diagnostic: expect.stringContaining('Host or domain name not found'), reportingMta: 'dns; relay.mydomain.ru' },
+      report: {
+        action: 'failed',
+        status: '5.1.2',
+        diagnostic: expect.stringContaining('Host or domain name not found'),
+        reportingMta: 'dns; relay.mydomain.ru',
+      },
     });
     // Each delivery had its own envelope sender, and asked for DSNs (RFC 3461) where the relay offers them.
     const toBad = relay.relayed.find((r) => r.to === 'someone@partner.invalid')!;
@@ -168,7 +191,12 @@ describe('bounces after the relay said 250', () => {
     expect(receiver.refused).toEqual([]);
     const forBad = events.filter((e) => e.data.recipient === 'someone@partner.invalid');
     expect(forBad.map((e) => e.type)).toEqual(['delivery.sent', 'delivery.bounced']);
-    expect(forBad[1]!.data).toMatchObject({ notificationId: id, position: 1, status: 'bounced', report: { action: 'failed', status: '5.1.2', reportingMta: 'dns; relay.mydomain.ru' } });
+    expect(forBad[1]!.data).toMatchObject({
+      notificationId: id,
+      position: 1,
+      status: 'bounced',
+      report: { action: 'failed', status: '5.1.2', reportingMta: 'dns; relay.mydomain.ru' },
+    });
     expect(events.filter((e) => e.data.recipient !== 'someone@partner.invalid').map((e) => e.type)).toEqual(['delivery.sent']);
   });
 
@@ -179,7 +207,9 @@ describe('bounces after the relay said 250', () => {
     payload.organizer.locale = 'ru';
     payload.attendees.push({ name: 'Ещё одна опечатка', email: 'other@partner2.invalid', role: 'optional', status: 'needs-action' });
     payload.recipients.push({ email: 'other@partner2.invalid' });
-    const { id } = (await service.app.inject({ method: 'POST', url: '/v1/notifications', headers: { ...auth, 'content-type': 'application/json' }, payload })).json();
+    const { id } = (
+      await service.app.inject({ method: 'POST', url: '/v1/notifications', headers: { ...auth, 'content-type': 'application/json' }, payload })
+    ).json();
     const notices = () => relay.relayed.filter((r) => r.to === payload.organizer.email && r.mailFrom === '');
     await waitFor(() => notices().length > 0, 15_000, "the organizer's notice");
     await new Promise((resolve) => setTimeout(resolve, 2000)); // a second notice would come within another window
@@ -209,27 +239,41 @@ describe('bounces after the relay said 250', () => {
     const forged = `bounces+${'a'.repeat(29)}.${'b'.repeat(16)}@${VERP.domain}`;
     await expect(client.sendMail({ envelope: { from: '', to: [forged] }, raw: 'Subject: x\r\n\r\nx\r\n' })).rejects.toMatchObject({ responseCode: 550 });
     const real = bounceAddressFor({ notificationId: randomUUID(), position: 0 }, VERP);
-    await expect(client.sendMail({ envelope: { from: '', to: [real] }, raw: `Subject: x\r\n\r\n${'x'.repeat(1_100_000)}\r\n` })).rejects.toMatchObject({ responseCode: 552 });
+    await expect(client.sendMail({ envelope: { from: '', to: [real] }, raw: `Subject: x\r\n\r\n${'x'.repeat(1_100_000)}\r\n` })).rejects.toMatchObject({
+      responseCode: 552,
+    });
     client.close();
   });
 });
 
 describe('POST /v1/bounces (a bounce piped in by a mail server)', () => {
   async function sent() {
-    const { id } = (await service.app.inject({ method: 'POST', url: '/v1/notifications', headers: { ...auth, 'content-type': 'application/json' }, payload: example('skype-invitation') })).json();
+    const { id } = (
+      await service.app.inject({
+        method: 'POST',
+        url: '/v1/notifications',
+        headers: { ...auth, 'content-type': 'application/json' },
+        payload: example('skype-invitation'),
+      })
+    ).json();
     await waitFor(async () => (await status(id)).recipients[0].status === 'sent', 10_000, 'sent');
     return id as string;
   }
-  const pipe = (raw: string) => service.app.inject({ method: 'POST', url: '/v1/bounces', headers: { ...auth, 'content-type': 'message/rfc822' }, payload: raw });
-  const fixture = (name: string, address: string) => readFileSync(new URL(name, FIXTURES), 'utf8').replaceAll('bounces+TOKEN@mail.mydomain.ru', address).replaceAll('ENVID', 'none');
+  const pipe = (raw: string) =>
+    service.app.inject({ method: 'POST', url: '/v1/bounces', headers: { ...auth, 'content-type': 'message/rfc822' }, payload: raw });
+  const fixture = (name: string, address: string) =>
+    readFileSync(new URL(name, FIXTURES), 'utf8').replaceAll('bounces+TOKEN@mail.mydomain.ru', address).replaceAll('ENVID', 'none');
 
-  it.each(['postfix-failed.eml', 'exchange-failed.eml', 'gmail-failed.eml', 'qmail-failed.eml'])('%s, addressed to a delivery’s VERP address, bounces it', async (name) => {
-    const id = await sent();
-    const response = await pipe(fixture(name, bounceAddressFor({ notificationId: id, position: 0 }, VERP)));
-    expect(response.statusCode).toBe(200);
-    expect(response.json()).toMatchObject({ outcome: 'bounced', delivery: { notificationId: id, position: 0 } });
-    expect((await status(id)).recipients[0]).toMatchObject({ status: 'bounced', report: { action: 'failed', status: expect.stringMatching(/^5\./) } });
-  });
+  it.each(['postfix-failed.eml', 'exchange-failed.eml', 'gmail-failed.eml', 'qmail-failed.eml'])(
+    '%s, addressed to a delivery’s VERP address, bounces it',
+    async (name) => {
+      const id = await sent();
+      const response = await pipe(fixture(name, bounceAddressFor({ notificationId: id, position: 0 }, VERP)));
+      expect(response.statusCode).toBe(200);
+      expect(response.json()).toMatchObject({ outcome: 'bounced', delivery: { notificationId: id, position: 0 } });
+      expect((await status(id)).recipients[0]).toMatchObject({ status: 'bounced', report: { action: 'failed', status: expect.stringMatching(/^5\./) } });
+    },
+  );
 
   it('a delay report is kept on a sent recipient as information', async () => {
     const id = await sent();
@@ -250,7 +294,12 @@ describe('POST /v1/bounces (a bounce piped in by a mail server)', () => {
   });
 
   it('needs the token like every other route', async () => {
-    const response = await service.app.inject({ method: 'POST', url: '/v1/bounces', headers: { 'content-type': 'message/rfc822' }, payload: 'Subject: x\r\n\r\nx' });
+    const response = await service.app.inject({
+      method: 'POST',
+      url: '/v1/bounces',
+      headers: { 'content-type': 'message/rfc822' },
+      payload: 'Subject: x\r\n\r\nx',
+    });
     expect(response.statusCode).toBe(401);
   });
 });

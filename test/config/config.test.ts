@@ -33,7 +33,11 @@ describe('configuration from the environment', () => {
       PARTICIPANTS_SHOWN: '25',
     });
     expect(config.smtp).toMatchObject({ url: 'smtps://user:secret@relay.example:465', poolSize: 12, requireTLS: true });
-    expect(config.sender).toEqual({ policy: 'service', serviceMailbox: { name: 'Календарь МойОфис', address: 'calendar@mydomain.ru' }, bounceAddress: 'bounces@mydomain.ru' });
+    expect(config.sender).toEqual({
+      policy: 'service',
+      serviceMailbox: { name: 'Календарь МойОфис', address: 'calendar@mydomain.ru' },
+      bounceAddress: 'bounces@mydomain.ru',
+    });
     expect(config.branding).toEqual({ productName: 'МойОфис', accentColor: '#c2410c', logoUrl: 'https://cdn.mydomain.ru/logo.png', footer: 'ООО «Пример»' });
     expect(config).toMatchObject({ defaultLocale: 'ru', defaultTimeZone: 'Europe/Moscow', participantsShown: 25 });
   });
@@ -51,7 +55,11 @@ describe('configuration from the environment', () => {
   });
 
   it('checks branding and DKIM together once the basics are right', () => {
-    expect(() => loadConfig({ ACCENT_COLOR: 'red', DKIM_DOMAIN: 'mydomain.ru' })).toThrow(/ACCENT_COLOR: must be a hex colour[\s\S]*DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE/);
-    expect(() => loadConfig({ DKIM_DOMAIN: 'd.ru', DKIM_SELECTOR: 's', DKIM_PRIVATE_KEY_FILE: '/nonexistent/key.pem' })).toThrow(/DKIM_PRIVATE_KEY_FILE: cannot be read/);
+    expect(() => loadConfig({ ACCENT_COLOR: 'red', DKIM_DOMAIN: 'mydomain.ru' })).toThrow(
+      /ACCENT_COLOR: must be a hex colour[\s\S]*DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE/,
+    );
+    expect(() => loadConfig({ DKIM_DOMAIN: 'd.ru', DKIM_SELECTOR: 's', DKIM_PRIVATE_KEY_FILE: '/nonexistent/key.pem' })).toThrow(
+      /DKIM_PRIVATE_KEY_FILE: cannot be read/,
+    );
   });
 });

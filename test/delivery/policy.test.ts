@@ -2,7 +2,17 @@
  * The delivery rules without a database: what each outbox applies.
  */
 import { describe, expect, it } from 'vitest';
-import { afterReport, arbitrate, canTransition, decide, DELIVERY_STATUSES, FINAL_STATUSES, ORDER_RECHECK_MS, supersedes, type OrderedDelivery } from '../../src/delivery/policy.ts';
+import {
+  afterReport,
+  arbitrate,
+  canTransition,
+  DELIVERY_STATUSES,
+  decide,
+  FINAL_STATUSES,
+  ORDER_RECHECK_MS,
+  type OrderedDelivery,
+  supersedes,
+} from '../../src/delivery/policy.ts';
 import { acceptedBy, classifyFailure } from '../../src/transport/delivery-error.ts';
 
 const policy = { initialDelayMs: 1000, maxDelayMs: 60_000, unconfirmedDelayMs: 3_600_000 };
@@ -16,7 +26,8 @@ function delivery(overrides: Partial<OrderedDelivery>): OrderedDelivery {
 
 describe('statuses and transitions', () => {
   it('a final status is never left but for a bounce after acceptance; only what was on the wire gets an outcome', () => {
-    for (const final of FINAL_STATUSES) for (const to of DELIVERY_STATUSES) expect(canTransition(final, to)).toBe(to === 'bounced' && (final === 'sent' || final === 'unknown'));
+    for (const final of FINAL_STATUSES)
+      for (const to of DELIVERY_STATUSES) expect(canTransition(final, to)).toBe(to === 'bounced' && (final === 'sent' || final === 'unknown'));
     for (const to of ['sent', 'failed', 'expired', 'unknown'] as const) {
       expect(canTransition('queued', to)).toBe(false);
       expect(canTransition('retrying', to)).toBe(false);
@@ -33,7 +44,8 @@ describe('afterReport: what a delivery status notification does', () => {
     expect(afterReport('sent', { action: 'failed' })).toBe('bounced');
     expect(afterReport('unknown', { action: 'failed' })).toBe('bounced');
     expect(afterReport('sent', { action: 'delayed' })).toBe('noted');
-    for (const status of ['queued', 'sending', 'retrying', 'failed', 'expired', 'superseded', 'bounced'] as const) expect(afterReport(status, { action: 'failed' })).toBe('ignored');
+    for (const status of ['queued', 'sending', 'retrying', 'failed', 'expired', 'superseded', 'bounced'] as const)
+      expect(afterReport(status, { action: 'failed' })).toBe('ignored');
   });
 });
 
@@ -41,7 +53,12 @@ describe('decide: a send result becomes the outcome to record', () => {
   const first = { attempt: 1, unconfirmed: 0, deadlineAt };
 
   it('accepted: sent, with the relay reply', () => {
-    expect(decide(first, acceptedBy('250 2.0.0 queued as A1'), '<m@x>', now, policy)).toEqual({ kind: 'sent', reply: { code: 'OK', responseCode: 250, response: '250 2.0.0 queued as A1', message: '250 2.0.0 queued as A1' }, messageId: '<m@x>', at: now });
+    expect(decide(first, acceptedBy('250 2.0.0 queued as A1'), '<m@x>', now, policy)).toEqual({
+      kind: 'sent',
+      reply: { code: 'OK', responseCode: 250, response: '250 2.0.0 queued as A1', message: '250 2.0.0 queued as A1' },
+      messageId: '<m@x>',
+      at: now,
+    });
   });
 
   it('permanent: failed at once', () => {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { seedFanOut } from '../../examples/fan-out.ts';
 import { example } from '../helpers/examples.ts';
-import { startTestService, waitFor, type TestService } from '../helpers/service.ts';
+import { startTestService, type TestService, waitFor } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { notificationOf } from '../outbox/contract.ts';
 
@@ -38,7 +38,12 @@ describe('SEND_RATE_LIMIT on a single instance (SQLite outbox)', () => {
     await service.dispose();
     service = await startTestService({ SMTP_URL: sink.url, SEND_RATE_LIMIT: '20' });
     const started = Date.now();
-    await service.app.inject({ method: 'POST', url: '/v1/notifications', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(seedFanOut(60)) });
+    await service.app.inject({
+      method: 'POST',
+      url: '/v1/notifications',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(seedFanOut(60)),
+    });
     await waitFor(() => sink.received.length === 60, 20_000, '60 messages');
     // 60 messages at 20 per second: the last starts two full seconds after the first
     expect(Date.now() - started).toBeGreaterThanOrEqual(2000);

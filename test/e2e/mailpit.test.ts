@@ -30,7 +30,12 @@ describe.skipIf(!MAILPIT_URL)('Mailpit end-to-end (skipped: set MAILPIT_URL to r
     const stamp = DateTime.utc();
     try {
       for (const email of renderer.render(request, { stamp })) {
-        const message = await composeMessage(request, email, { senderPolicy: 'organizer', serviceMailbox: config.sender.serviceMailbox, bounceAddress: config.sender.bounceAddress, date: stamp.toJSDate() });
+        const message = await composeMessage(request, email, {
+          senderPolicy: 'organizer',
+          serviceMailbox: config.sender.serviceMailbox,
+          bounceAddress: config.sender.bounceAddress,
+          date: stamp.toJSDate(),
+        });
         expect(await transport.send(message)).toMatchObject({ status: 'sent' });
         const found = await mailpit.waitForMessage({ query: `message-id:"${message.messageId.slice(1, -1)}"` }, { timeout: 10_000 });
         await expectDeliveredInvite(await mailpit.getMessageSource(found.ID), payload, email.to.email);

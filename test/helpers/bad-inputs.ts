@@ -29,7 +29,11 @@ export const BAD_INPUTS: [string, (p: any) => void, string][] = [
   ['end before start', (p) => (p.event.end = '2023-08-28T09:00:00'), 'event.end'],
   ['end equal to start', (p) => (p.event.end = p.event.start), 'event.end'],
   ['a date for a timed event', (p) => (p.event.start = '2023-08-28'), 'event.start'],
-  ['wall time skipped by DST', (p) => ((p.event.timeZone = 'Europe/Berlin'), (p.event.start = '2023-03-26T02:30:00'), (p.event.end = '2023-03-26T04:00:00')), 'event.start'],
+  [
+    'wall time skipped by DST',
+    (p) => ((p.event.timeZone = 'Europe/Berlin'), (p.event.start = '2023-03-26T02:30:00'), (p.event.end = '2023-03-26T04:00:00')),
+    'event.start',
+  ],
   ['javascript: join link', (p) => (p.event.conference.joinUrl = 'javascript:alert(1)'), 'event.conference.joinUrl'],
   ['data: link', (p) => (p.event.url = 'data:text/html,<script>alert(1)</script>'), 'event.url'],
   ['relative link', (p) => (p.event.url = '/calendar/event/1'), 'event.url'],

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { ROOT, startArgs } from './start-command.ts';
 
 export interface ChildService {

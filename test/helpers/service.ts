@@ -27,7 +27,11 @@ export async function startTestService(env: Record<string, string>, options: { o
     },
   });
   // Templates compile in the test process (mjml is already loaded there); npm start compiles in a child.
-  const service = await createService(config, { logger: pino({ level: 'debug' }, sink), compileTemplatesIn: 'in-process', ...(options.outbox ? { outbox: options.outbox(dataDir) } : {}) });
+  const service = await createService(config, {
+    logger: pino({ level: 'debug' }, sink),
+    compileTemplatesIn: 'in-process',
+    ...(options.outbox ? { outbox: options.outbox(dataDir) } : {}),
+  });
   return Object.assign(service, {
     logs,
     async dispose() {
@@ -53,8 +57,12 @@ export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 10_000
  * fetches the status from whichever instance the test asks.
  */
 export async function waitForAllSent(read: () => Promise<{ recipients: { status: string }[] }>, timeoutMs = 30_000) {
-  return waitFor(async () => {
-    const status = await read();
-    return status.recipients.every((r) => r.status === 'sent') ? status : null;
-  }, timeoutMs, 'every recipient sent');
+  return waitFor(
+    async () => {
+      const status = await read();
+      return status.recipients.every((r) => r.status === 'sent') ? status : null;
+    },
+    timeoutMs,
+    'every recipient sent',
+  );
 }

@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_ERRORS } from '../../src/http/errors.ts';
 import { PUBLIC_ROUTES } from '../../src/http/app.ts';
+import type { API_ERRORS } from '../../src/http/errors.ts';
 import { EXAMPLES_DIR } from '../helpers/examples.ts';
 import { rawHttp } from '../helpers/raw-http.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';

@@ -29,22 +29,30 @@ describe('check:i18n', () => {
     await scratch.editLocale('ru', (t) => delete t.conference.join);
     const problems = await check();
     expect(problems).toHaveLength(1);
-    expect(problems[0]!.file).toBe(join(scratch.localesDir, 'ru') + '/');
+    expect(problems[0]!.file).toBe(`${join(scratch.localesDir, 'ru')}/`);
     expect(problems[0]!.where).toBe('conference.join');
-    expect(problems[0]!.message).toMatch(/^missing: the emails use it \(.*templates\/partials\/conference\.hbs line 4, .*templates\/invitation\/html\.mjml line \d+.*\)$/);
+    expect(problems[0]!.message).toMatch(
+      /^missing: the emails use it \(.*templates\/partials\/conference\.hbs line 4, .*templates\/invitation\/html\.mjml line \d+.*\)$/,
+    );
   });
 
   it('names a plural form a language needs (Russian: one, few, many, other)', async () => {
     scratch = await scratchCopy();
     await scratch.editLocale('ru', (t) => delete t.people.more_few);
-    expect(summary(await check())).toEqual([expect.stringMatching(/^locales\/ru\|people\.more_few\|missing plural form: ru needs one, few, many, other \(counted in .*templates\/partials\/event\.hbs line 21, .*\)$/)]);
+    expect(summary(await check())).toEqual([
+      expect.stringMatching(
+        /^locales\/ru\|people\.more_few\|missing plural form: ru needs one, few, many, other \(counted in .*templates\/partials\/event\.hbs line 21, .*\)$/,
+      ),
+    ]);
   });
 
   it('names placeholders that differ between languages', async () => {
     scratch = await scratchCopy();
     await scratch.editLocale('ru', (t) => (t.subject.invitation = 'Приглашение: {{titel}}'));
     expect(summary(await check())).toEqual([
-      expect.stringMatching(/^locales\/ru\|subject\.invitation\|uses \{\{titel\}\}, which .*templates\/invitation\/subject\.hbs line 1 does not pass \(it passes: title\)$/),
+      expect.stringMatching(
+        /^locales\/ru\|subject\.invitation\|uses \{\{titel\}\}, which .*templates\/invitation\/subject\.hbs line 1 does not pass \(it passes: title\)$/,
+      ),
       'locales/ru|subject.invitation|placeholders differ from en: lacks {{title}}; has {{titel}} that en does not',
     ]);
   });
@@ -59,7 +67,11 @@ describe('check:i18n', () => {
     scratch = await scratchCopy();
     await scratch.editLocale('ru', (t) => delete t.failureNotice.advice);
     const problems = await check();
-    expect(summary(problems)).toEqual([expect.stringMatching(/^locales\/ru\|failureNotice\.advice\|missing: the emails use it \(.*templates\/delivery-failure\/html\.mjml.*templates\/delivery-failure\/text\.hbs.*\)$/)]);
+    expect(summary(problems)).toEqual([
+      expect.stringMatching(
+        /^locales\/ru\|failureNotice\.advice\|missing: the emails use it \(.*templates\/delivery-failure\/html\.mjml.*templates\/delivery-failure\/text\.hbs.*\)$/,
+      ),
+    ]);
   });
 
   it('names a placeholder a string uses that its {{t}} call does not pass, with the file and line of the call', async () => {
@@ -68,20 +80,30 @@ describe('check:i18n', () => {
     await scratch.editLocale('ru', (t) => (t.failureNotice.advice = 'Проверьте адрес {{attendee}}.'));
     const problems = summary(await check());
     expect(problems).toHaveLength(4); // each language, in the HTML and the text template
-    expect(problems).toContainEqual(expect.stringMatching(/^locales\/ru\|failureNotice\.advice\|uses \{\{attendee\}\}, which .*templates\/delivery-failure\/text\.hbs line 1[0-9] does not pass \(it passes: nothing\)$/));
+    expect(problems).toContainEqual(
+      expect.stringMatching(
+        /^locales\/ru\|failureNotice\.advice\|uses \{\{attendee\}\}, which .*templates\/delivery-failure\/text\.hbs line 1[0-9] does not pass \(it passes: nothing\)$/,
+      ),
+    );
   });
 
   it('names a missing plural form of a string read with {{t "key" count=…}}', async () => {
     scratch = await scratchCopy();
     await scratch.editLocale('ru', (t) => delete t.failureNotice.heading_many);
     expect(summary(await check())).toEqual([
-      expect.stringMatching(/^locales\/ru\|failureNotice\.heading_many\|missing plural form: ru needs one, few, many, other \(counted in .*templates\/delivery-failure\/html\.mjml line \d+, .*templates\/delivery-failure\/text\.hbs line 1\)$/),
+      expect.stringMatching(
+        /^locales\/ru\|failureNotice\.heading_many\|missing plural form: ru needs one, few, many, other \(counted in .*templates\/delivery-failure\/html\.mjml line \d+, .*templates\/delivery-failure\/text\.hbs line 1\)$/,
+      ),
     ]);
   });
 
   it('names a call of a counted string without count=, and count= on a string without plural forms, with file and line', async () => {
     scratch = await scratchCopy();
-    await scratch.editFile('templates/partials/event.hbs', (text) => text.replace('{{t "people.more" count=participants.hiddenCount}}', '{{t "people.more"}}').replace('{{t "fields.when"}}', '{{t "fields.when" count=participants.total}}'));
+    await scratch.editFile('templates/partials/event.hbs', (text) =>
+      text
+        .replace('{{t "people.more" count=participants.hiddenCount}}', '{{t "people.more"}}')
+        .replace('{{t "fields.when"}}', '{{t "fields.when" count=participants.total}}'),
+    );
     expect(summary(await check()).sort()).toEqual([
       expect.stringMatching(/^locales\/en\|people\.more\|uses \{\{count\}\}, which .*event\.hbs line 21 does not pass \(it passes: nothing\)$/),
       expect.stringMatching(/^locales\/ru\|people\.more\|uses \{\{count\}\}, which .*event\.hbs line 21 does not pass \(it passes: nothing\)$/),
@@ -100,7 +122,9 @@ describe('check:i18n', () => {
 
   it('names an MJML template that does not validate, with its line', async () => {
     scratch = await scratchCopy();
-    await scratch.editFile('templates/invitation/html.mjml', (text) => text.replace('<mj-include path="../partials/header.mjml" />', '<mj-include path="../partials/header.mjml" />\n    <mj-buton>x</mj-buton>'));
+    await scratch.editFile('templates/invitation/html.mjml', (text) =>
+      text.replace('<mj-include path="../partials/header.mjml" />', '<mj-include path="../partials/header.mjml" />\n    <mj-buton>x</mj-buton>'),
+    );
     const [problem] = await check();
     expect(problem!.file).toBe(join(scratch.templatesDir, 'invitation', 'html.mjml'));
     expect(problem!.message).toMatch(/MJML: .*mj-buton/);
@@ -158,4 +182,3 @@ describe('adding a language is adding a folder', () => {
     expect(english.html).toMatch(/font-size:15px;[^"]*text-align:left/);
   });
 });
-

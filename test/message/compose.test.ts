@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import { simpleParser, type AddressObject } from 'mailparser';
+import { type AddressObject, simpleParser } from 'mailparser';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { composeMessage, type MessageOptions } from '../../src/message/compose.ts';
 import { parseNotificationRequest } from '../../src/model/parse.ts';

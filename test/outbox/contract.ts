@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newNotification } from '../../src/delivery/admission.ts';
 import type { Outcome } from '../../src/delivery/policy.ts';
 import { parseNotificationRequest } from '../../src/model/parse.ts';
-import { StaleDeliveryError, type ClaimedDelivery, type LastReply, type NewNotification, type Outbox } from '../../src/outbox/outbox.ts';
+import { type ClaimedDelivery, type LastReply, type NewNotification, type Outbox, StaleDeliveryError } from '../../src/outbox/outbox.ts';
 import { acceptedBy } from '../../src/transport/delivery-error.ts';
 import { example } from '../helpers/examples.ts';
 
@@ -62,7 +62,11 @@ export interface OutboxHarness {
 
 export function notificationOf(payload: unknown, overrides: Partial<NewNotification> = {}): NewNotification {
   const body = JSON.stringify(payload);
-  const admitted = newNotification(parseNotificationRequest(payload), { id: randomUUID(), idempotencyKey: null, bodyHash: body, body, acceptedAt: Date.now() }, { maxAgeMs: 86_400_000, minAgeMs: 86_400_000 });
+  const admitted = newNotification(
+    parseNotificationRequest(payload),
+    { id: randomUUID(), idempotencyKey: null, bodyHash: body, body, acceptedAt: Date.now() },
+    { maxAgeMs: 86_400_000, minAgeMs: 86_400_000 },
+  );
   return { ...admitted, ...overrides };
 }
 
@@ -71,8 +75,20 @@ const reply: LastReply = { code: 'EENVELOPE', responseCode: 451, response: '451 
 /** Outcomes as the worker's policy makes them. */
 export const outcomes = {
   sent: (messageId: string, response = '250 OK'): Outcome => ({ kind: 'sent', reply: acceptedBy(response).reply, messageId, at: Date.now() }),
-  retrying: (nextAttemptAt: number, messageId: string | null = null, unconfirmed = false): Outcome => ({ kind: 'retrying', reply, messageId, at: Date.now(), nextAttemptAt, unconfirmed }),
-  final: (kind: 'failed' | 'expired' | 'unknown', messageId: string | null, lastReply: LastReply = reply): Outcome => ({ kind, reply: lastReply, messageId, at: Date.now() }),
+  retrying: (nextAttemptAt: number, messageId: string | null = null, unconfirmed = false): Outcome => ({
+    kind: 'retrying',
+    reply,
+    messageId,
+    at: Date.now(),
+    nextAttemptAt,
+    unconfirmed,
+  }),
+  final: (kind: 'failed' | 'expired' | 'unknown', messageId: string | null, lastReply: LastReply = reply): Outcome => ({
+    kind,
+    reply: lastReply,
+    messageId,
+    at: Date.now(),
+  }),
 };
 
 /** Puts a claimed delivery on the wire and records its outcome, as the worker does. */
@@ -147,7 +163,12 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       await attempt(outbox, b!, outcomes.retrying(at + 1000, '<2@x>'));
       await attempt(outbox, c!, outcomes.final('failed', '<3@x>', { ...reply, responseCode: 550, response: '550 5.1.1 No such user' }));
       const byEmail = Object.fromEntries((await outbox.status(n.id))!.recipients.map((r) => [r.email, r]));
-      expect(byEmail[a!.recipient]).toMatchObject({ status: 'sent', messageId: '<1@x>', attempts: 1, lastReply: { code: 'OK', responseCode: 250, response: '250 2.0.0 queued' } });
+      expect(byEmail[a!.recipient]).toMatchObject({
+        status: 'sent',
+        messageId: '<1@x>',
+        attempts: 1,
+        lastReply: { code: 'OK', responseCode: 250, response: '250 2.0.0 queued' },
+      });
       expect(byEmail[a!.recipient]!.sentAt).not.toBeNull();
       expect(byEmail[b!.recipient]).toMatchObject({ status: 'retrying', lastReply: reply, nextAttemptAt: new Date(at + 1000).toISOString() });
       expect(byEmail[c!.recipient]).toMatchObject({ status: 'failed', lastReply: { responseCode: 550, response: '550 5.1.1 No such user' } });
@@ -223,7 +244,7 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       expect((await claimUntil(outbox, (c) => c.length >= 2)).map((c) => c.notificationId).sort()).toEqual([accepted.id, declined.id].sort());
     });
 
-    it('applies delivery reports: a failure bounces a sent delivery with the DSN\'s words, a delay is kept on it, others change nothing', async () => {
+    it("applies delivery reports: a failure bounces a sent delivery with the DSN's words, a delay is kept on it, others change nothing", async () => {
       const n = notificationOf(example('trueconf-weekly'));
       await outbox.accept(n);
       const claimed = await outbox.claim(10, Date.now());
@@ -231,14 +252,31 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       expect([...byPosition.keys()].sort()).toEqual([0, 1, 2]);
       await attempt(outbox, byPosition.get(0)!, outcomes.sent('<0@x>'));
       await attempt(outbox, byPosition.get(1)!, outcomes.sent('<1@x>'));
-      const failed = { action: 'failed' as const, status: '5.1.1', diagnostic: 'smtp; 550 5.1.1 <x@partner.example>: user unknown', remoteMta: 'dns; mx.partner.example', reportingMta: 'dns; relay.mydomain.ru', at: Date.now() };
+      const failed = {
+        action: 'failed' as const,
+        status: '5.1.1',
+        diagnostic: 'smtp; 550 5.1.1 <x@partner.example>: user unknown',
+        remoteMta: 'dns; mx.partner.example',
+        reportingMta: 'dns; relay.mydomain.ru',
+        at: Date.now(),
+      };
       expect(await outbox.report({ notificationId: n.id, position: 0 }, failed)).toBe('bounced');
       expect(await outbox.report({ notificationId: n.id, position: 1 }, { ...failed, action: 'delayed', status: '4.4.7' })).toBe('noted');
       expect(await outbox.report({ notificationId: n.id, position: 2 }, failed)).toBe('ignored'); // still queued: not sent yet
       expect(await outbox.report({ notificationId: n.id, position: 0 }, failed)).toBe('ignored'); // bounced already
       expect(await outbox.report({ notificationId: randomUUID(), position: 0 }, failed)).toBe('no-such-delivery');
       const [first, second, third] = (await outbox.status(n.id))!.recipients;
-      expect(first).toMatchObject({ status: 'bounced', messageId: '<0@x>', report: { action: 'failed', status: '5.1.1', diagnostic: failed.diagnostic, remoteMta: 'dns; mx.partner.example', reportingMta: 'dns; relay.mydomain.ru' } });
+      expect(first).toMatchObject({
+        status: 'bounced',
+        messageId: '<0@x>',
+        report: {
+          action: 'failed',
+          status: '5.1.1',
+          diagnostic: failed.diagnostic,
+          remoteMta: 'dns; mx.partner.example',
+          reportingMta: 'dns; relay.mydomain.ru',
+        },
+      });
       expect(second).toMatchObject({ status: 'sent', report: { action: 'delayed', status: '4.4.7' } });
       expect(third!.report).toBeNull();
       expect(await outbox.counts()).toMatchObject({ bounced: 1, sent: 1, queued: 1 });
@@ -251,14 +289,28 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       await attempt(outbox, claimed.get(0)!, outcomes.sent('<0@x>', '250 2.0.0 queued'));
       await attempt(outbox, claimed.get(1)!, outcomes.retrying(Date.now() + 60_000));
       await attempt(outbox, claimed.get(2)!, outcomes.final('failed', '<2@x>', { ...reply, responseCode: 550, response: '550 5.1.1 no' }));
-      const bounce = { action: 'failed' as const, status: '5.1.1', diagnostic: 'smtp; 550 5.1.1 unknown', remoteMta: null, reportingMta: 'dns; relay', at: Date.now() };
+      const bounce = {
+        action: 'failed' as const,
+        status: '5.1.1',
+        diagnostic: 'smtp; 550 5.1.1 unknown',
+        remoteMta: null,
+        reportingMta: 'dns; relay',
+        at: Date.now(),
+      };
       expect(await outbox.report({ notificationId: n.id, position: 0 }, bounce)).toBe('bounced');
 
       const first = await outbox.claimWebhooks(10, Date.now(), 60_000);
       const byType = Object.fromEntries(first.map((e) => [JSON.parse(e.payload).type, { ...e, body: JSON.parse(e.payload) }]));
       // one per recipient: position 0 has sent and bounced, only sent is out; position 1 retries, no event
       expect(Object.keys(byType).sort()).toEqual(['delivery.failed', 'delivery.sent']);
-      expect(byType['delivery.sent']!.body.data).toMatchObject({ notificationId: n.id, position: 0, recipient: n.recipients[0]!.email, status: 'sent', messageId: '<0@x>', lastReply: { code: 'OK', responseCode: 250 } });
+      expect(byType['delivery.sent']!.body.data).toMatchObject({
+        notificationId: n.id,
+        position: 0,
+        recipient: n.recipients[0]!.email,
+        status: 'sent',
+        messageId: '<0@x>',
+        lastReply: { code: 'OK', responseCode: 250 },
+      });
       expect(byType['delivery.failed']!.body.data).toMatchObject({ position: 2, status: 'failed', lastReply: { responseCode: 550 } });
       expect(first.every((e) => /^evt_\d+$/.test(e.id) && e.attempt === 1)).toBe(true);
       expect(await outbox.claimWebhooks(10, Date.now(), 60_000)).toEqual([]); // leased
@@ -287,15 +339,33 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       await attempt(outbox, claimed.get(1)!, outcomes.final('failed', '<1@x>', noSuchUser));
       await attempt(outbox, claimed.get(2)!, outcomes.final('unknown', '<2@x>')); // may have arrived: not a failure to tell of
       expect(await outbox.claimNotices(10, Date.now(), 60_000)).toEqual([]); // inside the window
-      const bounce = { action: 'failed' as const, status: '5.1.2', diagnostic: 'smtp; 550 5.1.2 host not found', remoteMta: null, reportingMta: 'dns; relay', at: Date.now() };
+      const bounce = {
+        action: 'failed' as const,
+        status: '5.1.2',
+        diagnostic: 'smtp; 550 5.1.2 host not found',
+        remoteMta: null,
+        reportingMta: 'dns; relay',
+        at: Date.now(),
+      };
       expect(await outbox.report({ notificationId: n.id, position: 0 }, bounce)).toBe('bounced');
 
       const { batch, waitedMs } = await claimNoticeWhenDue(outbox);
       expect(waitedMs).toBeGreaterThan(NOTICE_WINDOW_MS / 2);
       expect(batch).toMatchObject({ notificationId: n.id, body: n.body, attempt: 1 });
       expect(batch.failures).toEqual([
-        expect.objectContaining({ position: 1, recipient: n.recipients[1]!.email, status: 'failed', messageId: '<1@x>', lastReply: expect.objectContaining({ response: '550 5.1.1 no such user' }) }),
-        expect.objectContaining({ position: 0, recipient: n.recipients[0]!.email, status: 'bounced', report: expect.objectContaining({ status: '5.1.2', diagnostic: bounce.diagnostic }) }),
+        expect.objectContaining({
+          position: 1,
+          recipient: n.recipients[1]!.email,
+          status: 'failed',
+          messageId: '<1@x>',
+          lastReply: expect.objectContaining({ response: '550 5.1.1 no such user' }),
+        }),
+        expect.objectContaining({
+          position: 0,
+          recipient: n.recipients[0]!.email,
+          status: 'bounced',
+          report: expect.objectContaining({ status: '5.1.2', diagnostic: bounce.diagnostic }),
+        }),
       ]);
       expect(await outbox.claimNotices(10, Date.now(), 60_000)).toEqual([]); // leased
 

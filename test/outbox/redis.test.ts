@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
 import { openRedisOutbox } from '../../src/outbox/redis-outbox.ts';
-import { startRedis, type RedisProcess } from '../helpers/redis.ts';
+import { type RedisProcess, startRedis } from '../helpers/redis.ts';
 import { NOTICE_WINDOW_MS, outboxContract } from './contract.ts';
 
 let redis: RedisProcess;

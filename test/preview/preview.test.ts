@@ -1,9 +1,9 @@
 /// <reference lib="dom" />
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPreview, type Preview } from '../../src/preview/server.ts';
+import { type Preview, startPreview } from '../../src/preview/server.ts';
 import { EXAMPLES_DIR } from '../helpers/examples.ts';
 import { scratchCopy } from '../helpers/scratch-copy.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
@@ -25,7 +25,15 @@ beforeAll(async () => {
   // Debian's Chromium, as the machine's notes prescribe (no browser download).
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('console', (message) => {

@@ -1,7 +1,7 @@
 import { load } from 'cheerio';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseNotificationRequest } from '../../src/model/parse.ts';
-import { failureReason, type FailedDelivery } from '../../src/render/failure-reason.ts';
+import { type FailedDelivery, failureReason } from '../../src/render/failure-reason.ts';
 import { createRenderer, type Renderer } from '../../src/render/renderer.ts';
 import { example } from '../helpers/examples.ts';
 
@@ -10,22 +10,37 @@ beforeAll(async () => {
   renderer = await createRenderer();
 });
 
-const bounced = (email: string, status: string, diagnostic: string): FailedDelivery => ({ email, status: 'bounced', lastReply: null, report: { status, diagnostic } });
-const refused = (email: string, response: string): FailedDelivery => ({ email, status: 'failed', lastReply: { responseCode: Number(response.slice(0, 3)), response, message: response }, report: null });
+const bounced = (email: string, status: string, diagnostic: string): FailedDelivery => ({
+  email,
+  status: 'bounced',
+  lastReply: null,
+  report: { status, diagnostic },
+});
+const refused = (email: string, response: string): FailedDelivery => ({
+  email,
+  status: 'failed',
+  lastReply: { responseCode: Number(response.slice(0, 3)), response, message: response },
+  report: null,
+});
 
 describe('the notice to the organizer of undeliverable invitations', () => {
-  it('is in organizer.locale, in organizer.timeZone, names each attendee and the reason in plain words, with the server\'s answer', () => {
+  it("is in organizer.locale, in organizer.timeZone, names each attendee and the reason in plain words, with the server's answer", () => {
     const payload = example('trueconf-weekly');
     payload.organizer.locale = 'ru';
     payload.organizer.timeZone = 'Asia/Yekaterinburg';
     const request = parseNotificationRequest(payload);
     const [first, second] = request.attendees.filter((a) => a.email !== request.organizer.email);
-    const notice = renderer.renderFailureNotice(request, [bounced(first!.email, '5.1.2', 'smtp; 550 5.1.2 Host or domain name not found'), refused(second!.email, '552 5.2.2 Mailbox full')]);
+    const notice = renderer.renderFailureNotice(request, [
+      bounced(first!.email, '5.1.2', 'smtp; 550 5.1.2 Host or domain name not found'),
+      refused(second!.email, '552 5.2.2 Mailbox full'),
+    ]);
     expect(notice.to).toEqual({ email: request.organizer.email, name: request.organizer.name });
     expect(notice).toMatchObject({ locale: 'ru', timeZone: 'Asia/Yekaterinburg' });
     expect(notice.subject).toBe(`Не доставлено: ${request.event.title}`);
     expect(notice.text).toContain('Приглашение не доставлено 2 участникам');
-    expect(notice.text).toContain(`${first!.name} <${first!.email}>\n  Домена из адреса не существует: проверьте часть после @.\n  Ответ сервера: smtp; 550 5.1.2 Host or domain name not found`);
+    expect(notice.text).toContain(
+      `${first!.name} <${first!.email}>\n  Домена из адреса не существует: проверьте часть после @.\n  Ответ сервера: smtp; 550 5.1.2 Host or domain name not found`,
+    );
     expect(notice.text).toContain(`${second!.name} <${second!.email}>\n  Почтовый ящик переполнен.`);
     expect(notice.text).toContain('(GMT+05:00)'); // the organizer's zone, not the event's Moscow
     const $ = load(notice.html);
@@ -35,15 +50,17 @@ describe('the notice to the organizer of undeliverable invitations', () => {
     expect(notice.html).toContain(`href="${request.event.url}"`);
   });
 
-  it('takes the language of the organizer\'s own recipient entry without organizer.locale; one failure is singular', () => {
+  it("takes the language of the organizer's own recipient entry without organizer.locale; one failure is singular", () => {
     const payload = example('trueconf-weekly');
     const own = payload.recipients.find((r: { email: string }) => r.email === payload.organizer.email) ?? { email: payload.organizer.email };
     payload.recipients = [...payload.recipients.filter((r: { email: string }) => r !== own), { ...own, locale: 'en' }];
     const request = parseNotificationRequest(payload);
-    const notice = renderer.renderFailureNotice(request, [{ email: 'someone@partner.invalid', status: 'expired', lastReply: { responseCode: 451, response: '451 4.4.1 no answer', message: '' }, report: null }]);
+    const notice = renderer.renderFailureNotice(request, [
+      { email: 'someone@partner.invalid', status: 'expired', lastReply: { responseCode: 451, response: '451 4.4.1 no answer', message: '' }, report: null },
+    ]);
     expect(notice.locale).toBe('en');
     expect(notice.text).toContain('Your invitation could not be delivered to 1 person');
-    expect(notice.text).toContain('* someone@partner.invalid\n  The recipient\'s mail server did not take the message for too long, so delivery was given up.');
+    expect(notice.text).toContain("* someone@partner.invalid\n  The recipient's mail server did not take the message for too long, so delivery was given up.");
   });
 
   it('escapes what came from outside once: in HTML as HTML, never in the subject or the text', () => {

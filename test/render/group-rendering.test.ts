@@ -1,14 +1,14 @@
-import { beforeAll, describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
-import { parseNotificationRequest } from '../../src/model/parse.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveEventTimes } from '../../src/model/event-times.ts';
+import { parseNotificationRequest } from '../../src/model/parse.ts';
 import { recipientsOf } from '../../src/model/people.ts';
 import type { NotificationRequest } from '../../src/model/schema.ts';
 import { brandingSchema } from '../../src/render/branding.ts';
 import { createRenderer, type Renderer } from '../../src/render/renderer.ts';
+import { fill, slotText, slotted } from '../../src/render/slots.ts';
 import { oneLine, tidyText } from '../../src/render/text-shape.ts';
 import { localeView, recipientData, zoneView } from '../../src/render/views.ts';
-import { fill, slotText, slotted } from '../../src/render/slots.ts';
 import { EXAMPLE_NAMES, example, exampleIn } from '../helpers/examples.ts';
 
 let grouped: Renderer;
@@ -43,7 +43,12 @@ const reference = {
 };
 
 describe('rendering once per group of recipients', () => {
-  it.each(EXAMPLE_NAMES.flatMap((name) => [[name, 'ru'], [name, 'en']]))('gives the bytes of rendering each recipient: %s in %s', (name, locale) => {
+  it.each(
+    EXAMPLE_NAMES.flatMap((name) => [
+      [name, 'ru'],
+      [name, 'en'],
+    ]),
+  )('gives the bytes of rendering each recipient: %s in %s', (name, locale) => {
     const request = parseNotificationRequest(exampleIn(name!, locale!));
     const a = grouped.render(request, { stamp });
     const b = reference.render(request);
@@ -60,7 +65,10 @@ describe('rendering once per group of recipients', () => {
       payload.recipients.push({
         ...template,
         email,
-        rsvp: { accept: `https://mail.mydomain.ru/rsvp/${i}?a=accept&who=<${i}>`.replace(/[<>]/g, ''), decline: `https://mail.mydomain.ru/rsvp/${i}?a=decline` },
+        rsvp: {
+          accept: `https://mail.mydomain.ru/rsvp/${i}?a=accept&who=<${i}>`.replace(/[<>]/g, ''),
+          decline: `https://mail.mydomain.ru/rsvp/${i}?a=decline`,
+        },
         agenda: [{ title: `План <${i}> & «${i}»`, start: '2023-08-28T09:00:00', end: '2023-08-28T09:30:00' }],
       });
     }
@@ -77,7 +85,7 @@ describe('rendering once per group of recipients', () => {
   it('fills slots, escaping only for HTML', () => {
     const { context, values, shape } = slotted({ rsvp: { accept: 'https://x?a=1&b=2' }, agenda: [{ title: 'A<B', isThisEvent: true }], none: null });
     expect(shape).toBe('{rsvp:{accept:s}agenda:[1{title:sisThisEvent:true}]none:null}');
-    const text = slotText(`<a href="${(context.rsvp as { accept: string }).accept}">${((context.agenda as { title: string }[])[0]!).title}</a>`);
+    const text = slotText(`<a href="${(context.rsvp as { accept: string }).accept}">${(context.agenda as { title: string }[])[0]!.title}</a>`);
     expect(fill(text, values, true)).toBe('<a href="https://x?a&#x3D;1&amp;b&#x3D;2">A&lt;B</a>');
     expect(fill(text, values, false)).toBe('<a href="https://x?a=1&b=2">A<B</a>');
   });

@@ -17,7 +17,12 @@ beforeAll(async () => {
 });
 
 describe('rendered HTML is valid', () => {
-  it.each(EXAMPLE_NAMES.flatMap((name) => [[name, 'ru'], [name, 'en']]))('%s in %s', async (name, locale) => {
+  it.each(
+    EXAMPLE_NAMES.flatMap((name) => [
+      [name, 'ru'],
+      [name, 'en'],
+    ]),
+  )('%s in %s', async (name, locale) => {
     for (const email of renderer.render(parseNotificationRequest(exampleIn(name!, locale!)))) {
       const report = await validator.validateString(email.html);
       const problems = report.results.flatMap((r) => r.messages.map((m) => `${m.line}:${m.column} ${m.ruleId}: ${m.message}`));

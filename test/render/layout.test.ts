@@ -8,7 +8,7 @@
 import { cp, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNotificationRequest } from '../../src/model/parse.ts';
 import { createRenderer, type RenderedEmail } from '../../src/render/renderer.ts';
@@ -33,8 +33,20 @@ beforeAll(async () => {
   await mkdir(join(scratch.localesDir, 'de'));
   await cp(join(scratch.localesDir, 'en', 'email.json'), join(scratch.localesDir, 'de', 'email.json'));
   await scratch.editLocale('de', (t) => {
-    Object.assign(t.actions, { question: 'Nehmen Sie teil?', accept: 'Zusagen', tentative: 'Vielleicht', decline: 'Absagen', openCalendar: 'Im Kalender öffnen' });
-    Object.assign(t.badge, { invitation: 'Termineinladung', update: 'Terminaktualisierung', cancellation: 'Terminabsage', occurrenceCancellation: 'Serienterminabsage', reply: 'Terminantwort' });
+    Object.assign(t.actions, {
+      question: 'Nehmen Sie teil?',
+      accept: 'Zusagen',
+      tentative: 'Vielleicht',
+      decline: 'Absagen',
+      openCalendar: 'Im Kalender öffnen',
+    });
+    Object.assign(t.badge, {
+      invitation: 'Termineinladung',
+      update: 'Terminaktualisierung',
+      cancellation: 'Terminabsage',
+      occurrenceCancellation: 'Serienterminabsage',
+      reply: 'Terminantwort',
+    });
     Object.assign(t.conference, { title: 'Videokonferenzverbindungsdaten', join: 'Videokonferenzteilnahme' });
     Object.assign(t.agenda, { title: 'Weitere Tagesveranstaltungen' });
   });
@@ -47,7 +59,15 @@ beforeAll(async () => {
   }
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   page = await browser.newPage();
 }, 60_000);
@@ -68,7 +88,11 @@ async function splitWords(): Promise<string[]> {
       for (const match of node.data.matchAll(/[\p{L}\p{N}]+/gu)) {
         range.setStart(node, match.index);
         range.setEnd(node, match.index + match[0].length);
-        const tops = new Set(Array.from(range.getClientRects()).filter((r) => r.width > 0 && r.height > 0).map((r) => Math.round(r.top)));
+        const tops = new Set(
+          Array.from(range.getClientRects())
+            .filter((r) => r.width > 0 && r.height > 0)
+            .map((r) => Math.round(r.top)),
+        );
         if (tops.size > 1) split.push(match[0]);
       }
     }
@@ -77,19 +101,25 @@ async function splitWords(): Promise<string[]> {
 }
 
 describe.each(SCHEMES)('every example in %s mode', (scheme) => {
-  it.each(EXAMPLE_NAMES.flatMap((name) => LOCALES.map((locale) => `${name} ${locale}`)))('%s: no horizontal scroll and no word split at 320, 360 and 600 px', async (key) => {
-    await page.emulateMedia({ colorScheme: scheme });
-    for (const width of WIDTHS) {
-      await page.setViewportSize({ width, height: 800 });
-      await page.setContent(emails.get(key)!.html);
-      const { scrollWidth, clientWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth }));
-      expect(scrollWidth, `${key} at ${width} px`).toBeLessThanOrEqual(clientWidth);
-      expect(await splitWords(), `${key} at ${width} px`).toEqual([]);
-      if (width === 320 || key.startsWith('skype-invitation')) {
-        await page.screenshot({ path: join(ARTIFACTS, `${key.replace(' ', '-')}-${width}-${scheme}.png`), fullPage: true });
+  it.each(EXAMPLE_NAMES.flatMap((name) => LOCALES.map((locale) => `${name} ${locale}`)))(
+    '%s: no horizontal scroll and no word split at 320, 360 and 600 px',
+    async (key) => {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const width of WIDTHS) {
+        await page.setViewportSize({ width, height: 800 });
+        await page.setContent(emails.get(key)!.html);
+        const { scrollWidth, clientWidth } = await page.evaluate(() => ({
+          scrollWidth: document.documentElement.scrollWidth,
+          clientWidth: document.documentElement.clientWidth,
+        }));
+        expect(scrollWidth, `${key} at ${width} px`).toBeLessThanOrEqual(clientWidth);
+        expect(await splitWords(), `${key} at ${width} px`).toEqual([]);
+        if (width === 320 || key.startsWith('skype-invitation')) {
+          await page.screenshot({ path: join(ARTIFACTS, `${key.replace(' ', '-')}-${width}-${scheme}.png`), fullPage: true });
+        }
       }
-    }
-  });
+    },
+  );
 
   it.each(EXAMPLE_NAMES.flatMap((name) => LOCALES.map((locale) => `${name} ${locale}`)))('%s: no serious or critical axe-core violation', async (key) => {
     await page.emulateMedia({ colorScheme: scheme });
@@ -97,8 +127,12 @@ describe.each(SCHEMES)('every example in %s mode', (scheme) => {
     await page.setContent(emails.get(key)!.html);
     await page.addScriptTag({ path: AXE });
     const violations = await page.evaluate(async () => {
-      const result = await (window as unknown as { axe: { run(context: Document): Promise<{ violations: { id: string; impact: string; nodes: { html: string }[] }[] }> } }).axe.run(document);
-      return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.html.slice(0, 120)).join(' | ')}`);
+      const result = await (
+        window as unknown as { axe: { run(context: Document): Promise<{ violations: { id: string; impact: string; nodes: { html: string }[] }[] }> } }
+      ).axe.run(document);
+      return result.violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id}: ${v.nodes.map((n) => n.html.slice(0, 120)).join(' | ')}`);
     });
     expect(violations).toEqual([]);
   });

@@ -1,4 +1,4 @@
-import { load, type CheerioAPI } from 'cheerio';
+import { type CheerioAPI, load } from 'cheerio';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseNotificationRequest } from '../../src/model/parse.ts';
 import { createRenderer, type RenderedEmail, type Renderer } from '../../src/render/renderer.ts';
@@ -20,7 +20,14 @@ function html(email: RenderedEmail): CheerioAPI {
 const text = ($: CheerioAPI, selector: string) => $(selector).first().text().replace(/\s+/g, ' ').trim();
 
 const LABELS = {
-  ru: { join: 'Присоединиться к конференции', open: 'Открыть календарь', agenda: 'Другие события дня', accept: 'Принять', tentative: 'Возможно', decline: 'Отклонить' },
+  ru: {
+    join: 'Присоединиться к конференции',
+    open: 'Открыть календарь',
+    agenda: 'Другие события дня',
+    accept: 'Принять',
+    tentative: 'Возможно',
+    decline: 'Отклонить',
+  },
   en: { join: 'Join conference', open: 'Open calendar', agenda: 'Other events of the day', accept: 'Accept', tentative: 'Maybe', decline: 'Decline' },
 } as const;
 
@@ -51,7 +58,9 @@ describe.each(['ru', 'en'] as const)('every example in %s', (locale) => {
       expect(email.text).toContain(`${payload.organizer.name} <${payload.organizer.email}>`);
 
       // every participant but the organizer, with role and answer
-      const participants = $('.participant').map((_, el) => $(el).text().replace(/\s+/g, ' ').trim()).get();
+      const participants = $('.participant')
+        .map((_, el) => $(el).text().replace(/\s+/g, ' ').trim())
+        .get();
       const expected = payload.attendees.filter((a: { email: string }) => a.email !== payload.organizer.email);
       expect(participants).toHaveLength(expected.length);
       expected.forEach((attendee: { name: string; email: string }, i: number) => expect(participants[i]).toContain(`${attendee.name} <${attendee.email}>`));
@@ -105,7 +114,9 @@ describe.each(['ru', 'en'] as const)('every example in %s', (locale) => {
       // the agenda of the day, this event among it
       if (recipient.agenda) {
         expect(email.html).toContain(LABELS[locale].agenda);
-        const items = $('.agenda-item').map((_, el) => $(el).text().replace(/\s+/g, ' ').trim()).get();
+        const items = $('.agenda-item')
+          .map((_, el) => $(el).text().replace(/\s+/g, ' ').trim())
+          .get();
         expect(items).toHaveLength(recipient.agenda.length + 1);
         for (const item of recipient.agenda) expect(items.some((line) => line.includes(item.title))).toBe(true);
         expect($('.agenda-item.this-event').text()).toContain(payload.event.title);
@@ -125,7 +136,15 @@ describe('the seed notification (Mailion + Skype for Business, Figure 3)', () =>
     expect(text($, '.card-time')).toBe('28 августа, пн, 10:00 – 12:30 (GMT+03:00)');
     expect($('.event-zone')).toHaveLength(0);
     expect(email!.text).toContain('Время: пн, 28 августа 2023 в 10:00 — пн, 28 августа 2023 в 12:30 (GMT+03:00)');
-    const agenda = $('.agenda-item').map((_, row) => $(row).find('td').map((_, cell) => $(cell).text().trim()).get().join(' ')).get();
+    const agenda = $('.agenda-item')
+      .map((_, row) =>
+        $(row)
+          .find('td')
+          .map((_, cell) => $(cell).text().trim())
+          .get()
+          .join(' '),
+      )
+      .get();
     expect(agenda).toEqual(['9:00 – 9:30 Планёрка отдела', '10:00 – 12:30 ● Собрание акционеров (это событие)', '13:00 – 14:00 Обед с партнёрами']);
   });
 
@@ -218,7 +237,11 @@ describe('what happened', () => {
     expect(text($, '.change-time .was')).toBe('пн, 28 августа 2023 в 10:00 — пн, 28 августа 2023 в 12:30 (GMT+03:00)');
     expect(text($, '.change-time .now')).toBe('вт, 29 августа 2023 в 15:00 — вт, 29 августа 2023 в 17:30 (GMT+03:00)');
     expect(email!.text).toMatch(/Было: пн, 28 августа 2023 в 10:00[^\n]*\n\s*Стало: вт, 29 августа 2023 в 15:00/);
-    expect($('a').filter((_, a) => $(a).text().trim() === LABELS.ru.join).attr('href')).toBe('https://meet.mydomain.ru/e.smirnova/8KZ2Q4R1');
+    expect(
+      $('a')
+        .filter((_, a) => $(a).text().trim() === LABELS.ru.join)
+        .attr('href'),
+    ).toBe('https://meet.mydomain.ru/e.smirnova/8KZ2Q4R1');
   });
 
   it('update: a removed conference is said plainly and its link is gone', () => {

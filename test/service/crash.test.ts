@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startChildService, type ChildService } from '../helpers/child-service.ts';
 import { seedFanOut } from '../../examples/fan-out.ts';
+import { type ChildService, startChildService } from '../helpers/child-service.ts';
 import { waitFor, waitForAllSent } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 

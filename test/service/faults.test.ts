@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { seedFanOut } from '../../examples/fan-out.ts';
 import { example } from '../helpers/examples.ts';
 import { FaultRelay } from '../helpers/fault-relay.ts';
-import { startTestService, waitFor, type TestService } from '../helpers/service.ts';
+import { startTestService, type TestService, waitFor } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 
 const FINAL = ['sent', 'failed', 'expired', 'unknown', 'superseded'];
@@ -24,10 +24,14 @@ const post = (service: TestService, payload: unknown) =>
   service.app.inject({ method: 'POST', url: '/v1/notifications', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(payload) });
 
 async function settled(service: TestService, id: string, timeoutMs = 20_000) {
-  return waitFor(async () => {
-    const status = await service.outbox.status(id);
-    return status!.recipients.every((r) => FINAL.includes(r.status)) ? status : null;
-  }, timeoutMs, 'every recipient final');
+  return waitFor(
+    async () => {
+      const status = await service.outbox.status(id);
+      return status!.recipients.every((r) => FINAL.includes(r.status)) ? status : null;
+    },
+    timeoutMs,
+    'every recipient final',
+  );
 }
 
 describe('a relay that answers the end of DATA after the reply timeout', () => {

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startChildService, type ChildService } from '../helpers/child-service.ts';
 import { seedFanOut } from '../../examples/fan-out.ts';
+import { type ChildService, startChildService } from '../helpers/child-service.ts';
 import { example } from '../helpers/examples.ts';
-import { startRedis, type RedisProcess } from '../helpers/redis.ts';
-import { startTestService, waitFor, waitForAllSent, type TestService } from '../helpers/service.ts';
+import { type RedisProcess, startRedis } from '../helpers/redis.ts';
+import { startTestService, type TestService, waitFor, waitForAllSent } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 
 const POOL_SIZE = 5;
@@ -41,7 +41,12 @@ async function instance(extra: Record<string, string> = {}) {
 }
 
 const post = (service: TestService, payload: unknown, headers: Record<string, string> = {}) =>
-  service.app.inject({ method: 'POST', url: '/v1/notifications', headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify(payload) });
+  service.app.inject({
+    method: 'POST',
+    url: '/v1/notifications',
+    headers: { 'content-type': 'application/json', ...headers },
+    payload: JSON.stringify(payload),
+  });
 
 describe('several instances on one Redis', () => {
   it('an Idempotency-Key holds across instances, and any instance answers the status', async () => {
@@ -100,7 +105,11 @@ describe('failover', () => {
     children.push(first);
     const second = await startChildService(env());
     children.push(second);
-    const response = await fetch(`${first.url}/v1/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(seedFanOut(1000)) });
+    const response = await fetch(`${first.url}/v1/notifications`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(seedFanOut(1000)),
+    });
     expect(response.status).toBe(202);
     const { id } = (await response.json()) as { id: string };
     await waitFor(() => sink.received.length >= 200, 30_000, '200 messages');
@@ -123,7 +132,11 @@ describe('failover', () => {
     children.push(first);
     const second = await startChildService(env());
     children.push(second);
-    const response = await fetch(`${first.url}/v1/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(seedFanOut(total)) });
+    const response = await fetch(`${first.url}/v1/notifications`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(seedFanOut(total)),
+    });
     expect(response.status).toBe(202);
     const { id } = (await response.json()) as { id: string };
     for (let kill = 0; kill < kills; kill++) {

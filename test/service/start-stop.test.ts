@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnService, startChildService, startWithNpm, type ChildService } from '../helpers/child-service.ts';
+import { type ChildService, spawnService, startChildService, startWithNpm } from '../helpers/child-service.ts';
 import { freePort } from '../helpers/redis.ts';
 import { startArgs } from '../helpers/start-command.ts';
 
@@ -37,7 +37,11 @@ describe('start and stop', () => {
   it('Redis down at start: retries with backoff, then exits 1 naming the reason (never hangs)', async () => {
     const port = await freePort();
     const started = Date.now();
-    const service = spawnService(process.execPath, startArgs(), { DATA_DIR: dataDir(), QUEUE_URL: `redis://127.0.0.1:${port}`, QUEUE_CONNECT_TIMEOUT_MS: '1500' });
+    const service = spawnService(process.execPath, startArgs(), {
+      DATA_DIR: dataDir(),
+      QUEUE_URL: `redis://127.0.0.1:${port}`,
+      QUEUE_CONNECT_TIMEOUT_MS: '1500',
+    });
     children.push(service);
     expect(await service.exited).toBe(1);
     expect(Date.now() - started).toBeLessThan(15_000);

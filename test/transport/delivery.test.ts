@@ -49,7 +49,12 @@ describe('every example over real SMTP on loopback', () => {
       expect(received.from).toBe('bounces@mydomain.ru');
       expect(received.to).toEqual([recipient.email]);
       // the bytes that were sent are the bytes that were composed
-      expect(received.raw.toString('utf8').replace(/\r?\n$/, '')).toBe(messages.find((m) => m.envelope.to[0] === recipient.email)!.raw.toString('utf8').replace(/\r?\n$/, ''));
+      expect(received.raw.toString('utf8').replace(/\r?\n$/, '')).toBe(
+        messages
+          .find((m) => m.envelope.to[0] === recipient.email)!
+          .raw.toString('utf8')
+          .replace(/\r?\n$/, ''),
+      );
       await expectDeliveredInvite(received.raw, payload, recipient.email);
     }
   });
@@ -57,7 +62,8 @@ describe('every example over real SMTP on loopback', () => {
 
 describe('failures keep the server’s reply and say whether to retry', () => {
   it('a 550 for one recipient is permanent; the others are delivered', async () => {
-    sink.rcptPolicy = (address) => (address === 'anna.schmidt@partner.example' ? { code: 550, message: '5.1.1 <anna.schmidt@partner.example>: mailbox unavailable' } : undefined);
+    sink.rcptPolicy = (address) =>
+      address === 'anna.schmidt@partner.example' ? { code: 550, message: '5.1.1 <anna.schmidt@partner.example>: mailbox unavailable' } : undefined;
     const outcomes = await Promise.all((await messagesOf(example('trueconf-weekly'))).map((m) => transport.send(m)));
     expect(outcomes.map((o) => o.verdict)).toEqual(['accepted', 'permanent', 'accepted']);
     expect(outcomes[1]!.reply).toMatchObject({ code: 'EENVELOPE', responseCode: 550 });

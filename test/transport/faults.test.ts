@@ -13,7 +13,9 @@ const message: OutgoingMessage = {
   from: 'calendar@mydomain.ru',
   envelope: { from: 'bounces@mydomain.ru', to: ['a.smirnov@mydomain.ru'] },
   messageId: '<fault@mydomain.ru>',
-  raw: Buffer.from(`From: calendar@mydomain.ru\r\nTo: a.smirnov@mydomain.ru\r\nMessage-ID: <fault@mydomain.ru>\r\nSubject: test\r\n\r\n${'body line\r\n'.repeat(2000)}`),
+  raw: Buffer.from(
+    `From: calendar@mydomain.ru\r\nTo: a.smirnov@mydomain.ru\r\nMessage-ID: <fault@mydomain.ru>\r\nSubject: test\r\n\r\n${'body line\r\n'.repeat(2000)}`,
+  ),
 };
 
 let relay: FaultRelay;

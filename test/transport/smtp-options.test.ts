@@ -26,34 +26,61 @@ afterAll(async () => {
 async function message() {
   const request = parseNotificationRequest(example('skype-invitation'));
   const [email] = (await createRenderer()).render(request, { stamp: DateTime.utc() });
-  return composeMessage(request, email!, { senderPolicy: 'organizer', serviceMailbox: { address: 'calendar@mydomain.ru' }, bounceAddress: 'calendar@mydomain.ru', date: new Date() });
+  return composeMessage(request, email!, {
+    senderPolicy: 'organizer',
+    serviceMailbox: { address: 'calendar@mydomain.ru' },
+    bounceAddress: 'calendar@mydomain.ru',
+    date: new Date(),
+  });
 }
 
 describe('SMTP options from the configuration', () => {
   it('signs every message with DKIM when DKIM_* are set', async () => {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const { privateKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
     const keyFile = join(dir, 'dkim.pem');
     writeFileSync(keyFile, privateKey);
     const config = loadConfig({ SMTP_URL: sink.url, DKIM_DOMAIN: 'mydomain.ru', DKIM_SELECTOR: 'invites', DKIM_PRIVATE_KEY_FILE: keyFile });
     const transport = createSmtpTransport(config.smtp);
     expect(await transport.send(await message())).toMatchObject({ verdict: 'accepted' });
     transport.close();
-    const headers = sink.received.at(-1)!.raw.toString().split('\r\n\r\n')[0]!.replace(/\r\n\s+/g, ' ');
+    const headers = sink.received
+      .at(-1)!
+      .raw.toString()
+      .split('\r\n\r\n')[0]!
+      .replace(/\r\n\s+/g, ' ');
     expect(headers).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=mydomain\.ru; q=dns\/txt; s=invites;/m);
   });
 
   it('signs each message with its From domain key (DKIM_KEYS_DIR), and a domain without one with the service domain key, said once', async () => {
     const keys = join(dir, 'keys');
     mkdirSync(keys);
-    for (const [domain, selector] of [['mydomain.ru', 'invites'], ['partner.ru', 'cal2026']]) {
-      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    for (const [domain, selector] of [
+      ['mydomain.ru', 'invites'],
+      ['partner.ru', 'cal2026'],
+    ]) {
+      const { privateKey } = generateKeyPairSync('rsa', {
+        modulusLength: 2048,
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+      });
       writeFileSync(join(keys, `${domain}.${selector}.pem`), privateKey);
     }
     writeFileSync(join(keys, 'README.txt'), 'not a key: ignored');
     const config = loadConfig({ SMTP_URL: sink.url, DKIM_KEYS_DIR: keys, SERVICE_MAILBOX: 'calendar@mydomain.ru' });
     const fallbacks: string[] = [];
     const transport = createSmtpTransport({ ...config.smtp, onDkimFallback: (domain, as) => fallbacks.push(`${domain}→${as}`) });
-    const signature = () => /^DKIM-Signature: (.*)$/m.exec(sink.received.at(-1)!.raw.toString().split('\r\n\r\n')[0]!.replace(/\r\n\s+/g, ' '))![1]!;
+    const signature = () =>
+      /^DKIM-Signature: (.*)$/m.exec(
+        sink.received
+          .at(-1)!
+          .raw.toString()
+          .split('\r\n\r\n')[0]!
+          .replace(/\r\n\s+/g, ' '),
+      )![1]!;
     const from = async (address: string) => ({ ...(await message()), from: address });
     await transport.send(await from('o.kuznetsova@partner.ru'));
     expect(signature()).toMatch(/\bd=partner\.ru; q=dns\/txt; s=cal2026;/);

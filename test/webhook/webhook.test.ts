@@ -7,11 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startRedis, type RedisProcess } from '../helpers/redis.ts';
 import { seedFanOut } from '../../examples/fan-out.ts';
-import { startChildService, type ChildService } from '../helpers/child-service.ts';
+import { type ChildService, startChildService } from '../helpers/child-service.ts';
 import { example } from '../helpers/examples.ts';
-import { startTestService, waitFor, type TestService } from '../helpers/service.ts';
+import { type RedisProcess, startRedis } from '../helpers/redis.ts';
+import { startTestService, type TestService, waitFor } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 
@@ -30,7 +30,13 @@ afterEach(async () => {
   await sink.stop();
 });
 
-const webhookEnv = () => ({ WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: SECRET, WEBHOOK_RETRY_INITIAL_DELAY_MS: '200', WEBHOOK_RETRY_MAX_DELAY_MS: '1000', WEBHOOK_TIMEOUT_MS: '1000' });
+const webhookEnv = () => ({
+  WEBHOOK_URL: receiver.url,
+  WEBHOOK_SECRET: SECRET,
+  WEBHOOK_RETRY_INITIAL_DELAY_MS: '200',
+  WEBHOOK_RETRY_MAX_DELAY_MS: '1000',
+  WEBHOOK_TIMEOUT_MS: '1000',
+});
 
 async function startService(extra: Record<string, string> = {}): Promise<TestService> {
   const started = await startTestService({ SMTP_URL: sink.url, ...webhookEnv(), ...extra });
@@ -94,7 +100,11 @@ describe('webhooks survive a crash', () => {
     receiver.mode = 'hang';
     const first = await startChildService({ DATA_DIR: dataDir, SMTP_URL: sink.url, ...webhookEnv() });
     children.push(first);
-    const response = await fetch(`${first.url}/v1/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(seedFanOut(40)) });
+    const response = await fetch(`${first.url}/v1/notifications`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(seedFanOut(40)),
+    });
     const { id } = (await response.json()) as { id: string };
     await waitFor(() => sink.received.length === 40, 15_000, 'all 40 sent');
     await waitFor(() => receiver.of(id).length >= 4, 10_000, 'webhooks in flight, never answered');
@@ -104,11 +114,15 @@ describe('webhooks survive a crash', () => {
     receiver.mode = 'ok';
     const second = await startChildService({ DATA_DIR: dataDir, SMTP_URL: sink.url, ...webhookEnv() });
     children.push(second);
-    const events = await waitFor(() => {
-      const all = receiver.of(id);
-      const again = [...inFlight].every((eventId) => all.filter((e) => e.id === eventId).length >= 2);
-      return new Set(all.map((e) => e.data.recipient)).size === 40 && again ? all : null;
-    }, 30_000, 'an event per recipient, and the unanswered ones again');
+    const events = await waitFor(
+      () => {
+        const all = receiver.of(id);
+        const again = [...inFlight].every((eventId) => all.filter((e) => e.id === eventId).length >= 2);
+        return new Set(all.map((e) => e.data.recipient)).size === 40 && again ? all : null;
+      },
+      30_000,
+      'an event per recipient, and the unanswered ones again',
+    );
     const byRecipient = new Map<string, Set<string>>();
     for (const event of events) byRecipient.set(event.data.recipient, (byRecipient.get(event.data.recipient) ?? new Set()).add(event.id));
     for (const ids of byRecipient.values()) expect(ids.size).toBe(1); // at least once, and a repeat is the same event
