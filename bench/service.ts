@@ -42,7 +42,12 @@ function ask<T>(child: ChildProcess, question: string, key: string): Promise<T> 
   });
 }
 
-async function startService(smtpPort: number, dataDir: string, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
+async function startService(
+  smtpPort: number,
+  dataDir: string,
+  extraEnv: Record<string, string> = {},
+): Promise<{ child: ChildProcess; url: string; readyMs: number }> {
+  const spawned = performance.now();
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
   const child = spawn(process.execPath, [...profile, ...START_ARGS], {
     cwd: ROOT,
@@ -71,7 +76,7 @@ async function startService(smtpPort: number, dataDir: string, extraEnv: Record<
     });
     child.once('exit', () => reject(new Error(`service exited: ${output}`)));
   });
-  return { child, url };
+  return { child, url, readyMs: performance.now() - spawned };
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 1/100 s). */
@@ -123,7 +128,7 @@ export async function runFanOut(
   rmSync(dataDir, { recursive: true, force: true });
   for (let i = 0; i < instances; i++) rmSync(`${dataDir}-${i}`, { recursive: true, force: true });
   console.log(
-    `${label}: POST→202 ${(accepted - posted).toFixed(0)} ms; last of ${RECIPIENTS} accepted by the sink after ${seconds.toFixed(2)} s; ${(RECIPIENTS / seconds).toFixed(0)} messages/s; peak RSS ${rss.map((r) => `${r.toFixed(0)} MB`).join(' + ')}`,
+    `${label}: start→ready ${services.map((s) => `${s.readyMs.toFixed(0)} ms`).join(' + ')} (target ≤ 300 ms); POST→202 ${(accepted - posted).toFixed(0)} ms; last of ${RECIPIENTS} accepted by the sink after ${seconds.toFixed(2)} s; ${(RECIPIENTS / seconds).toFixed(0)} messages/s; peak RSS ${rss.map((r) => `${r.toFixed(0)} MB`).join(' + ')}`,
   );
   return { seconds, rss, cpu };
 }

@@ -36,6 +36,8 @@ export interface RendererOptions {
   readonly calendarAttendeesLimit?: number;
   /** See LoadTemplatesOptions.compileIn. Default `in-process`. */
   readonly compileTemplatesIn?: 'in-process' | 'child-process';
+  /** See LoadTemplatesOptions.mjmlCacheDir. Default none. */
+  readonly mjmlCacheDir?: string;
 }
 
 export interface RenderOptions {
@@ -87,7 +89,10 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
   const localesDir = options.localesDir ?? new URL('locales/', PROJECT_ROOT).pathname;
   const [catalog, templates] = await Promise.all([
     loadCatalog(localesDir, options.defaultLocale ?? 'en'),
-    loadTemplates(templatesDir, { compileIn: options.compileTemplatesIn ?? 'in-process' }),
+    loadTemplates(templatesDir, {
+      compileIn: options.compileTemplatesIn ?? 'in-process',
+      ...(options.mjmlCacheDir ? { mjmlCacheDir: options.mjmlCacheDir } : {}),
+    }),
   ]);
   const branding = Object.freeze(brandingSchema.parse(options.branding ?? {}));
   const viewOptions = {

@@ -82,6 +82,11 @@ export interface LoadTemplatesOptions {
    * a long-running service wants). Default `in-process`.
    */
   readonly compileIn?: 'in-process' | 'child-process';
+  /**
+   * A folder to keep compiled MJML in, keyed by the templates' hash (mjml.ts):
+   * unchanged templates then start without MJML. Default none: compile every time.
+   */
+  readonly mjmlCacheDir?: string;
 }
 
 /**
@@ -109,6 +114,7 @@ export async function loadTemplates(templatesDir: string, options: LoadTemplates
     types.map((t) => t.path),
     root,
     options.compileIn ?? 'in-process',
+    options.mjmlCacheDir ?? null,
   );
   const html = Handlebars.create();
   const text = Handlebars.create();
