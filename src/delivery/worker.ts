@@ -10,6 +10,8 @@
  * it holds until the outbox takes them. So a crash at any point resends only
  * what was on the wire, at most `concurrency` messages per instance.
  */
+
+import { LRUCache } from 'lru-cache';
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import { composeMessage, type MessageOptions } from '../message/compose.ts';
@@ -71,7 +73,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const { outbox, renderer, transport, logger, metrics } = options;
   const batchSize = options.batchSize ?? 100;
   const pollMs = options.pollMs ?? 250;
-  const requests = new Map<string, NotificationRequest>();
+  const requests = new LRUCache<string, NotificationRequest>({ max: 200 });
   const waiting = new Set<string>(); // claimed, not yet on the wire
   const onTheWire = new Set<Promise<void>>();
   let running = false;
@@ -99,7 +101,6 @@ export function createWorker(options: WorkerOptions): Worker {
     let request = requests.get(delivery.notificationId);
     if (!request) {
       request = parseNotificationRequest(JSON.parse(delivery.body));
-      if (requests.size > 200) requests.delete(requests.keys().next().value!);
       requests.set(delivery.notificationId, request);
     }
     return request;

@@ -6,6 +6,7 @@
  * recipients; this takes a few µs plus the base64.
  */
 import { randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { encodeWord, foldLines, quoteString } from 'nodemailer/lib/mime-funcs';
 import MimeNode from 'nodemailer/lib/mime-node';
 
@@ -25,13 +26,12 @@ export function headerField(key: string, value: HeaderValue): string {
     const encoded = isMailbox(value) ? mailbox(value) : encodeHeaderValue(key, value);
     field = foldLines(`${key}: ${encoded}`, 76);
     // From, Sender, Subject, Date… repeat for every recipient of a notification.
-    if (encodedFields.size >= 5000) encodedFields.delete(encodedFields.keys().next().value!);
     encodedFields.set(memoKey, field);
   }
   return field;
 }
 
-const encodedFields = new Map<string, string>();
+const encodedFields = new LRUCache<string, string>({ max: 5000 });
 
 function isMailbox(value: HeaderValue): value is { name?: string; address: string } {
   return typeof value === 'object' && !(value instanceof Date) && !Array.isArray(value) && 'address' in value;

@@ -5,6 +5,8 @@
  * Every value is resolved to a luxon `DateTime` in the zone it must be shown
  * or written in; nothing here depends on the process `TZ`.
  */
+
+import { LRUCache } from 'lru-cache';
 import { DateTime, IANAZone } from 'luxon';
 
 const LOCAL_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?$/;
@@ -21,13 +23,13 @@ export function isKnownTimeZone(zone: string): boolean {
   if (known === undefined) {
     // Offsets like "GMT+3" or "+03:00" are not zones: they cannot follow DST rules.
     known = /^[A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)*$/.test(zone) && IANAZone.isValidZone(zone);
-    if (knownZones.size < 2000) knownZones.set(zone, known); // bounded: zone names come from requests
+    knownZones.set(zone, known);
   }
   return known;
 }
 
 /** Answers of isKnownTimeZone: luxon asks Intl each time, and 1600 recipients share a few zones. */
-const knownZones = new Map<string, boolean>();
+const knownZones = new LRUCache<string, boolean>({ max: 2000 }); // bounded: zone names come from requests
 
 /** Why a date-time string could not be resolved, as a sentence for the caller. */
 export type DateTimeProblem = string;
@@ -75,8 +77,7 @@ export function resolveDate(value: string, zone: string): DateTime<true> | DateT
   return parsed;
 }
 
-const resolved = new Map<string, DateTime<true> | DateTimeProblem>();
-const RESOLVED_CACHE_SIZE = 20_000;
+const resolved = new LRUCache<string, DateTime<true> | DateTimeProblem>({ max: 20_000 });
 
 /**
  * Resolves a value that is a date for all-day events and a date-time otherwise.
@@ -89,7 +90,6 @@ export function resolveEventTime(value: string, zone: string, allDay: boolean): 
   let result = resolved.get(key);
   if (result === undefined) {
     result = allDay ? resolveDate(value, zone) : resolveDateTime(value, zone);
-    if (resolved.size >= RESOLVED_CACHE_SIZE) resolved.delete(resolved.keys().next().value!);
     resolved.set(key, result);
   }
   return result;

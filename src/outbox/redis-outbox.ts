@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Job, Queue, Worker } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import {
   arbitrate,
   DELIVERY_STATUSES,
@@ -324,7 +325,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     Math.floor(lockMs / 3),
   );
   renew.unref();
-  const bodies = new Map<string, { body: string; meta: Meta }>();
+  const bodies = new LRUCache<string, { body: string; meta: Meta }>({ max: 100 });
   let lastExpansion = 0;
 
   async function readStatus(id: string): Promise<NotificationStatus | null> {
@@ -397,7 +398,6 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
       const [metaJson, body] = await commands.hmget(key.meta(id), 'meta', 'body');
       if (!metaJson || !body) return null;
       cached = { meta: JSON.parse(metaJson) as Meta, body };
-      if (bodies.size > 100) bodies.delete(bodies.keys().next().value!);
       bodies.set(id, cached);
     }
     return cached;

@@ -9,6 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { LRUCache } from 'lru-cache';
 import {
   afterReport,
   arbitrate,
@@ -214,7 +215,7 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
   };
 
   // Bodies are read at every claim; a notification's body is the same for all its recipients.
-  const bodies = new Map<string, { body: string; acceptedAt: number; deadlineAt: number }>();
+  const bodies = new LRUCache<string, { body: string; acceptedAt: number; deadlineAt: number }>({ max: 100 });
   /** The last write that failed for want of room or I/O, until a write succeeds again (for /readyz). */
   let writeFault: Error | null = null;
 
@@ -306,7 +307,6 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
     if (!notification) {
       const n = sql.body.get(notificationId) as { body: string; accepted_at: number; deadline_at: number };
       notification = { body: n.body, acceptedAt: n.accepted_at, deadlineAt: n.deadline_at };
-      if (bodies.size > 100) bodies.delete(bodies.keys().next().value!);
       bodies.set(notificationId, notification);
     }
     return notification;
