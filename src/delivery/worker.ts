@@ -1,9 +1,11 @@
 /**
  * The delivery worker: claims due deliveries from the outbox, renders them
  * (at send time, so a fixed template or locale applies to retries), sends one
- * message per recipient and records each outcome as soon as it is known, so
- * that after a crash at most the messages on the wire at that moment go out
- * twice (with the same Message-ID).
+ * message per recipient and records each outcome as soon as it is known (the
+ * outbox may write the outcomes of one event-loop turn together; a connection
+ * takes its next message only once its outcome is written), so that after a
+ * crash at most the messages on the wire at that moment go out twice (with
+ * the same Message-ID).
  *
  * When an outcome cannot be recorded (a full disk, Redis gone) the worker
  * launches nothing more: it hands back what it claimed and keeps the outcomes
