@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seedFanOut } from '../examples/fan-out.ts';
+import { startRedis } from '../test/helpers/redis.ts';
 import { startArgs } from '../test/helpers/start-command.ts';
 import { sendRaw } from './raw-smtp.ts';
 
@@ -148,46 +149,12 @@ async function startWebhookReceiver(): Promise<{ url: string; count(): number; c
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hooks`, count: () => count, close: () => server.close() };
 }
 
-/** Debian's redis-server on a free port, with the settings the README's deployment section asks for. */
-async function startRedisServer(): Promise<{ url: string; stop: () => void } | null> {
+/** Debian's redis-server (the tests' helper: append-only, fsync always, no eviction), or null where there is none. */
+async function startRedisServer(): Promise<{ url: string; stop: () => Promise<void> } | null> {
   const { spawnSync } = await import('node:child_process');
   if (spawnSync('redis-server', ['--version']).status !== 0) return null;
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const dir = mkdtempSync(join(tmpdir(), 'bench-redis-'));
-  const child = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      'always',
-      '--maxmemory-policy',
-      'noeviction',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  await new Promise<void>((resolve) => {
-    let output = '';
-    child.stdout!.on('data', (chunk) => {
-      output += chunk;
-      if (output.includes('Ready to accept connections')) resolve();
-    });
-  });
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    stop: () => {
-      child.kill('SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const redis = await startRedis();
+  return { url: redis.url, stop: () => redis.stop() };
 }
 
 async function main() {
@@ -242,7 +209,11 @@ async function main() {
   receiver.close();
 
   // The same fan-out through Redis (QUEUE_URL, or a redis-server started here), with one and with two instances.
-  const redis = process.env.BENCH_SKIP_REDIS ? null : process.env.QUEUE_URL ? { url: process.env.QUEUE_URL, stop: () => undefined } : await startRedisServer();
+  const redis = process.env.BENCH_SKIP_REDIS
+    ? null
+    : process.env.QUEUE_URL
+      ? { url: process.env.QUEUE_URL, stop: async () => undefined }
+      : await startRedisServer();
   if (redis) {
     for (const instances of [1, 2]) {
       const prefix = `bench-${Date.now()}-${instances}`;
@@ -251,7 +222,7 @@ async function main() {
         QUEUE_PREFIX: prefix,
       });
     }
-    redis.stop();
+    await redis.stop();
   } else {
     console.log(
       process.env.BENCH_SKIP_REDIS ? 'BullMQ runs skipped (BENCH_SKIP_REDIS)' : 'BullMQ runs skipped: no redis-server on this machine and no QUEUE_URL',

@@ -1,9 +1,10 @@
 /// <reference lib="dom" />
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Preview, startPreview } from '../../src/preview/server.ts';
+import { launchChromium } from '../helpers/chromium.ts';
 import { EXAMPLES_DIR } from '../helpers/examples.ts';
 import { scratchCopy } from '../helpers/scratch-copy.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
@@ -22,19 +23,7 @@ beforeAll(async () => {
   scratch = await scratchCopy();
   await sink.start();
   preview = await startPreview({ port: 0, templatesDir: scratch.templatesDir, localesDir: scratch.localesDir, examplesDir: EXAMPLES_DIR, smtpUrl: sink.url });
-  // Debian's Chromium, as the machine's notes prescribe (no browser download).
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('console', (message) => {
     if (message.type() === 'error') consoleErrors.push(message.text());

@@ -8,10 +8,11 @@
 import { cp, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNotificationRequest } from '../../src/model/parse.ts';
 import { createRenderer, type RenderedEmail } from '../../src/render/renderer.ts';
+import { launchChromium } from '../helpers/chromium.ts';
 import { EXAMPLE_NAMES, exampleIn } from '../helpers/examples.ts';
 import { scratchCopy } from '../helpers/scratch-copy.ts';
 
@@ -57,18 +58,7 @@ beforeAll(async () => {
       emails.set(`${name} ${locale}`, email!);
     }
   }
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage();
 }, 60_000);
 

@@ -1,0 +1,23 @@
+/**
+ * Debian's headless Chromium for the tests that look at pages (no browser
+ * download: the machine's notes prescribe the system package).
+ */
+import { type Browser, chromium } from 'playwright-core';
+
+/**
+ * @example const browser = await launchChromium(); const page = await browser.newPage();
+ */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
