@@ -71,6 +71,24 @@ describe('locale keys the emails need', () => {
     expect(fallback!.html).toContain('Join conference');
   });
 
+  it('a placeholder its template does not pass never reaches an email: left out when sending, marked in the preview', async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'locales-'));
+    await cp(LOCALES, scratch, { recursive: true });
+    const file = join(scratch, 'ru', 'email.json');
+    const tree = JSON.parse(await readFile(file, 'utf8'));
+    tree.conference.join = 'Войти в {{room}} сейчас';
+    tree.subject.invitation = 'Приглашение: {{title}} {{room}}';
+    await writeFile(file, JSON.stringify(tree));
+    const request = parseNotificationRequest(example('skype-invitation'));
+    const [sent] = (await createRenderer({ localesDir: scratch })).render(request);
+    for (const part of [sent!.subject, sent!.html, sent!.text]) expect(part).not.toMatch(/\{\{|room|⟦/);
+    expect(sent!.html).toContain('Войти в  сейчас');
+    expect(sent!.subject).toBe(`Приглашение: ${request.event.title}`);
+    expect(sent!.unpassedPlaceholders.sort()).toEqual(['conference.join {{room}}', 'subject.invitation {{room}}']);
+    const [marked] = (await createRenderer({ localesDir: scratch, missingLabels: 'mark' })).render(request);
+    expect(marked!.html).toContain('⟦conference.join: {{room}} is not passed⟧');
+  });
+
   it('names the file of a locale that is not valid JSON', async () => {
     scratch = await mkdtemp(join(tmpdir(), 'locales-'));
     await cp(LOCALES, scratch, { recursive: true });
