@@ -23,3 +23,13 @@ export function nextAttemptAt(attempt: number, now: number, deadline: number, po
   const delay = ceiling / 2 + random() * (ceiling / 2);
   return Math.min(now + Math.round(delay), deadline);
 }
+
+/**
+ * When to try again something that waits for its receiver without an age
+ * limit (a webhook event, an organizer's notice): the same backoff, no deadline.
+ *
+ * @example nextRetryAt(3, Date.now(), { initialDelayMs: 5000, maxDelayMs: 3_600_000 }) // now + 10…20 s
+ */
+export function nextRetryAt(attempt: number, now: number, policy: RetryPolicy): number {
+  return nextAttemptAt(attempt, now, Number.MAX_SAFE_INTEGER, policy)!;
+}

@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import { UNDELIVERED_STATUSES } from '../delivery/policy.ts';
 import { type PollLoop, pollLoop } from '../delivery/poll-loop.ts';
-import { nextAttemptAt, type RetryPolicy } from '../delivery/retry-policy.ts';
+import { nextRetryAt, type RetryPolicy } from '../delivery/retry-policy.ts';
 import { composeFailureNotice } from '../message/notice.ts';
 import type { Mailbox } from '../message/sender.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
@@ -33,9 +33,6 @@ export interface NoticeSenderOptions {
   /** How long a claimed notice is this sender's before another may take it. Default 10 min (an SMTP reply may take that long). */
   readonly leaseMs?: number;
 }
-
-/** A notice waits for its relay without an age limit (the backoff caps the rate). */
-const NO_DEADLINE = Number.MAX_SAFE_INTEGER;
 
 /**
  * @example const notices = createNoticeSender({ outbox, renderer, transport, serviceMailbox, logger, retry }); notices.start();
@@ -67,7 +64,7 @@ export function createNoticeSender(options: NoticeSenderOptions): PollLoop {
       );
       const sent = await options.transport.send(message);
       if (sent.verdict === 'transient') {
-        result = { retryAt: nextAttemptAt(batch.attempt, Date.now(), NO_DEADLINE, options.retry)! };
+        result = { retryAt: nextRetryAt(batch.attempt, Date.now(), options.retry) };
         logger.warn(
           { ...about, reply: sent.reply, retryAt: new Date(result.retryAt).toISOString() },
           "the organizer's notice was not taken; it will be sent again",
@@ -80,7 +77,7 @@ export function createNoticeSender(options: NoticeSenderOptions): PollLoop {
       }
     } catch (error) {
       // A notice that cannot be rendered now (a template broken by a deploy) is tried again later.
-      result = { retryAt: nextAttemptAt(batch.attempt, Date.now(), NO_DEADLINE, options.retry)! };
+      result = { retryAt: nextRetryAt(batch.attempt, Date.now(), options.retry) };
       logger.error({ ...about, err: error }, "the organizer's notice could not be made; it will be tried again");
     }
     await settle(batch, result, about);

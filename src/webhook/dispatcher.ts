@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { type PollLoop, pollLoop } from '../delivery/poll-loop.ts';
-import { nextAttemptAt, type RetryPolicy } from '../delivery/retry-policy.ts';
+import { nextRetryAt, type RetryPolicy } from '../delivery/retry-policy.ts';
 import type { Outbox, WebhookEvent } from '../outbox/outbox.ts';
 import { createJsonPoster } from './json-poster.ts';
 
@@ -36,9 +36,6 @@ export type WebhookDispatcher = PollLoop;
 
 /** How many rounds of `concurrency` requests one claim holds. */
 const CLAIM_ROUNDS = 4;
-
-/** Retries never stop by age: an event waits for its receiver (the backoff caps the rate). */
-const NO_DEADLINE = Number.MAX_SAFE_INTEGER;
 
 /**
  * @example const dispatcher = createWebhookDispatcher({ outbox, url, secret, logger, retry: { initialDelayMs: 5000, maxDelayMs: 3_600_000 } }); dispatcher.start();
@@ -74,7 +71,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
         await outbox.settleWebhook(event, { delivered: true });
         return;
       }
-      const retryAt = nextAttemptAt(event.attempt, Date.now(), NO_DEADLINE, options.retry)!;
+      const retryAt = nextRetryAt(event.attempt, Date.now(), options.retry);
       logger.warn(
         { webhookId: event.id, attempt: event.attempt, failure, retryAt: new Date(retryAt).toISOString() },
         'webhook not taken; it will be sent again',
