@@ -231,4 +231,4 @@ async function main() {
   sink.kill();
 }
 
-await main();
+if (import.meta.main) await main();

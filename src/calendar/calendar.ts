@@ -8,6 +8,8 @@
  * on the process `TZ` (a JS Date plus an event zone came out 3 hours off here).
  */
 import ical, {
+  escape as escapeText,
+  foldLines,
   ICalAttendeeRole,
   ICalAttendeeStatus,
   ICalCalendarMethod,
@@ -25,7 +27,7 @@ import { type EventTimes, mustResolve, resolveEventTimes } from '../model/event-
 import { type CalendarMethod, calendarMethod } from '../model/itip-method.ts';
 import { peopleOf } from '../model/people.ts';
 import type { Attendee, NotificationRequest, Recurrence } from '../model/schema.ts';
-import { escapeText, foldLine, paramValue, withoutDoubleQuotes } from './content-line.ts';
+import { paramValue, withoutDoubleQuotes } from './content-line.ts';
 
 export { type CalendarMethod, calendarMethod } from '../model/itip-method.ts';
 
@@ -132,7 +134,7 @@ export function buildCalendar(request: NotificationRequest, options: CalendarOpt
  */
 function attendeeLine(attendee: Attendee, method: CalendarMethod): string {
   const rsvp = method === 'REQUEST' && attendee.status === 'needs-action';
-  return foldLine(
+  return foldLines(
     `ATTENDEE;ROLE=${ROLES[attendee.role]};CUTYPE=INDIVIDUAL;PARTSTAT=${PARTSTATS[attendee.status]};RSVP=${rsvp ? 'TRUE' : 'FALSE'};CN=${paramValue(attendee.name)}:mailto:${attendee.email}`,
   );
 }
@@ -182,12 +184,12 @@ function calendarText(request: NotificationRequest, options: CalendarOptions, me
     }
     extra.push(`CONFERENCE;VALUE=URI;FEATURE=VIDEO;LABEL=${paramValue(options.words.provider)}:${conference.joinUrl}`);
   }
-  if (request.type === 'reply' && request.reply?.comment) extra.push(`COMMENT:${escapeText(request.reply.comment)}`);
+  if (request.type === 'reply' && request.reply?.comment) extra.push(`COMMENT:${escapeText(request.reply.comment, false)}`);
 
   // RFC 5545 §3.1: every content line, the last one too, ends with CRLF.
   let content = `${calendar.toString().replace(/(?:\r\n)?$/, '')}\r\n`;
   if (extra.length)
-    content = content.replace('\r\nEND:VEVENT\r\n', `\r\n${extra.map((line) => (line === marker ? line : foldLine(line))).join('\r\n')}\r\nEND:VEVENT\r\n`);
+    content = content.replace('\r\nEND:VEVENT\r\n', `\r\n${extra.map((line) => (line === marker ? line : foldLines(line))).join('\r\n')}\r\nEND:VEVENT\r\n`);
   return content;
 }
 

@@ -1,7 +1,6 @@
 import ICAL from 'ical.js';
 import { DateTime } from 'luxon';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { foldLine } from '../../src/calendar/content-line.ts';
 import { parseNotificationRequest } from '../../src/model/parse.ts';
 import { createRenderer, type Renderer } from '../../src/render/renderer.ts';
 import { expectClientSafeCalendar, instantsOf } from '../helpers/delivered.ts';
@@ -217,13 +216,23 @@ describe('text in the calendar', () => {
     expect(unfold(content)).toContain('SUMMARY:Планёрка\\; итоги\\, планы \\\\ задачи');
   });
 
-  it('folds every line at 75 octets without splitting a character', () => {
-    for (const line of [`SUMMARY:${'я'.repeat(100)}`, `X:${'🚀'.repeat(60)}`, 'A'.repeat(200)]) {
-      const folded = foldLine(line);
-      for (const part of folded.split('\r\n')) expect(Buffer.byteLength(part, 'utf8')).toBeLessThanOrEqual(75);
-      expect(folded.replace(/\r\n /g, '')).toBe(line);
-      expect(folded).not.toContain('\uFFFD');
-    }
+  it('folds the lines it adds (ATTENDEE, CONFERENCE, COMMENT) at 75 octets without splitting a character', () => {
+    const payload = structuredClone(example('trueconf-weekly')) as Record<string, any>;
+    payload.attendees[0].name = `${'Анна-Мария 🚀'.repeat(8)} Смирнова`;
+    payload.event.conference.dialIn = [{ number: '+7 495 123-45-67', pin: '1234567890'.repeat(2) }];
+    const { content } = calendarOf(payload);
+    assertWellFormed(content);
+    const reply = structuredClone(example('reply-accepted')) as Record<string, any>;
+    reply.reply.comment = `Буду; подключусь, ${'🚀'.repeat(40)}`;
+    const replyContent = calendarOf(reply).content;
+    assertWellFormed(replyContent);
+    expect(read(replyContent).vevent.getFirstPropertyValue('comment')).toBe(reply.reply.comment);
+    expect(content).not.toContain('\uFFFD');
+    const attendee = read(content)
+      .vevent.getAllProperties('attendee')
+      .find((p) => String(p.getFirstValue()).endsWith(payload.attendees[0].email));
+    expect(attendee!.getParameter('cn')).toBe(payload.attendees[0].name);
+    expect(unfold(content)).toContain(`LABEL=+7 495 123-45-67 PIN ${'1234567890'.repeat(2)}:tel:`);
   });
 
   it('carries the reply comment', () => {
