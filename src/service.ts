@@ -52,6 +52,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const renderer = await rendererFor(config, options.compileTemplatesIn ?? 'child-process');
   const transport = createSmtpTransport({
     ...config.smtp,
+    // BullMQ's limiter holds the rate across instances; one SQLite instance limits its own pool.
+    ...(config.sendRatePerSecond && !config.queue ? { ratePerSecond: config.sendRatePerSecond } : {}),
     onDkimFallback: (fromDomain, signedAs) =>
       logger.warn(
         { fromDomain, signedAs },
@@ -69,8 +71,6 @@ export async function createService(config: Config, options: ServiceOptions = {}
     concurrency: config.smtp.poolSize,
     logger,
     metrics,
-    // BullMQ's limiter holds the rate across instances; one SQLite instance limits itself.
-    ...(config.sendRatePerSecond && !config.queue ? { sendRatePerSecond: config.sendRatePerSecond } : {}),
     ...(verp ? { bounceAddressOf: (delivery: ClaimedDelivery) => verpFor(delivery, verp) } : {}),
   });
   const bounces = verp ? createBounceIntake({ outbox, verp, logger, metrics }) : undefined;

@@ -43,8 +43,6 @@ export interface WorkerOptions {
   readonly pollMs?: number;
   /** How long stop() waits for messages on the wire. Default 15 s. */
   readonly drainMs?: number;
-  /** Messages per second this worker starts at most (SEND_RATE_LIMIT for a single instance). */
-  readonly sendRatePerSecond?: number;
   /** The envelope sender (VERP) of a delivery and its token, the DSN envelope id, when bounces are taken in. */
   readonly bounceAddressOf?: (delivery: ClaimedDelivery) => { readonly address: string; readonly token: string };
 }
@@ -268,22 +266,6 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   }
 
-  // Start times of the last second's messages, for the per-process rate limit.
-  const started: number[] = [];
-  async function waitForRate(): Promise<void> {
-    const limit = options.sendRatePerSecond;
-    if (!limit) return;
-    for (;;) {
-      const now = Date.now();
-      while (started.length && started[0]! <= now - 1000) started.shift();
-      if (started.length < limit) {
-        started.push(now);
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, started[0]! + 1000 - now));
-    }
-  }
-
   async function waitForSlot(): Promise<void> {
     while (onTheWire.size >= options.concurrency) {
       await new Promise<void>((resolve) => {
@@ -329,7 +311,6 @@ export function createWorker(options: WorkerOptions): Worker {
       for (const delivery of batch) waiting.add(delivery.deliveryId);
       for (const job of prepare(batch)) {
         await waitForSlot();
-        await waitForRate();
         if (!running || recordingBroken) break; // nothing more leaves while outcomes cannot be recorded
         launch(job);
       }

@@ -16,6 +16,11 @@ export interface SmtpTransportOptions {
   readonly url: string;
   /** Connections kept open to the relay. */
   readonly poolSize?: number;
+  /**
+   * Messages per second handed to the relay at most, by nodemailer's pool
+   * (`rateLimit` per `rateDelta`); the rest wait in its queue. Unset: no limit.
+   */
+  readonly ratePerSecond?: number;
   /** Refuse to send unless the relay offers STARTTLS (RFC 3207). */
   readonly requireTLS?: boolean;
   /** Accept a relay certificate that does not verify (a test relay only). */
@@ -62,6 +67,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
     pool: true,
     maxConnections: options.poolSize ?? 5,
     maxMessages: Infinity,
+    ...(options.ratePerSecond ? { rateLimit: options.ratePerSecond, rateDelta: 1000 } : {}),
     requireTLS: options.requireTLS ?? false,
     connectionTimeout: timeout,
     greetingTimeout: timeout,
