@@ -14,8 +14,8 @@ import type { Metrics } from '../delivery/metrics.ts';
 import { InvalidRequestError } from '../model/errors.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
 import type { AcceptOutcome, NotificationStatus, Outbox } from '../outbox/outbox.ts';
+import { DOCS_ROUTES, registerDocs } from './docs.ts';
 import { ApiError } from './errors.ts';
-import { docsPage, openApiDocument } from './openapi.ts';
 import { prometheusText } from './prometheus.ts';
 
 export interface AppDependencies {
@@ -42,9 +42,10 @@ const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
 
 /**
  * Routes anyone may call without the token, by their matched route: liveness,
- * readiness, metrics and the API's description. Every other route needs it.
+ * readiness, metrics and the API's description (the document and Swagger UI's
+ * page and assets). Every other route needs it.
  */
-export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/docs', '/openapi.json']);
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json', ...DOCS_ROUTES]);
 
 /**
  * @example
@@ -68,8 +69,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     },
     clientErrorHandler: answerClientError,
   });
-  const openapi = openApiDocument(deps.version ?? '0.0.0');
-  const docs = docsPage(openapi);
   /** Idempotency keys whose first request is being stored by this instance. */
   const storing = new Set<string>();
 
@@ -200,8 +199,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(prometheusText(metrics, counts));
   });
 
-  app.get('/openapi.json', async () => openapi);
-  app.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(docs));
+  await registerDocs(app, deps.version ?? '0.0.0');
 
   return app;
 }

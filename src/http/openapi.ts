@@ -1,6 +1,7 @@
 /**
- * The API described as OpenAPI 3.1, generated from the same zod schema that
- * validates requests, and a small self-contained page that shows it.
+ * The API described as OpenAPI 3.1: the request schema generated from the
+ * same zod schema that validates requests, the error codes from their
+ * registry. @fastify/swagger serves it and Swagger UI shows it (see docs.ts).
  */
 import { z } from 'zod';
 import { notificationRequestSchema } from '../model/schema.ts';
@@ -238,27 +239,4 @@ export function openApiDocument(version: string) {
       },
     },
   };
-}
-
-/** A self-contained page (no external script) listing the endpoints, the error codes and the request schema. */
-export function docsPage(document: ReturnType<typeof openApiDocument>): string {
-  const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-  const endpoints = Object.entries(document.paths)
-    .flatMap(([path, methods]) =>
-      Object.entries(methods as Record<string, { summary: string; responses: Record<string, { description: string }> }>).map(
-        ([method, op]) =>
-          `<section><h3><code>${method.toUpperCase()} ${escapeHtml(path)}</code></h3><p>${escapeHtml(op.summary)}</p><ul>${Object.entries(op.responses)
-            .map(([code, r]) => `<li><code>${code}</code> ${escapeHtml(r.description)}</li>`)
-            .join('')}</ul></section>`,
-      ),
-    )
-    .join('');
-  const errors = Object.entries(API_ERRORS)
-    .map(([code, e]) => `<tr><td><code>${code}</code></td><td>${e.status}</td><td>${escapeHtml(e.meaning)}</td></tr>`)
-    .join('');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>invite-mailer API</title><style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1f2937}code,pre{background:#f3f4f6;padding:0 .2em}pre{padding:1em;overflow:auto}table{border-collapse:collapse}td,th{border:1px solid #e5e7eb;padding:.3em .6em;text-align:left}</style></head>
-<body><h1>invite-mailer API ${escapeHtml(document.info.version)}</h1><p>${escapeHtml(document.info.description)} Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
-<h2>Endpoints</h2>${endpoints}<h2>Errors</h2><p>Always <code>{"error": {"code", "message", "issues": [{"path", "message"}]}}</code>.</p><table><tr><th>code</th><th>status</th><th>meaning</th></tr>${errors}</table>
-<h2>Request schema</h2><pre>${escapeHtml(JSON.stringify(document.components.schemas.NotificationRequest, null, 2))}</pre></body></html>`;
 }
