@@ -1,33 +1,14 @@
 /**
- * npm start: the service on the configuration of the environment (README,
- * "Configuration"); every default is embedded, so nothing needs setting.
- * SIGTERM or SIGINT stops it cleanly.
+ * npm start. Turns on Node's compile cache before anything else loads:
+ * modules compile when they are imported, so the service itself is imported
+ * after (run-service.ts). The cache keeps V8's compiled code of every module
+ * (ours after type stripping, and node_modules') in
+ * `node_modules/.cache/invite-mailer/v8/`, keyed by each file's content;
+ * measured here it takes about a quarter off the time to listening. Where
+ * that folder cannot be written, the service starts as before.
  */
-import { loadConfig } from '../config/config.ts';
-import { createService } from '../service.ts';
-import { runMain } from './common.ts';
+import { enableCompileCache } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
-async function main(): Promise<number> {
-  const config = loadConfig();
-  const service = await createService(config);
-  const address = await service.app.listen({ host: config.http.host, port: config.http.port });
-  service.logger.info(
-    { address, smtp: config.smtp.url.replace(/\/\/[^@/]*@/, '//***@'), dataDir: config.dataDir, auth: Boolean(config.http.apiToken) },
-    `invite-mailer listening on ${address}`,
-  );
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      service.logger.info({ signal }, 'stopping');
-      service.stop().then(resolve, (error: unknown) => {
-        service.logger.error({ err: error }, 'stopping failed');
-        resolve();
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
-  service.logger.info('stopped');
-  return 0;
-}
-
-runMain(main);
+enableCompileCache(fileURLToPath(new URL('../../node_modules/.cache/invite-mailer/v8/', import.meta.url)));
+await import('./run-service.ts');

@@ -10,8 +10,8 @@ import type { MessageOptions } from '../message/compose.ts';
 import { createRenderer, type Renderer } from '../render/renderer.ts';
 import type { Config } from './config.ts';
 
-/** Compiled MJML, by the templates' hash: where build tools keep their caches (`node_modules/.cache`). */
-const MJML_CACHE_DIR = fileURLToPath(new URL('../../node_modules/.cache/invite-mailer/', import.meta.url));
+/** Compiled templates, by their hash (template-cache.ts): where build tools keep their caches (`node_modules/.cache`). */
+const TEMPLATE_CACHE_DIR = fileURLToPath(new URL('../../node_modules/.cache/invite-mailer/', import.meta.url));
 
 /**
  * The message settings of a configuration (all but the Date, which is per notification).
@@ -32,7 +32,7 @@ export function rendererFor(config: Config, compileTemplatesIn: 'in-process' | '
   const sentBy = messageOptionsOf(config).senderPolicy === 'service' ? `mailto:${config.sender.serviceMailbox.address}` : null;
   return createRenderer({
     compileTemplatesIn,
-    mjmlCacheDir: MJML_CACHE_DIR,
+    templateCacheDir: TEMPLATE_CACHE_DIR,
     branding: config.branding,
     defaultLocale: config.defaultLocale,
     ...(config.defaultTimeZone ? { defaultTimeZone: config.defaultTimeZone } : {}),

@@ -36,8 +36,8 @@ export interface RendererOptions {
   readonly calendarAttendeesLimit?: number;
   /** See LoadTemplatesOptions.compileIn. Default `in-process`. */
   readonly compileTemplatesIn?: 'in-process' | 'child-process';
-  /** See LoadTemplatesOptions.mjmlCacheDir. Default none. */
-  readonly mjmlCacheDir?: string;
+  /** See LoadTemplatesOptions.cacheDir. Default none. */
+  readonly templateCacheDir?: string;
 }
 
 export interface RenderOptions {
@@ -91,7 +91,7 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
     loadCatalog(localesDir, options.defaultLocale ?? 'en'),
     loadTemplates(templatesDir, {
       compileIn: options.compileTemplatesIn ?? 'in-process',
-      ...(options.mjmlCacheDir ? { mjmlCacheDir: options.mjmlCacheDir } : {}),
+      ...(options.templateCacheDir ? { cacheDir: options.templateCacheDir } : {}),
     }),
   ]);
   const branding = Object.freeze(brandingSchema.parse(options.branding ?? {}));

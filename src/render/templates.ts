@@ -4,14 +4,17 @@
  * `<mj-include>` and shared text partials (`partials/*.hbs`).
  *
  * MJML is compiled once when templates load (mjml.ts; importing mjml costs
- * ~400 ms, a compile ~6 ms); per recipient only compiled Handlebars runs.
+ * ~400 ms, a compile ~6 ms), then Handlebars precompiles what MJML made and
+ * the text templates; with a cache folder, both are kept until a template
+ * changes (template-cache.ts). Per recipient only compiled Handlebars runs.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import Handlebars from 'handlebars';
 import { NOTIFICATION_TYPES, type NotificationType } from '../model/schema.ts';
 import type { Translate } from './catalog.ts';
-import { compileMjmlFiles } from './mjml.ts';
+import { compileMjmlFiles, MJML_COMPILE_OPTIONS } from './mjml.ts';
+import { readTemplateCache, type StoredTemplates, templateCacheFile, writeTemplateCache } from './template-cache.ts';
 import { TemplateError } from './template-error.ts';
 
 export { TemplateError } from './template-error.ts';
@@ -83,10 +86,11 @@ export interface LoadTemplatesOptions {
    */
   readonly compileIn?: 'in-process' | 'child-process';
   /**
-   * A folder to keep compiled MJML in, keyed by the templates' hash (mjml.ts):
-   * unchanged templates then start without MJML. Default none: compile every time.
+   * A folder to keep the compiled templates in, keyed by their hash
+   * (template-cache.ts): unchanged templates then start without compiling
+   * anything. Default none: compile every time.
    */
-  readonly mjmlCacheDir?: string;
+  readonly cacheDir?: string;
 }
 
 /**
@@ -99,8 +103,23 @@ export interface LoadTemplatesOptions {
  */
 export async function loadTemplates(templatesDir: string, options: LoadTemplatesOptions = {}): Promise<TemplateSet> {
   const root = resolve(templatesDir);
-  const kinds: readonly EmailKind[] = [...NOTIFICATION_TYPES, ...SERVICE_EMAILS];
-  const types = kinds.map((type) => ({ type, path: join(root, type, 'html.mjml') }));
+  const cacheFile = options.cacheDir ? await templateCacheFile(options.cacheDir, root, { mjml: MJML_COMPILE_OPTIONS, handlebars: HANDLEBARS_OPTIONS }) : null;
+  let stored = cacheFile ? await readTemplateCache(cacheFile) : null;
+  if (!stored) {
+    stored = await compileTemplates(root, options.compileIn ?? 'in-process');
+    if (cacheFile) await writeTemplateCache(cacheFile, stored);
+  }
+  return templateSetOf(stored, root);
+}
+
+const KINDS: readonly EmailKind[] = [...NOTIFICATION_TYPES, ...SERVICE_EMAILS];
+
+/** Handlebars' compile options: an unknown helper is a compile error here, not an empty string in a customer's mail. */
+const HANDLEBARS_OPTIONS = { knownHelpers: Object.fromEntries(TEMPLATE_HELPERS.map((name) => [name, true])), knownHelpersOnly: true, strict: false };
+
+/** MJML to HTML, then every template precompiled by Handlebars and its `{{t}}` calls collected; paths relative to `root`. */
+async function compileTemplates(root: string, compileIn: 'in-process' | 'child-process'): Promise<StoredTemplates> {
+  const types = KINDS.map((type) => ({ type, path: join(root, type, 'html.mjml') }));
   for (const { path } of types) {
     let source: string;
     try {
@@ -113,27 +132,21 @@ export async function loadTemplates(templatesDir: string, options: LoadTemplates
   const compiledHtml = await compileMjmlFiles(
     types.map((t) => t.path),
     root,
-    options.compileIn ?? 'in-process',
-    options.mjmlCacheDir ?? null,
+    compileIn,
   );
-  const html = Handlebars.create();
-  const text = Handlebars.create();
-  registerHelpers(html, text);
 
   const sources: TemplateSource[] = [];
+  const specs: Record<string, string> = {};
   const textPartials = new Map<string, string>();
   const partialsDir = join(root, 'partials');
   for (const file of (await readdir(partialsDir)).filter((f) => f.endsWith('.hbs')).sort()) {
     const path = join(partialsDir, file);
     const source = await readFile(path, 'utf8');
     parseOrThrow(path, source);
-    text.registerPartial(basename(file, '.hbs'), source);
     textPartials.set(basename(file, '.hbs'), source);
     sources.push({ file: path, kind: 'partial', handlebars: source });
   }
-
-  const emails = {} as Record<EmailKind, CompiledEmail>;
-  for (const type of kinds) {
+  for (const type of KINDS) {
     const dir = join(root, type);
     const htmlPath = join(dir, 'html.mjml');
     const htmlSource = compiledHtml.get(htmlPath)!;
@@ -145,42 +158,82 @@ export async function loadTemplates(templatesDir: string, options: LoadTemplates
     sources.push({ file: htmlPath, kind: 'html', handlebars: htmlSource });
     sources.push({ file: textPath, kind: 'text', handlebars: textSource });
     sources.push({ file: subjectPath, kind: 'subject', handlebars: subjectSource });
-    emails[type] = Object.freeze({
-      html: compile(html, htmlPath, htmlSource, false),
-      text: compile(text, textPath, inlinePartials(textSource, textPartials), true),
-      subject: compile(text, subjectPath, subjectSource, true),
-    });
+    specs[relative(root, htmlPath)] = precompile(htmlPath, htmlSource, false);
+    specs[relative(root, textPath)] = precompile(textPath, inlinePartials(textSource, textPartials), true);
+    specs[relative(root, subjectPath)] = precompile(subjectPath, subjectSource, true);
   }
 
   const translations: TranslationCall[] = [];
   for (const source of sources) collectTranslations(Handlebars.parse(source.handlebars), source.file, translations);
+  const templateSet = {
+    sources: sources.map((s) => ({ ...s, file: relative(root, s.file) })),
+    specs,
+    translations: translations.map((c) => ({ ...c, file: relative(root, c.file) })),
+  };
+  // Run each once, so that a template that compiles but cannot run fails at start, not at the first message.
+  const emails = templateSetOf(templateSet, root).emails;
+  for (const type of KINDS) {
+    for (const part of ['html', 'text', 'subject'] as const) {
+      const file = part === 'html' ? join(root, type, 'html.mjml') : join(root, type, `${part}.hbs`);
+      try {
+        emails[type][part]({}, { data: { translate: (key: string) => key } });
+      } catch (error) {
+        throw handlebarsError(file, error);
+      }
+    }
+  }
+  return templateSet;
+}
+
+/** The template functions of a compile (fresh or stored), with the helpers and the text partials they call. */
+function templateSetOf(stored: StoredTemplates, root: string): TemplateSet {
+  const html = Handlebars.create();
+  const text = Handlebars.create();
+  registerHelpers(html, text);
+  for (const source of stored.sources) if (source.kind === 'partial') text.registerPartial(basename(source.file, '.hbs'), source.handlebars);
+  const template = (env: typeof Handlebars, file: string): TemplateFunction => {
+    // The spec is Handlebars.precompile's JavaScript, from this process or our own cache file.
+    const spec = new Function(`return ${stored.specs[file]};`)() as TemplateSpecification;
+    return env.template(spec);
+  };
+  const emails = {} as Record<EmailKind, CompiledEmail>;
+  for (const type of KINDS) {
+    emails[type] = Object.freeze({
+      html: template(html, join(type, 'html.mjml')),
+      text: template(text, join(type, 'text.hbs')),
+      subject: template(text, join(type, 'subject.hbs')),
+    });
+  }
+  const translations = stored.translations.map((call) => Object.freeze({ ...call, file: join(root, call.file) }));
   const keyPaths = new Set(translations.map((call) => call.key));
-  return Object.freeze({ emails: Object.freeze(emails), keyPaths, translations: Object.freeze(translations), sources: Object.freeze(sources) });
+  return Object.freeze({
+    emails: Object.freeze(emails),
+    keyPaths,
+    translations: Object.freeze(translations),
+    sources: Object.freeze(stored.sources.map((source) => Object.freeze({ ...source, file: join(root, source.file) }))),
+  });
 }
 
 function parseOrThrow(path: string, source: string): void {
   try {
     Handlebars.parse(source);
   } catch (error) {
-    const message = (error as Error).message;
-    const line = /line (\d+)/.exec(message)?.[1];
-    throw new TemplateError(path, line ? Number(line) : undefined, `Handlebars: ${message.split('\n')[0]}`);
+    throw handlebarsError(path, error);
   }
 }
 
-function compile(env: typeof Handlebars, path: string, source: string, plain: boolean): TemplateFunction {
-  const knownHelpers = Object.fromEntries(TEMPLATE_HELPERS.map((name) => [name, true]));
-  let template: HandlebarsTemplateDelegate;
+function precompile(path: string, source: string, plain: boolean): string {
   try {
-    // knownHelpersOnly: an unknown helper is a compile error here, not an empty string in a customer's mail.
-    template = env.compile(source, { knownHelpers, knownHelpersOnly: true, noEscape: plain, strict: false });
-    template({}, { data: { translate: (key: string) => key } }); // compile now, so a broken template fails at start, not at the first message
+    return Handlebars.precompile(source, { ...HANDLEBARS_OPTIONS, noEscape: plain }) as string;
   } catch (error) {
-    const message = (error as Error).message;
-    const line = /line (\d+)/.exec(message)?.[1];
-    throw new TemplateError(path, line ? Number(line) : undefined, `Handlebars: ${message.split('\n')[0]}`);
+    throw handlebarsError(path, error);
   }
-  return template;
+}
+
+function handlebarsError(path: string, error: unknown): TemplateError {
+  const message = (error as Error).message;
+  const line = /line (\d+)/.exec(message)?.[1];
+  return new TemplateError(path, line ? Number(line) : undefined, `Handlebars: ${message.split('\n')[0]}`);
 }
 
 /**

@@ -1,0 +1,33 @@
+/**
+ * The service on the configuration of the environment (README,
+ * "Configuration"); every default is embedded, so nothing needs setting.
+ * SIGTERM or SIGINT stops it cleanly. Started by start.ts (npm start).
+ */
+import { loadConfig } from '../config/config.ts';
+import { createService } from '../service.ts';
+import { runMain } from './common.ts';
+
+async function main(): Promise<number> {
+  const config = loadConfig();
+  const service = await createService(config);
+  const address = await service.app.listen({ host: config.http.host, port: config.http.port });
+  service.logger.info(
+    { address, smtp: config.smtp.url.replace(/\/\/[^@/]*@/, '//***@'), dataDir: config.dataDir, auth: Boolean(config.http.apiToken) },
+    `invite-mailer listening on ${address}`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      service.logger.info({ signal }, 'stopping');
+      service.stop().then(resolve, (error: unknown) => {
+        service.logger.error({ err: error }, 'stopping failed');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  service.logger.info('stopped');
+  return 0;
+}
+
+runMain(main);

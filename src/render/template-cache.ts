@@ -1,0 +1,77 @@
+/**
+ * Compiled templates kept on disk, keyed by a hash of everything they are
+ * made of: every file below `templates/`, the MJML and Handlebars versions and
+ * their compile options. A start with unchanged templates loads neither MJML
+ * (~400 ms to import) nor Handlebars' compiler (~250 ms for these templates):
+ * it reads the HTML MJML made and Handlebars' precompiled functions. Any
+ * change to a template gives another key, so a stale entry is never read; an
+ * entry that cannot be read is compiled over. The preview compiles live.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join, relative } from 'node:path';
+
+/** What a compile of the templates produced, with paths relative to the templates folder. */
+export interface StoredTemplates {
+  /** Every template file and what Handlebars compiles of it (for MJML: the HTML MJML made). */
+  readonly sources: readonly { readonly file: string; readonly kind: 'html' | 'text' | 'subject' | 'partial'; readonly handlebars: string }[];
+  /** Handlebars.precompile's output per template file (JavaScript source of the template spec). */
+  readonly specs: Readonly<Record<string, string>>;
+  readonly translations: readonly {
+    readonly file: string;
+    readonly line: number;
+    readonly key: string;
+    readonly subtree: boolean;
+    readonly passes: readonly string[];
+  }[];
+}
+
+/** Bumped when StoredTemplates or the way templates compile changes. */
+const FORMAT = 1;
+
+/**
+ * The cache file for the templates below `root` as they are now.
+ *
+ * @example const file = await templateCacheFile('node_modules/.cache/invite-mailer', '/app/templates', { mjml: {…}, handlebars: {…} })
+ */
+export async function templateCacheFile(cacheDir: string, root: string, compileOptions: object): Promise<string> {
+  const require = createRequire(import.meta.url);
+  const version = (name: string) => (require(`${name}/package.json`) as { version: string }).version;
+  const hash = createHash('sha256');
+  hash.update(`${FORMAT}\nmjml ${version('mjml')}\nhandlebars ${version('handlebars')}\n${JSON.stringify(compileOptions)}\n`);
+  for (const file of await filesBelow(root)) hash.update(`${relative(root, file)}\n`).update(await readFile(file));
+  return join(cacheDir, `templates-${hash.digest('hex').slice(0, 32)}.json`);
+}
+
+async function filesBelow(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...(await filesBelow(path)));
+    else if (/\.(mjml|hbs)$/.test(entry.name)) found.push(path);
+  }
+  return found;
+}
+
+/** The stored compile, or null when there is none or it cannot be read (then the caller compiles). */
+export async function readTemplateCache(file: string): Promise<StoredTemplates | null> {
+  try {
+    const stored = JSON.parse(await readFile(file, 'utf8')) as StoredTemplates;
+    return Array.isArray(stored.sources) && Array.isArray(stored.translations) && typeof stored.specs === 'object' && stored.specs ? stored : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Written whole or not at all (a rename), so that a start never reads half an entry; a read-only disk only costs the next start a compile. */
+export async function writeTemplateCache(file: string, stored: StoredTemplates): Promise<void> {
+  try {
+    await mkdir(join(file, '..'), { recursive: true });
+    const temporary = `${file}.${process.pid}.tmp`;
+    await writeFile(temporary, JSON.stringify(stored));
+    await rename(temporary, file);
+  } catch {
+    // not cached: the next start compiles again
+  }
+}
