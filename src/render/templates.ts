@@ -104,11 +104,16 @@ export interface LoadTemplatesOptions {
 export async function loadTemplates(templatesDir: string, options: LoadTemplatesOptions = {}): Promise<TemplateSet> {
   const root = resolve(templatesDir);
   const cacheFile = options.cacheDir ? await templateCacheFile(options.cacheDir, root, { mjml: MJML_COMPILE_OPTIONS, handlebars: HANDLEBARS_OPTIONS }) : null;
-  let stored = cacheFile ? await readTemplateCache(cacheFile) : null;
-  if (!stored) {
-    stored = await compileTemplates(root, options.compileIn ?? 'in-process');
-    if (cacheFile) await writeTemplateCache(cacheFile, stored);
+  const cached = cacheFile ? await readTemplateCache(cacheFile) : null;
+  if (cached) {
+    try {
+      return templateSetOf(cached, root);
+    } catch {
+      // an entry whose functions do not load (damaged on disk): compiled over below
+    }
   }
+  const stored = await compileTemplates(root, options.compileIn ?? 'in-process');
+  if (cacheFile) await writeTemplateCache(cacheFile, stored);
   return templateSetOf(stored, root);
 }
 
