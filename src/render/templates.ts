@@ -112,9 +112,9 @@ export async function loadTemplates(templatesDir: string, options: LoadTemplates
       // an entry whose functions do not load (damaged on disk): compiled over below
     }
   }
-  const stored = await compileTemplates(root, options.compileIn ?? 'in-process');
+  const { stored, templates } = await compileTemplates(root, options.compileIn ?? 'in-process');
   if (cacheFile) await writeTemplateCache(cacheFile, stored);
-  return templateSetOf(stored, root);
+  return templates;
 }
 
 const KINDS: readonly EmailKind[] = [...NOTIFICATION_TYPES, ...SERVICE_EMAILS];
@@ -122,8 +122,11 @@ const KINDS: readonly EmailKind[] = [...NOTIFICATION_TYPES, ...SERVICE_EMAILS];
 /** Handlebars' compile options: an unknown helper is a compile error here, not an empty string in a customer's mail. */
 const HANDLEBARS_OPTIONS = { knownHelpers: Object.fromEntries(TEMPLATE_HELPERS.map((name) => [name, true])), knownHelpersOnly: true, strict: false };
 
-/** MJML to HTML, then every template precompiled by Handlebars and its `{{t}}` calls collected; paths relative to `root`. */
-async function compileTemplates(root: string, compileIn: 'in-process' | 'child-process'): Promise<StoredTemplates> {
+/**
+ * MJML to HTML, then every template precompiled by Handlebars and its `{{t}}`
+ * calls collected: what to store (paths relative to `root`), and the set made of it.
+ */
+async function compileTemplates(root: string, compileIn: 'in-process' | 'child-process'): Promise<{ stored: StoredTemplates; templates: TemplateSet }> {
   const types = KINDS.map((type) => ({ type, path: join(root, type, 'html.mjml') }));
   for (const { path } of types) {
     let source: string;
@@ -170,13 +173,14 @@ async function compileTemplates(root: string, compileIn: 'in-process' | 'child-p
 
   const translations: TranslationCall[] = [];
   for (const source of sources) collectTranslations(Handlebars.parse(source.handlebars), source.file, translations);
-  const templateSet = {
+  const stored = {
     sources: sources.map((s) => ({ ...s, file: relative(root, s.file) })),
     specs,
     translations: translations.map((c) => ({ ...c, file: relative(root, c.file) })),
   };
+  const templates = templateSetOf(stored, root);
   // Run each once, so that a template that compiles but cannot run fails at start, not at the first message.
-  const emails = templateSetOf(templateSet, root).emails;
+  const { emails } = templates;
   for (const type of KINDS) {
     for (const part of ['html', 'text', 'subject'] as const) {
       const file = part === 'html' ? join(root, type, 'html.mjml') : join(root, type, `${part}.hbs`);
@@ -187,7 +191,7 @@ async function compileTemplates(root: string, compileIn: 'in-process' | 'child-p
       }
     }
   }
-  return templateSet;
+  return { stored, templates };
 }
 
 /** The template functions of a compile (fresh or stored), with the helpers and the text partials they call. */
