@@ -11,20 +11,15 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
+import type { TemplateSource, TranslationCall } from './templates.ts';
 
 /** What a compile of the templates produced, with paths relative to the templates folder. */
 export interface StoredTemplates {
   /** Every template file and what Handlebars compiles of it (for MJML: the HTML MJML made). */
-  readonly sources: readonly { readonly file: string; readonly kind: 'html' | 'text' | 'subject' | 'partial'; readonly handlebars: string }[];
+  readonly sources: readonly TemplateSource[];
   /** Handlebars.precompile's output per template file (JavaScript source of the template spec). */
   readonly specs: Readonly<Record<string, string>>;
-  readonly translations: readonly {
-    readonly file: string;
-    readonly line: number;
-    readonly key: string;
-    readonly subtree: boolean;
-    readonly passes: readonly string[];
-  }[];
+  readonly translations: readonly TranslationCall[];
 }
 
 /** Bumped when StoredTemplates or the way templates compile changes. */
