@@ -118,9 +118,9 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
         // RFC 3461: where the relay offers DSN, ask for failure and delay reports, with the headers
         // only, our envelope id and the original recipient (nodemailer adds them only then).
         const dsn = envelope.envelopeId ? { dsn: { id: envelope.envelopeId, return: 'headers', notify: ['failure', 'delay'], recipient: envelope.to[0] } } : {};
-        const info = (await transporter.sendMail({ envelope: { from: envelope.from, to: [...envelope.to] }, raw, handOver, ...dsn } as unknown as Parameters<
-          typeof transporter.sendMail
-        >[0])) as {
+        // The Message-ID is the one inside `raw`; given here, nodemailer does not draw a random one of its own for `info`.
+        const mail = { envelope: { from: envelope.from, to: [...envelope.to] }, raw, messageId: message.messageId, handOver, ...dsn };
+        const info = (await transporter.sendMail(mail as unknown as Parameters<typeof transporter.sendMail>[0])) as {
           response: string;
           rejected?: unknown[];
           rejectedErrors?: unknown[];
