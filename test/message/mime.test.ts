@@ -3,7 +3,8 @@ import { base64Body } from '../../src/message/mime.ts';
 
 /** RFC 2045 §6.8 written out plainly: the base64 of the UTF-8 bytes, in lines of at most 76 characters, CRLF between them. */
 function expectedBase64(content: string): string {
-  return (Buffer.from(content, 'utf8').toString('base64').match(/.{1,76}/g) ?? []).join('\r\n');
+  const encoded = Buffer.from(content, 'utf8').toString('base64');
+  return (encoded.match(/.{1,76}/g) ?? []).join('\r\n');
 }
 
 describe('base64Body', () => {
