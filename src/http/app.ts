@@ -48,6 +48,28 @@ const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
 export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json', ...DOCS_ROUTES]);
 
 /**
+ * Fastify's JSON-schema compilers, replaced. Requests are checked by the zod
+ * schemas of src/model in the handlers, and answers are serialized by
+ * JSON.stringify, so ajv and fast-json-stringify have nothing to do here; a
+ * fastify instance loads both unless given compilers, which cost about 50 ms
+ * of every start (CPU profile of `npm start`, README "Performance").
+ * A route that declares a schema to validate or serialize with (body,
+ * querystring, params, headers, response) fails at boot, naming the route,
+ * instead of going unchecked. A `schema` with only documentation (`hide`)
+ * needs no compiler.
+ */
+const NO_JSON_SCHEMA_COMPILERS = {
+  // Fastify calls each compiler with the route's definition; its types name ajv's signature instead.
+  buildValidator: (() => refuseJsonSchema) as never,
+  buildSerializer: (() => refuseJsonSchema) as never,
+};
+
+function refuseJsonSchema({ method, url, httpPart, httpStatus }: { method: string; url: string; httpPart?: string; httpStatus?: string }): never {
+  const part = httpPart ? `a ${httpPart}` : `a response (${httpStatus})`;
+  throw new Error(`${method} ${url} declares ${part} JSON schema: requests are validated with zod in the handler, answers with JSON.stringify`);
+}
+
+/**
  * @example
  * const app = await buildApp({ config, outbox, logger, metrics, checkSmtp: () => transport.verify() });
  * await app.listen({ host: config.http.host, port: config.http.port });
@@ -68,6 +90,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       return reply.code(apiError.status).type('application/json').send(apiError.toJSON());
     },
     clientErrorHandler: answerClientError,
+    schemaController: { compilersFactory: NO_JSON_SCHEMA_COMPILERS },
   });
   /** Idempotency keys whose first request is being stored by this instance. */
   const storing = new Set<string>();
