@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { createBounceIntake } from './bounce/intake.ts';
-import { type BounceListener, startBounceListener } from './bounce/listener.ts';
+import type { BounceListener } from './bounce/listener.ts';
 import { verpFor } from './bounce/verp.ts';
 import type { Config } from './config/config.ts';
 import { messageOptionsOf, rendererFor } from './config/parts.ts';
@@ -84,7 +84,11 @@ export async function createService(config: Config, options: ServiceOptions = {}
     version: await packageVersion(),
     ...(bounces ? { bounces } : {}),
   });
-  const listener = bounces && config.bounce?.listener ? await startBounceListener({ ...config.bounce.listener, intake: bounces, verp: verp!, logger }) : null;
+  // Imported only when configured: smtp-server is not loaded on the way to listening otherwise.
+  const listener =
+    bounces && config.bounce?.listener
+      ? await (await import('./bounce/listener.ts')).startBounceListener({ ...config.bounce.listener, intake: bounces, verp: verp!, logger })
+      : null;
   const dispatcher = config.webhook
     ? createWebhookDispatcher({
         outbox,
