@@ -33,7 +33,8 @@ export function spawnService(command: string, args: readonly string[], env: Reco
   return { process: child, output: () => output, exited };
 }
 
-async function untilListening(started: Omit<ChildService, 'url'>): Promise<ChildService> {
+/** Resolves once a spawned service says it listens; rejects with its output if it exits first or takes over 20 s. */
+export async function untilListening(started: Omit<ChildService, 'url'>): Promise<ChildService> {
   const { process: child, exited } = started;
   const output = started.output;
   const url = await new Promise<string>((resolve, reject) => {

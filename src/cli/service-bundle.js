@@ -1,0 +1,208 @@
+// @ts-check
+/**
+ * The service as one bundle (esbuild) of its TypeScript and most of its
+ * dependencies, kept in `node_modules/.cache/invite-mailer/service/` and made
+ * again when any file it was made of changes. Why: a start that resolves,
+ * reads, strips and links some 600 modules one by one spent about 150 ms
+ * more before listening than one that loads a few bundled files (README,
+ * "Performance"). The bundle is a cache, never a second source: a change to
+ * src/, a dependency or a patch rebuilds it on the next start (about half a
+ * second), and where it cannot be built the service runs from its sources.
+ *
+ * Plain JavaScript on purpose: npm start runs this before anything is
+ * bundled, and a TypeScript entry would load Node's type stripper for
+ * nothing (~40 ms). Checked by tsc all the same (`@ts-check`).
+ *
+ * Run directly (`node src/cli/service-bundle.js`, npm's postinstall) it
+ * builds the bundle, so the first `npm start` after `npm ci` is a fast one.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Where build tools keep their caches, beside the compiled templates and V8's code cache. */
+const CACHE = join(ROOT, 'node_modules/.cache/invite-mailer/service');
+const ENTRY = join(ROOT, 'src/cli/run-service.ts');
+/** The file naming the current build and what it was made of. */
+const RECORD = 'bundle.json';
+/**
+ * Builds not started from for this long are removed when another is made (a
+ * start marks the build it uses; a service loads all of its build within its
+ * first second).
+ */
+const KEEP_UNUSED_BUILDS_MS = 10 * 60 * 1000;
+
+/**
+ * Loaded from node_modules as it is, not bundled: MJML compiles templates in
+ * a child process, on a change to them only (src/render/template-cache.ts),
+ * never on the way to listening.
+ */
+const EXTERNAL = ['mjml'];
+
+/**
+ * The bundle's entry module, built first if it is missing or older than any
+ * file it was made of; null if it cannot be built here (then run from the
+ * sources: src/cli/run-service.ts).
+ *
+ * @example const entry = await serviceBundle(); await import(entry ?? './run-service.ts');
+ * @param {{ cacheDir?: string, onBuild?: (milliseconds: number) => void }} [options] cacheDir: where bundles and their record are kept (tests)
+ * @returns {Promise<string | null>}
+ */
+export async function serviceBundle(options = {}) {
+  const cacheDir = options.cacheDir ?? CACHE;
+  const fresh = freshBundle(cacheDir);
+  if (fresh) return fresh;
+  try {
+    const started = performance.now();
+    const entry = await buildBundle(cacheDir);
+    options.onBuild?.(performance.now() - started);
+    return entry;
+  } catch (error) {
+    process.emitWarning(`invite-mailer: running from the sources, the bundle could not be built: ${/** @type {Error} */ (error).message}`);
+    return null;
+  }
+}
+
+/**
+ * The recorded bundle's entry if every input still has the modification time
+ * and size it had when the bundle was built (what make and tsc --incremental
+ * compare); else null.
+ *
+ * @param {string} cacheDir
+ * @returns {string | null}
+ */
+function freshBundle(cacheDir) {
+  try {
+    const record = /** @type {{ entry: string, inputs: Record<string, [number, number]> }} */ (JSON.parse(readFileSync(join(cacheDir, RECORD), 'utf8')));
+    for (const [path, [modified, size]] of Object.entries(record.inputs)) {
+      const stat = statSync(path);
+      if (stat.mtimeMs !== modified || stat.size !== size) return null;
+    }
+    const now = new Date();
+    utimesSync(dirname(record.entry), now, now); // in use: not removed by another start's build
+    return record.entry;
+  } catch {
+    return null; // no record yet, an input gone, or a record from another layout
+  }
+}
+
+/**
+ * Builds into a folder of its own, then points the record at it with a
+ * rename: starts running at the same moment (tests, several instances) each
+ * see a whole bundle, never half of one.
+ *
+ * @param {string} cacheDir
+ * @returns {Promise<string>}
+ */
+async function buildBundle(cacheDir) {
+  const { build } = await import('esbuild');
+  mkdirSync(cacheDir, { recursive: true });
+  const outdir = mkdtempSync(join(cacheDir, `${Date.now()}-`));
+  const result = await build({
+    absWorkingDir: ROOT,
+    entryPoints: [ENTRY],
+    outdir,
+    bundle: true,
+    splitting: true, // the modules the service imports only when configured (Redis outbox, bounce listener) stay in chunks of their own
+    platform: 'node',
+    format: 'esm',
+    // .mjs: below node_modules Node finds no package.json saying "module" and would read the whole bundle to guess.
+    outExtension: { '.js': '.mjs' },
+    target: 'node22',
+    external: EXTERNAL,
+    metafile: true,
+    logLevel: 'silent',
+    // Bundled CommonJS dependencies call require() for Node's own modules.
+    banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);" },
+    plugins: [keepModuleLocations, builtinsAsObjects],
+  });
+  const inputs = /** @type {Record<string, [number, number]>} */ ({});
+  // Every file bundled (ours and the dependencies', patched ones included) and the build's own options here.
+  for (const input of [...Object.keys(result.metafile.inputs), 'src/cli/service-bundle.js']) {
+    if (input.startsWith('builtin:')) continue; // Node's own, made by builtinsAsObjects
+    const path = join(ROOT, input);
+    const stat = statSync(path);
+    inputs[path] = [stat.mtimeMs, stat.size];
+  }
+  const entry = join(outdir, 'run-service.mjs');
+  const temporary = `${outdir}.tmp`;
+  writeFileSync(temporary, JSON.stringify({ entry, inputs }));
+  renameSync(temporary, join(cacheDir, RECORD));
+  removeUnusedBuilds(cacheDir, outdir);
+  return entry;
+}
+
+/**
+ * Every bundled module keeps where it was written: ours find the templates,
+ * locales and package.json relative to their file
+ * (`new URL('../../', import.meta.url)`), and dependencies read files beside
+ * theirs (`__dirname`: Swagger UI its assets, BullMQ its Lua scripts, pino
+ * its transport worker). Bundled, each gets its original file's URL, folder
+ * and name instead of the bundle's (CommonJS modules keep the `"use strict"`
+ * they open with).
+ *
+ * @type {import('esbuild').Plugin}
+ */
+const keepModuleLocations = {
+  name: 'keep-module-locations',
+  setup(bundler) {
+    bundler.onLoad({ filter: /\.(ts|js|cjs|mjs)$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      const usesUrl = source.includes('import.meta.url');
+      const usesFolder = /\b__(dirname|filename)\b/.test(source) && !/\b(const|let|var)\s+__(dirname|filename)\b/.test(source);
+      if (!usesUrl && !usesFolder) return undefined; // loaded as esbuild loads it
+      let contents = usesUrl ? source.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)) : source;
+      if (usesFolder) {
+        const location = `var __dirname = ${JSON.stringify(dirname(args.path))}, __filename = ${JSON.stringify(args.path)};`;
+        const directive = /^(#![^\n]*\n)?\s*(['"])use strict\2;?/.exec(contents)?.[0] ?? '';
+        contents = `${directive}\n${location}\n${contents.slice(directive.length)}`;
+      }
+      return { contents, loader: args.path.endsWith('.ts') ? 'ts' : 'js' };
+    });
+  },
+};
+
+/** Node's own modules, as their import specifiers (`fs`, `node:fs`, `node:sqlite`). */
+const BUILTINS = new Set(builtinModules.flatMap((name) => (name.startsWith('node:') ? [name] : [name, `node:${name}`])));
+
+/**
+ * Node's own modules as their plain objects (process.getBuiltinModule), not
+ * as ES modules: the ES module of a built-in reads every export when it is
+ * first imported, and node:http's include the getters that load Node's
+ * undici for its WebSocket (~35 ms of the start here; nodejs/node#59686).
+ * esbuild reads an export of such an object when the code uses it.
+ *
+ * @type {import('esbuild').Plugin}
+ */
+const builtinsAsObjects = {
+  name: 'builtins-as-objects',
+  setup(bundler) {
+    bundler.onResolve({ filter: /^[a-z_:/0-9]+$/ }, (args) => (BUILTINS.has(args.path) ? { path: args.path, namespace: 'builtin' } : undefined));
+    bundler.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
+      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * @param {string} cacheDir
+ * @param {string} current
+ */
+function removeUnusedBuilds(cacheDir, current) {
+  for (const name of readdirSync(cacheDir)) {
+    const path = join(cacheDir, name);
+    if (path === current || name === RECORD) continue;
+    try {
+      if (Date.now() - statSync(path).mtimeMs > KEEP_UNUSED_BUILDS_MS) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // another start removed it first
+    }
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await serviceBundle({ onBuild: (ms) => console.log(`invite-mailer: service bundled in ${Math.round(ms)} ms`) });
+}
