@@ -80,11 +80,27 @@ function freshBundle(cacheDir) {
       const stat = statSync(path);
       if (stat.mtimeMs !== modified || stat.size !== size) return null;
     }
-    const now = new Date();
-    utimesSync(dirname(record.entry), now, now); // in use: not removed by another start's build
+    statSync(record.entry);
+    markInUse(dirname(record.entry));
     return record.entry;
   } catch {
     return null; // no record yet, an input gone, or a record from another layout
+  }
+}
+
+/**
+ * A start marks the build it runs, so that another start's build does not
+ * remove it; on a read-only disk (a bundle made by `npm ci` in an image) the
+ * mark is left out and the build is used all the same.
+ *
+ * @param {string} build
+ */
+function markInUse(build) {
+  try {
+    const now = new Date();
+    utimesSync(build, now, now);
+  } catch {
+    // read-only: nothing builds here either
   }
 }
 

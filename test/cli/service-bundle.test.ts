@@ -4,6 +4,7 @@
  * made of changes, and as good as the sources (templates, locales and Swagger
  * UI's assets found where they were). Where it cannot be built, the sources run.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -81,6 +82,21 @@ describe('the service bundle', () => {
     }
   }, 60_000);
 
+  it('on a read-only disk, the bundle made at install is used as it is', async () => {
+    const disk = mkdtempSync(join(tmpdir(), 'bundle-ro-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', disk]);
+    try {
+      const builds: number[] = [];
+      const built = await serviceBundle({ cacheDir: disk, onBuild: (ms) => builds.push(ms) });
+      execFileSync('mount', ['-o', 'remount,ro', disk]);
+      expect(await serviceBundle({ cacheDir: disk, onBuild: (ms) => builds.push(ms) })).toBe(built);
+      expect(builds).toHaveLength(1);
+    } finally {
+      execFileSync('umount', ['-l', disk]);
+      rmSync(disk, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('where it cannot be built, says why and leaves the start to the sources', async () => {
     const notAFolder = join(cacheDir, 'a-file');
     writeFileSync(notAFolder, '');
@@ -89,8 +105,8 @@ describe('the service bundle', () => {
     process.on('warning', listener);
     try {
       expect(await serviceBundle({ cacheDir: join(notAFolder, 'service') })).toBeNull();
-      await waitFor(() => warnings.length > 0 || undefined, 5_000, 'the warning');
-      expect(warnings[0]).toMatch(/running from the sources, the bundle could not be built: .*ENOTDIR/);
+      const refusal = /running from the sources, the bundle could not be built: .*ENOTDIR/;
+      expect(await waitFor(() => warnings.find((warning) => refusal.test(warning)), 5_000, 'the warning')).toContain('a-file/service');
     } finally {
       process.off('warning', listener);
     }
