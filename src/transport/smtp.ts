@@ -5,8 +5,8 @@
  */
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import nodemailer from 'nodemailer';
 import DKIM from 'nodemailer/lib/dkim';
+import SMTPPool from 'nodemailer/lib/smtp-pool';
 import type { OutgoingMessage } from '../message/compose.ts';
 import { acceptedBy, classifyFailure, type SendResult } from './delivery-error.ts';
 import { createDkimKeyring, type DkimKey } from './dkim-keys.ts';
@@ -49,9 +49,49 @@ export interface MailTransport {
   close(): void;
 }
 
-/** Set on each message's data, so that the stream plugin can tell when the connection has read all of it. */
+/** Set once the connection has read the whole message after DATA's 354: a lost answer from then on is an unknown outcome. */
 interface HandOver {
   done: boolean;
+}
+
+/** What the pool's callback reports of one message (smtp-connection's `info`). */
+interface SentInfo {
+  readonly response: string;
+  readonly rejected?: unknown[];
+  readonly rejectedErrors?: unknown[];
+}
+
+/**
+ * A composed message as nodemailer's pool takes it: `mail.data` (the DSN
+ * request) and, of `mail.message`, the envelope, the Message-ID and the
+ * bytes as a stream (what smtp-pool/pool-resource.js reads). The message is
+ * handed to the pool as it is, not through `sendMail`: that builds a
+ * MailComposer tree around raw bytes, parses the envelope's addresses and
+ * draws random boundaries for every message, ~10% of the fan-out's CPU for
+ * nothing here (README, "Performance"). nodemailer is pinned (patches/), so
+ * this reading of its pool cannot change under us unseen; the transport tests
+ * check it on the wire.
+ */
+function composedMail(
+  raw: Buffer,
+  envelope: OutgoingMessage['envelope'],
+  messageId: string,
+  dsn: { dsn?: object },
+  handOver: HandOver,
+): { data: object; message: object } {
+  return {
+    data: { ...dsn },
+    message: {
+      getEnvelope: () => ({ from: envelope.from, to: [...envelope.to] }),
+      messageId: () => messageId,
+      getHeader: (name: string) => (name.toLowerCase() === 'message-id' ? messageId : undefined),
+      createReadStream: () => {
+        const stream = Readable.from([raw], { objectMode: false });
+        stream.once('end', () => (handOver.done = true));
+        return stream;
+      },
+    },
+  };
 }
 
 /**
@@ -62,9 +102,8 @@ interface HandOver {
  */
 export function createSmtpTransport(options: SmtpTransportOptions): MailTransport {
   const timeout = options.timeoutMs ?? 30_000;
-  const transporter = nodemailer.createTransport({
+  const pool = new SMTPPool({
     url: options.url,
-    pool: true,
     maxConnections: options.poolSize ?? 5,
     maxMessages: Infinity,
     ...(options.ratePerSecond ? { rateLimit: options.ratePerSecond, rateDelta: 1000 } : {}),
@@ -73,22 +112,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
     greetingTimeout: timeout,
     socketTimeout: options.replyTimeoutMs ?? 600_000,
     ...(options.allowInvalidCertificate ? { tls: { rejectUnauthorized: false } } : {}),
-    disableFileAccess: true,
-    disableUrlAccess: true,
-  } as Parameters<typeof nodemailer.createTransport>[0]);
-  // The last stage of the message stream is the one the connection reads after DATA's 354:
-  // once it has ended, the whole message went to the relay, and a lost answer is an unknown outcome.
-  // (DKIM is signed below, before sendMail, so that no stage comes after this one.)
-  transporter.use('stream', (mail, done) => {
-    const handOver = (mail.data as { handOver?: HandOver }).handOver;
-    if (handOver) {
-      mail.message.processFunc((input: Readable) => {
-        input.once('end', () => (handOver.done = true));
-        return input;
-      });
-    }
-    done();
-  });
+  } as ConstructorParameters<typeof SMTPPool>[0]);
   const keyring = options.dkimKeys?.length ? createDkimKeyring(options.dkimKeys, options.serviceDomain ?? options.dkimKeys[0]!.domainName) : null;
   const signers = new Map<DkimKey, DKIM>();
   const fellBack = new Set<string>();
@@ -118,14 +142,12 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
         // RFC 3461: where the relay offers DSN, ask for failure and delay reports, with the headers
         // only, our envelope id and the original recipient (nodemailer adds them only then).
         const dsn = envelope.envelopeId ? { dsn: { id: envelope.envelopeId, return: 'headers', notify: ['failure', 'delay'], recipient: envelope.to[0] } } : {};
-        // The Message-ID is the one inside `raw`; given here, nodemailer does not draw a random one of its own for `info`.
-        const mail = { envelope: { from: envelope.from, to: [...envelope.to] }, raw, messageId: message.messageId, handOver, ...dsn };
-        const info = (await transporter.sendMail(mail as unknown as Parameters<typeof transporter.sendMail>[0])) as {
-          response: string;
-          rejected?: unknown[];
-          rejectedErrors?: unknown[];
-        };
-        // A rejected RCPT does not fail sendMail when another recipient was accepted; read it.
+        const info = await new Promise<SentInfo>((resolve, reject) =>
+          pool.send(composedMail(raw, envelope, message.messageId, dsn, handOver) as never, (error, sent) =>
+            error ? reject(error) : resolve(sent as SentInfo),
+          ),
+        );
+        // A rejected RCPT does not fail the send when another recipient was accepted; read it.
         if (info.rejected?.length) return classifyFailure(info.rejectedErrors?.[0] ?? { code: 'EENVELOPE', message: 'recipient rejected' });
         return acceptedBy(info.response);
       } catch (error) {
@@ -133,11 +155,11 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
       }
     },
     async verify(): Promise<true> {
-      await transporter.verify();
+      await pool.verify();
       return true;
     },
     close(): void {
-      transporter.close();
+      pool.close();
     },
   };
 }
