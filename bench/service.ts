@@ -6,7 +6,8 @@
  * prints: POST→202, the time until the sink accepted the last message,
  * messages per second, and the service's peak RSS. Then the same bytes
  * through a minimal pipelined raw SMTP client to the same sink, as the
- * physical reference. Then the fan-out with and without status webhooks,
+ * physical reference (five times between the service's runs; medians
+ * compared). Then the fan-out with and without status webhooks,
  * five runs each, interleaved; then through BullMQ on Redis with one and two
  * instances. Last, each target beside its figure: the fan-out at ≥ 35% of the
  * raw client's rate, peak RSS ≤ 200 MB, start→ready ≤ 300 ms, webhooks within
@@ -173,14 +174,22 @@ async function main() {
 
   const { messages } = await ask<{ messages: { from: string; to: string; raw: string }[] }>(sink, 'messages', 'messages');
   const raw = messages.slice(0, RECIPIENTS).map((m) => ({ from: m.from, to: m.to, raw: Buffer.from(m.raw, 'base64') }));
-  await ask(sink, 'reset', 'reset');
-  const started = performance.now();
-  await sendRaw(port, raw, POOL_SIZE);
-  const rawSeconds = (performance.now() - started) / 1000;
   const megabytes = raw.reduce((n, m) => n + m.raw.length, 0) / 1024 / 1024;
-  console.log(
-    `raw pipelined SMTP, same ${raw.length} messages (${megabytes.toFixed(1)} MB), ${POOL_SIZE} connections: ${rawSeconds.toFixed(2)} s; ${(raw.length / rawSeconds).toFixed(0)} messages/s`,
-  );
+  // The reference is as noisy as the service on this machine (0.62 s and 1.03 s on the same day):
+  // it is measured between the service's runs, five times, and compared by its median.
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const rawRuns: number[] = [];
+  const runRaw = async () => {
+    await ask(sink, 'reset', 'reset');
+    const started = performance.now();
+    await sendRaw(port, raw, POOL_SIZE);
+    const seconds = (performance.now() - started) / 1000;
+    rawRuns.push(seconds);
+    console.log(
+      `raw pipelined SMTP, same ${raw.length} messages (${megabytes.toFixed(1)} MB), ${POOL_SIZE} connections: ${seconds.toFixed(2)} s; ${(raw.length / seconds).toFixed(0)} messages/s`,
+    );
+  };
+  await runRaw();
 
   // The same fan-out with status webhooks to a receiver in this process: the mail must not wait for them.
   // One run each is within this machine's noise (4% and 24% on the same code): five of each,
@@ -201,9 +210,11 @@ async function main() {
       catchUp.push((performance.now() - lastMail) / 1000);
     };
     withHooks.push(await runFanOut('service (SQLite outbox) with status webhooks', sink, port, 1, hooks, allEvents));
-    if (round < 4) without.push(await runFanOut('service (SQLite outbox)', sink, port, 1));
+    if (round < 4) {
+      without.push(await runFanOut('service (SQLite outbox)', sink, port, 1));
+      await runRaw();
+    }
   }
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const percent = (a: number, b: number) => `${a >= b ? '+' : ''}${((a / b - 1) * 100).toFixed(0)}%`;
   const [wallWith, wallWithout] = [median(withHooks.map((r) => r.seconds)), median(without.map((r) => r.seconds))];
   const [cpuWith, cpuWithout] = [median(withHooks.map((r) => r.cpu)), median(without.map((r) => r.cpu))];
@@ -238,12 +249,13 @@ async function main() {
 
   // Each target beside its figure: rates compared as 1600 over the time to the sink's last message.
   const sqliteSeconds = median(without.map((r) => r.seconds));
+  const rawSeconds = median(rawRuns);
   const all = [...without, ...withHooks];
   const peakRss = Math.max(...all.flatMap((r) => r.rss));
   const readyMs = median(all.flatMap((r) => r.readyMs));
   const targets: [string, string, boolean | null][] = [
     [
-      `fan-out: ${((rawSeconds / sqliteSeconds) * 100).toFixed(0)}% of the raw client's rate (median ${sqliteSeconds.toFixed(2)} s against ${rawSeconds.toFixed(2)} s)`,
+      `fan-out: ${((rawSeconds / sqliteSeconds) * 100).toFixed(0)}% of the raw client's rate (medians of 5: ${sqliteSeconds.toFixed(2)} s against ${rawSeconds.toFixed(2)} s)`,
       '≥ 35%',
       rawSeconds / sqliteSeconds >= 0.35,
     ],
