@@ -6,8 +6,8 @@
  * reads, strips and links some 600 modules one by one spent about 150 ms
  * more before listening than one that loads a few bundled files (README,
  * "Performance"). The bundle is a cache, never a second source: a change to
- * src/, a dependency or a patch rebuilds it on the next start (about half a
- * second), and where it cannot be built the service runs from its sources.
+ * src/, a dependency or a patch rebuilds it on the next start (about a
+ * second here), and where it cannot be built the service runs from its sources.
  *
  * Plain JavaScript on purpose: npm start runs this before anything is
  * bundled, and a TypeScript entry would load Node's type stripper for
@@ -135,6 +135,7 @@ async function buildBundle(cacheDir) {
     plugins: [keepModuleLocations, builtinsAsObjects],
   });
   const inputs = /** @type {Record<string, [number, number]>} */ ({});
+  // (Read after the build, as make does: a file saved during the build's second is bundled again only at its next change.)
   // Every file bundled (ours and the dependencies', patched ones included) and the build's own options here.
   for (const input of [...Object.keys(result.metafile.inputs), 'src/cli/service-bundle.js']) {
     if (input.startsWith('builtin:')) continue; // Node's own, made by builtinsAsObjects
