@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll } from 'vitest';
+import { Queue } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { seedFanOut } from '../../examples/fan-out.ts';
 import { openRedisOutbox } from '../../src/outbox/redis-outbox.ts';
+import { example } from '../helpers/examples.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis.ts';
-import { NOTICE_WINDOW_MS, outboxContract } from './contract.ts';
+import { attempt, NOTICE_WINDOW_MS, notificationOf, outboxContract, outcomes } from './contract.ts';
 
 let redis: RedisProcess;
 beforeAll(async () => {
@@ -17,4 +20,53 @@ outboxContract('BullMQ on Redis', () => {
   // A short lock: a "crashed" holder's jobs come back within about a second.
   const open = () => openRedisOutbox({ url: redis.url, prefix, lockMs: 1500, webhooks: true, notices: { windowMs: NOTICE_WINDOW_MS } });
   return { open, reopen: open, cleanup: async () => undefined };
+});
+
+describe('BullMQ on Redis: the jobs behind the records', () => {
+  const prefix = `test-${randomUUID()}`;
+  let queue: Queue | undefined;
+  afterEach(async () => {
+    await queue?.close();
+  });
+  /** BullMQ's own view of the outbox's queue. */
+  const queueOf = (outboxPrefix: string) => {
+    queue = new Queue('deliveries', { connection: { url: redis.url }, prefix: outboxPrefix });
+    return queue;
+  };
+
+  it('answers a large notification before all its jobs are made, and a close waits until they are', async () => {
+    const jobPrefix = `${prefix}-large`;
+    const large = await openRedisOutbox({ url: redis.url, prefix: jobPrefix, lockMs: 1500 });
+    const n = notificationOf(seedFanOut(450));
+    expect((await large.accept(n)).kind).toBe('accepted');
+    await large.close();
+    // every job exists once the outbox is closed: none left for another instance's expansion 5 s later
+    expect(await queueOf(jobPrefix).getJobCountByTypes('wait')).toBe(450);
+    const reopened = await openRedisOutbox({ url: redis.url, prefix: jobPrefix, lockMs: 1500 });
+    const claimed = await reopened.claim(500, Date.now());
+    await reopened.release(claimed.map((c) => c.deliveryId));
+    await reopened.close();
+    expect(new Set(claimed.map((c) => c.recipient)).size).toBe(450);
+  });
+
+  it('a retrying delivery whose job comes back before its time (its move was lost) waits for that time', async () => {
+    const jobPrefix = `${prefix}-early`;
+    const early = await openRedisOutbox({ url: redis.url, prefix: jobPrefix, lockMs: 1500 });
+    const n = notificationOf(example('trueconf-weekly'));
+    await early.accept(n);
+    const [delivery, ...others] = await early.claim(10, Date.now());
+    await early.release(others.map((o) => o.deliveryId));
+    const retryAt = Date.now() + 60_000;
+    await attempt(early, delivery!, outcomes.retrying(retryAt));
+    const q = queueOf(jobPrefix);
+    const job = (await q.getJob(delivery!.deliveryId))!;
+    await vi.waitFor(async () => expect(await job.getState()).toBe('delayed'));
+    await job.promote(); // as if the move to delayed had never happened: the job is waiting now
+    const claimed = await early.claim(10, Date.now());
+    expect(claimed.map((c) => c.deliveryId)).not.toContain(delivery!.deliveryId);
+    expect(await job.getState()).toBe('delayed');
+    expect((await q.getJob(delivery!.deliveryId))!.delay).toBeGreaterThan(50_000);
+    await early.release(claimed.map((c) => c.deliveryId));
+    await early.close();
+  });
 });
