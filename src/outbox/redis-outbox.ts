@@ -38,6 +38,7 @@ import {
   type WebhookEvent,
 } from './outbox.ts';
 import { storedReport } from './report.ts';
+import { writeBatch } from './write-batch.ts';
 
 export interface RedisOutboxOptions {
   /** `redis://[user:password@]host:port[/db]` */
@@ -91,49 +92,63 @@ interface JobData {
 
 const PENDING = 'pending:';
 
+/** Values per status change in a TRANSITIONS call. */
+const TRANSITION_FIELDS = 13;
+
 /**
- * A status change, atomically: the record changes only from an allowed status
- * (and, when given, at the expected attempt), and the per-status counters move
- * with it in the same script. Returns {1, from} or {0, from}.
- * KEYS: deliveries hash, counters hash. ARGV: position, allowed statuses (comma-separated),
- * patch (JSON), attempts increment, unconfirmed increment, expected attempts ('' for any).
+ * Status changes, each atomically: a record changes only from an allowed status (and, when given,
+ * at the expected attempt), and the per-status counters move with it in the same script. The
+ * changes of one event-loop turn come in one call (see writeBatch): one round trip, one fsync.
+ * ARGV: key prefix, counters hash, then TRANSITION_FIELDS values per change: deliveries hash,
+ * position, allowed statuses (comma-separated), patch (JSON), attempts increment, unconfirmed
+ * increment, expected attempts ('' for any), the event (its payload, '' for none), recipient key,
+ * now, '1' for a webhook event, when a notice to the organizer is due ('' for none), notification id.
+ * Returns {changed (1 or 0), from} per change, flattened.
  */
-const TRANSITION = `
-local json = redis.call('HGET', KEYS[1], ARGV[1])
-if not json then return {0, ''} end
-local d = cjson.decode(json)
-local from = d.status
-if not string.find(',' .. ARGV[2] .. ',', ',' .. from .. ',', 1, true) then return {0, from} end
-if ARGV[6] ~= '' and tonumber(d.attempts) ~= tonumber(ARGV[6]) then return {0, from} end
-for k, v in pairs(cjson.decode(ARGV[3])) do d[k] = v end
-d.attempts = (tonumber(d.attempts) or 0) + tonumber(ARGV[4])
-d.unconfirmed = (tonumber(d.unconfirmed) or 0) + tonumber(ARGV[5])
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(d))
-if d.status ~= from then
-  redis.call('HINCRBY', KEYS[2], from, -1)
-  redis.call('HINCRBY', KEYS[2], d.status, 1)
-end
--- What others hear of it, in the same script as the change. ARGV 7: the event (its payload, '' for none);
--- 8: key prefix; 9: recipient key; 10: now; 11: '1' for a webhook event; 12: when a notice to the
--- organizer is due ('' for none); 13: notification id.
-if ARGV[7] ~= '' then
-  local event = cjson.decode(ARGV[7])
-  event.data.recipient = d.email
-  event.data.messageId = d.messageId
-  event.data.lastReply = d.lastReply
-  if d.report then event.data.report = d.report end
-  local id = 'evt_' .. redis.call('INCR', ARGV[8] .. ':wh-seq')
-  local entry = cjson.encode({id = id, payload = cjson.encode(event)})
-  if ARGV[11] == '1' then
-    redis.call('RPUSH', ARGV[8] .. ':wh:' .. ARGV[9], entry)
-    redis.call('ZADD', ARGV[8] .. ':wh-pending', 'NX', tonumber(ARGV[10]), ARGV[9])
+const TRANSITIONS = `
+local prefix, counts = ARGV[1], ARGV[2]
+local function apply(a)
+  local json = redis.call('HGET', a[1], a[2])
+  if not json then return 0, '' end
+  local d = cjson.decode(json)
+  local from = d.status
+  if not string.find(',' .. a[3] .. ',', ',' .. from .. ',', 1, true) then return 0, from end
+  if a[7] ~= '' and tonumber(d.attempts) ~= tonumber(a[7]) then return 0, from end
+  for k, v in pairs(cjson.decode(a[4])) do d[k] = v end
+  d.attempts = (tonumber(d.attempts) or 0) + tonumber(a[5])
+  d.unconfirmed = (tonumber(d.unconfirmed) or 0) + tonumber(a[6])
+  redis.call('HSET', a[1], a[2], cjson.encode(d))
+  if d.status ~= from then
+    redis.call('HINCRBY', counts, from, -1)
+    redis.call('HINCRBY', counts, d.status, 1)
   end
-  if ARGV[12] ~= '' then
-    redis.call('RPUSH', ARGV[8] .. ':ntc:' .. ARGV[13], entry)
-    redis.call('ZADD', ARGV[8] .. ':ntc-pending', 'NX', tonumber(ARGV[12]), ARGV[13])
+  -- What others hear of it, in the same script as the change.
+  if a[8] ~= '' then
+    local event = cjson.decode(a[8])
+    event.data.recipient = d.email
+    event.data.messageId = d.messageId
+    event.data.lastReply = d.lastReply
+    if d.report then event.data.report = d.report end
+    local id = 'evt_' .. redis.call('INCR', prefix .. ':wh-seq')
+    local entry = cjson.encode({id = id, payload = cjson.encode(event)})
+    if a[11] == '1' then
+      redis.call('RPUSH', prefix .. ':wh:' .. a[9], entry)
+      redis.call('ZADD', prefix .. ':wh-pending', 'NX', tonumber(a[10]), a[9])
+    end
+    if a[12] ~= '' then
+      redis.call('RPUSH', prefix .. ':ntc:' .. a[13], entry)
+      redis.call('ZADD', prefix .. ':ntc-pending', 'NX', tonumber(a[12]), a[13])
+    end
   end
+  return 1, from
 end
-return {1, from}
+local out = {}
+for base = 3, #ARGV, ${TRANSITION_FIELDS} do
+  local changed, from = apply({unpack(ARGV, base, base + ${TRANSITION_FIELDS} - 1)})
+  out[#out + 1] = changed
+  out[#out + 1] = from
+end
+return out
 `;
 
 /**
@@ -253,7 +268,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
   commands.on('error', () => undefined); // reported by the failing command; not a crash
   queueConnection.on('error', () => undefined);
   await connectWithBackoff([commands, queueConnection], options.connectWithinMs ?? 30_000);
-  commands.defineCommand('transition', { numberOfKeys: 2, lua: TRANSITION });
+  commands.defineCommand('transitions', { numberOfKeys: 0, lua: TRANSITIONS });
   commands.defineCommand('deliveryContexts', { numberOfKeys: 0, lua: CONTEXTS });
   commands.defineCommand('forgetPending', { numberOfKeys: 1, lua: FORGET_PENDING });
   commands.defineCommand('claimWebhook', { numberOfKeys: 3, lua: CLAIM_WEBHOOK });
@@ -261,23 +276,8 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
   commands.defineCommand('claimNotice', { numberOfKeys: 3, lua: CLAIM_NOTICE });
   commands.defineCommand('ackNotice', { numberOfKeys: 3, lua: ACK_NOTICE });
   const run = commands as unknown as {
-    transition(
-      deliveries: string,
-      counts: string,
-      position: string,
-      from: string,
-      patch: string,
-      attempts: number,
-      unconfirmed: number,
-      expectedAttempts: string,
-      event: string,
-      prefix: string,
-      recipientKey: string,
-      now: number,
-      webhook: '1' | '',
-      noticeDue: string,
-      notificationId: string,
-    ): Promise<[number, string]>;
+    /** See TRANSITIONS. */
+    transitions(prefix: string, counts: string, ...changes: (string | number)[]): Promise<(number | string)[]>;
     claimNotice(
       pending: string,
       list: string,
@@ -363,6 +363,12 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     };
   }
 
+  /** The status changes of one event-loop turn, in one TRANSITIONS call; each caller gets its {changed, from}. */
+  const transitionBatch = writeBatch(async (changes: readonly (string | number)[][]) => {
+    const flat = await run.transitions(prefix, key.counts, ...changes.flat());
+    return changes.map((_, index) => [flat[2 * index], flat[2 * index + 1]] as const);
+  });
+
   async function transition(
     data: JobData,
     from: readonly DeliveryStatus[],
@@ -388,9 +394,8 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
             event.at,
           )
         : '';
-    const [changed, was] = await run.transition(
+    const [changed, was] = await transitionBatch([
       key.deliveries(data.notificationId),
-      key.counts,
       data.position,
       from.join(','),
       JSON.stringify(patch),
@@ -398,13 +403,12 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
       counters.unconfirmed ?? 0,
       counters.expectedAttempts === undefined ? '' : String(counters.expectedAttempts),
       payload,
-      prefix,
       `${data.notificationId}/${data.position}`,
       event?.at ?? Date.now(),
       webhook ? '1' : '',
       notice,
       data.notificationId,
-    );
+    ]);
     return { changed: changed === 1, was: was as DeliveryStatus | '' };
   }
 

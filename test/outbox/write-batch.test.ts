@@ -27,4 +27,24 @@ describe('writeBatch', () => {
     fail = false;
     await expect(write('c')).resolves.toBe('ok');
   });
+
+  it(`an asynchronous commit (a round trip) takes one turn's items at once; a rejection fails its batch only`, async () => {
+    const commits: string[][] = [];
+    const write = writeBatch(async (items: readonly string[]) => {
+      commits.push([...items]);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (items.includes('bad')) throw new Error('Connection is closed');
+      return items.map((item) => item.toUpperCase());
+    });
+    const first = Promise.allSettled([write('a'), write('bad')]);
+    await new Promise((resolve) => setImmediate(resolve));
+    // queued while the first batch is still on its way: committed in a batch of its own
+    const second = Promise.all([write('b'), write('c')]);
+    expect((await first).map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(await second).toEqual(['B', 'C']);
+    expect(commits).toEqual([
+      ['a', 'bad'],
+      ['b', 'c'],
+    ]);
+  });
 });
