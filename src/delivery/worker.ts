@@ -17,6 +17,7 @@ import { LRUCache } from 'lru-cache';
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import { composeMessage, type MessageOptions } from '../message/compose.ts';
+import { messageBuffers } from '../message/message-buffers.ts';
 import { InvalidRequestError } from '../model/errors.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
 import type { NotificationRequest } from '../model/schema.ts';
@@ -74,6 +75,8 @@ export function createWorker(options: WorkerOptions): Worker {
   const batchSize = options.batchSize ?? 100;
   const pollMs = options.pollMs ?? 250;
   const requests = new LRUCache<string, NotificationRequest>({ max: 200 });
+  /** Memory of sent messages, written over by the next ones: a message per connection, and as many again. */
+  const buffers = messageBuffers(2 * options.concurrency);
   const waiting = new Set<string>(); // claimed, not yet on the wire
   const onTheWire = new Set<Promise<void>>();
   let running = false;
@@ -208,6 +211,7 @@ export function createWorker(options: WorkerOptions): Worker {
           ...options.message,
           date: new Date(delivery.acceptedAt),
           ...(verp ? { bounceAddress: verp.address, envelopeId: verp.token } : {}),
+          buffers,
         });
         messageId = message.messageId;
         result = await transport.send(message);

@@ -16,6 +16,7 @@ import type { CalendarPart } from '../calendar/calendar.ts';
 import { authorOf } from '../model/people.ts';
 import type { NotificationRequest } from '../model/schema.ts';
 import type { RenderedEmail } from '../render/renderer.ts';
+import type { MessageBuffers } from './message-buffers.ts';
 import { invitationMessageIdFor, messageIdFor } from './message-id.ts';
 import { base64Body, mimeMessage } from './mime.ts';
 import { type Mailbox, type SenderPolicy, senderHeaders } from './sender.ts';
@@ -30,6 +31,8 @@ export interface MessageOptions {
   readonly envelopeId?: string;
   /** The Date header: when the notification was accepted. */
   readonly date: Date;
+  /** Memory to write the message into, handed back by the transport once sent (see message-buffers.ts); default a fresh buffer. */
+  readonly buffers?: MessageBuffers;
 }
 
 /** A message ready for SMTP: envelope, Message-ID and the bytes. */
@@ -39,6 +42,8 @@ export interface OutgoingMessage {
   readonly envelope: { readonly from: string; readonly to: readonly string[]; readonly envelopeId?: string };
   readonly messageId: string;
   readonly raw: Buffer;
+  /** Called by the transport once the relay accepted the message and no byte of `raw` is read again: its memory may be written over. */
+  readonly release?: () => void;
 }
 
 /**
@@ -90,17 +95,19 @@ export async function composeMessage(request: NotificationRequest, email: Render
         {
           multipart: 'alternative',
           parts: [
-            { contentType: 'text/plain; charset=utf-8', base64: base64Body(email.text) },
-            { contentType: 'text/html; charset=utf-8', base64: base64Body(email.html) },
-            { contentType: `text/calendar; charset=utf-8; method=${email.calendar.method}`, base64: calendar },
+            { contentType: 'text/plain; charset=utf-8', body: email.text },
+            { contentType: 'text/html; charset=utf-8', body: email.html },
+            { contentType: `text/calendar; charset=utf-8; method=${email.calendar.method}`, body: calendar },
           ],
         },
         // The same calendar attached, for clients that read attachments rather than alternatives.
-        { contentType: 'application/ics; name="invite.ics"', disposition: 'attachment; filename="invite.ics"', base64: calendar },
+        { contentType: 'application/ics; name="invite.ics"', disposition: 'attachment; filename="invite.ics"', body: calendar },
       ],
     },
+    options.buffers?.take,
   );
-  return { from: headers.from.address, envelope, messageId, raw };
+  const { buffers } = options;
+  return { from: headers.from.address, envelope, messageId, raw, ...(buffers ? { release: () => buffers.recycle(raw) } : {}) };
 }
 
 const encodedCalendars = new WeakMap<CalendarPart, Buffer>();

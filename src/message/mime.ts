@@ -81,19 +81,37 @@ function mailbox({ name, address }: { name?: string; address: string }): string 
  * @example base64Body('hi').toString() // 'aGk='
  */
 export function base64Body(content: string | Buffer): Buffer {
-  const encoded = (typeof content === 'string' ? utf8(content) : content).toString('base64');
-  const lines = Math.ceil(encoded.length / LINE);
-  const body = Buffer.allocUnsafe(encoded.length + 2 * Math.max(0, lines - 1));
-  // Written whole, then each line moved to its place from the last one back, CRLF before it:
-  // one allocation, where slicing the string into lines and joining them made three copies.
-  body.write(encoded, 0, 'latin1');
-  for (let line = lines - 1; line > 0; line--) {
-    const at = line * (LINE + 2);
-    body.copyWithin(at, line * LINE, Math.min((line + 1) * LINE, encoded.length));
-    body[at - 2] = 0x0d;
-    body[at - 1] = 0x0a;
-  }
+  const encoded = base64Of(content);
+  const body = Buffer.allocUnsafe(wrappedLength(encoded));
+  writeWrapped(body, 0, encoded);
   return body;
+}
+
+/** Base64 of a text's UTF-8 bytes (or of bytes), in one line. */
+function base64Of(content: string | Buffer): string {
+  return (typeof content === 'string' ? utf8(content) : content).toString('base64');
+}
+
+/** Octets of base64 text once wrapped in lines of 76 with CRLF between them. */
+function wrappedLength(encoded: string): number {
+  return encoded.length + 2 * Math.max(0, Math.ceil(encoded.length / LINE) - 1);
+}
+
+/**
+ * Writes base64 text into `target` at `offset`, wrapped: written whole, then each line moved to
+ * its place from the last one back, CRLF before it (one write, where slicing the string into lines
+ * and joining them made three copies). Returns the offset after it.
+ */
+function writeWrapped(target: Buffer, offset: number, encoded: string): number {
+  const lines = Math.ceil(encoded.length / LINE);
+  target.write(encoded, offset, 'latin1');
+  for (let line = lines - 1; line > 0; line--) {
+    const at = offset + line * (LINE + 2);
+    target.copyWithin(at, offset + line * LINE, offset + Math.min((line + 1) * LINE, encoded.length));
+    target[at - 2] = 0x0d;
+    target[at - 1] = 0x0a;
+  }
+  return offset + wrappedLength(encoded);
 }
 
 const LINE = 76;
@@ -119,8 +137,8 @@ export interface MimeLeaf {
   /** Content-Type with its parameters, as written. */
   readonly contentType: string;
   readonly disposition?: string;
-  /** The body, already base64 (see base64Body). */
-  readonly base64: Buffer;
+  /** The body: a text, base64-encoded straight into the message, or bytes already base64 (see base64Body), copied in. */
+  readonly body: string | Buffer;
 }
 
 export interface MimeMultipart {
@@ -128,7 +146,6 @@ export interface MimeMultipart {
   readonly parts: readonly (MimeLeaf | MimeMultipart)[];
 }
 
-const CRLF = Buffer.from('\r\n');
 let boundaries = 0;
 const processTag = randomBytes(6).toString('hex');
 
@@ -142,30 +159,62 @@ function boundary(): string {
   return `=_${processTag}.${(boundaries++).toString(36)}`;
 }
 
-/** An entity's header lines and its body, the body as a list of byte chunks (no copies until the end). */
-function entity(node: MimeLeaf | MimeMultipart): { headers: string[]; body: Buffer[] } {
-  if ('base64' in node) {
+/**
+ * A message laid out before it is written: ASCII text (headers, boundaries), base64 text to wrap,
+ * and bodies already encoded. Its length is known before any byte is written, so the message
+ * goes into one buffer with no copy in between.
+ */
+type Piece = { readonly ascii: string } | { readonly base64: string } | { readonly bytes: Buffer };
+
+/** An entity's header lines, and its body as pieces. */
+function entity(node: MimeLeaf | MimeMultipart, body: Piece[]): string[] {
+  if ('body' in node) {
     const headers = [`Content-Type: ${node.contentType}`, 'Content-Transfer-Encoding: base64'];
     if (node.disposition) headers.push(`Content-Disposition: ${node.disposition}`);
-    return { headers, body: [node.base64] };
+    body.push(typeof node.body === 'string' ? { base64: base64Of(node.body) } : { bytes: node.body });
+    return headers;
   }
   const mark = boundary();
-  const body: Buffer[] = [];
   for (const part of node.parts) {
-    const child = entity(part);
-    body.push(Buffer.from(`--${mark}\r\n${child.headers.join('\r\n')}\r\n\r\n`), ...child.body, CRLF);
+    const at = body.length;
+    body.push({ ascii: '' }); // this part's delimiter and headers, known once the part is laid out
+    const headers = entity(part, body);
+    body[at] = { ascii: `--${mark}\r\n${headers.join('\r\n')}\r\n\r\n` };
+    body.push({ ascii: '\r\n' });
   }
-  body.push(Buffer.from(`--${mark}--`));
-  return { headers: [`Content-Type: multipart/${node.multipart}; boundary="${mark}"`], body };
+  body.push({ ascii: `--${mark}--` });
+  return [`Content-Type: multipart/${node.multipart}; boundary="${mark}"`];
 }
+
+/** Where a composed message's bytes go: a fresh buffer, or one used again (see message-buffers.ts). */
+export type MessageMemory = (size: number) => Buffer;
 
 /**
  * A whole message: header fields in order, then MIME-Version and the body's
- * Content-Type, then the body. Lines end with CRLF.
+ * Content-Type, then the body. Lines end with CRLF. Written into one buffer of
+ * the exact size, taken from `memory`.
  */
-export function mimeMessage(fields: readonly (readonly [string, HeaderValue | null | undefined])[], body: MimeLeaf | MimeMultipart): Buffer {
-  const top = entity(body);
+export function mimeMessage(
+  fields: readonly (readonly [string, HeaderValue | null | undefined])[],
+  body: MimeLeaf | MimeMultipart,
+  memory: MessageMemory = Buffer.allocUnsafe,
+): Buffer {
+  const pieces: Piece[] = [];
+  const top = entity(body, pieces);
   const lines = fields.filter(([, value]) => value !== null && value !== undefined && value !== '').map(([key, value]) => headerField(key, value!));
-  lines.push('MIME-Version: 1.0', ...top.headers);
-  return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), ...top.body, CRLF]);
+  lines.push('MIME-Version: 1.0', ...top);
+  pieces.unshift({ ascii: `${lines.join('\r\n')}\r\n\r\n` });
+  pieces.push({ ascii: '\r\n' });
+  let size = 0;
+  for (const piece of pieces) size += 'ascii' in piece ? Buffer.byteLength(piece.ascii) : 'base64' in piece ? wrappedLength(piece.base64) : piece.bytes.length;
+  const raw = memory(size);
+  let offset = 0;
+  for (const piece of pieces) {
+    if ('ascii' in piece) offset += raw.write(piece.ascii, offset);
+    else if ('base64' in piece) offset = writeWrapped(raw, offset, piece.base64);
+    else offset += piece.bytes.copy(raw, offset);
+  }
+  // Every byte written: the memory may be used again (or uninitialized), and none of it may reach the wire.
+  if (offset !== size) throw new Error(`message layout wrote ${offset} of ${size} octets`);
+  return raw;
 }

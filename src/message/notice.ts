@@ -14,7 +14,7 @@ import type { NotificationRequest } from '../model/schema.ts';
 import type { RenderedNotice } from '../render/failure-notice.ts';
 import type { OutgoingMessage } from './compose.ts';
 import { invitationMessageIdFor, noticeMessageIdFor } from './message-id.ts';
-import { base64Body, mimeMessage } from './mime.ts';
+import { mimeMessage } from './mime.ts';
 import type { Mailbox } from './sender.ts';
 
 export interface NoticeMessageOptions {
@@ -58,8 +58,8 @@ export function composeFailureNotice(
     {
       multipart: 'alternative',
       parts: [
-        { contentType: 'text/plain; charset=utf-8', base64: base64Body(notice.text) },
-        { contentType: 'text/html; charset=utf-8', base64: base64Body(notice.html) },
+        { contentType: 'text/plain; charset=utf-8', body: notice.text },
+        { contentType: 'text/html; charset=utf-8', body: notice.html },
       ],
     },
   );

@@ -42,7 +42,7 @@ export interface SmtpTransportOptions {
 }
 
 export interface MailTransport {
-  /** Sends one message; never throws for a delivery problem, it is in the result. */
+  /** Sends one message; never throws for a delivery problem, it is in the result. Calls `message.release` once the relay accepted it. */
   send(message: OutgoingMessage): Promise<SendResult>;
   /** Connects and says hello, to tell whether the relay is reachable. */
   verify(): Promise<true>;
@@ -149,6 +149,9 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
         );
         // A rejected RCPT does not fail the send when another recipient was accepted; read it.
         if (info.rejected?.length) return classifyFailure(info.rejectedErrors?.[0] ?? { code: 'EENVELOPE', message: 'recipient rejected' });
+        // The relay answered the end of DATA: every byte was written, and none is read again. After
+        // a failure the connection may still hold some, so the memory is left to the collector.
+        message.release?.();
         return acceptedBy(info.response);
       } catch (error) {
         return classifyFailure(error, { handedOver: handOver.done });

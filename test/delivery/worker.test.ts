@@ -1,3 +1,4 @@
+import { type AddressObject, simpleParser } from 'mailparser';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { seedFanOut } from '../../examples/fan-out.ts';
 import { example } from '../helpers/examples.ts';
@@ -30,6 +31,27 @@ describe('the delivery worker', () => {
     expect(status.recipients[0]!.lastReply).toMatchObject({ code: 'EINVALID', message: expect.stringContaining('event.conference.joinUrl') });
     expect(status.recipients[0]!.attempts).toBe(1);
     expect(sink.received).toHaveLength(0);
+  });
+
+  it('writes messages over the memory of those already sent, and every recipient gets their own, whole', async () => {
+    await service.app.inject({
+      method: 'POST',
+      url: '/v1/notifications',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(seedFanOut(120)),
+    });
+    await waitFor(() => sink.received.length === 120, 20_000, '120 messages');
+    for (const received of sink.received) {
+      const parsed = await simpleParser(received.raw);
+      const [recipient] = received.to;
+      const name = /^(participant\d+)@/.exec(recipient!)![1]!;
+      expect((parsed.to as AddressObject).value[0]!.address).toBe(recipient);
+      // their own answer links, in both parts, and both calendars whole
+      expect(parsed.text).toContain(`/${name}?answer=accept`);
+      expect(parsed.html).toContain(`/${name}?answer`);
+      const calendars = parsed.attachments.filter((a) => a.contentType === 'text/calendar' || a.contentType === 'application/ics');
+      expect(calendars.map((c) => c.content.toString().trimEnd().endsWith('END:VCALENDAR'))).toEqual([true, true]);
+    }
   });
 });
 

@@ -91,3 +91,23 @@ describe('failures keep the server’s reply and say whether to retry', () => {
     expect(outcome.reply.message).toMatch(/ECONNREFUSED/);
   });
 });
+
+describe("a message's memory is handed back only once the relay has all of it", () => {
+  it('after the reply to the end of DATA, once; never after a refusal', async () => {
+    sink.rcptPolicy = (address) => (address === 'anna.schmidt@partner.example' ? { code: 451, message: '4.7.1 Try again later' } : undefined);
+    sink.dataDelayMs = 50; // the relay takes its time over the message: a release before its reply comes too early
+    const messages = await messagesOf(example('trueconf-weekly'));
+    const released: { to: string; receivedThen: boolean }[] = [];
+    const outcomes = await Promise.all(
+      messages.map((message) => {
+        const to = message.envelope.to[0]!;
+        const release = () => released.push({ to, receivedThen: sink.messageTo(to) !== undefined });
+        return transport.send({ ...message, release });
+      }),
+    );
+    sink.dataDelayMs = 0;
+    expect(outcomes.map((o) => o.verdict)).toEqual(['accepted', 'transient', 'accepted']);
+    expect(released.map((r) => r.to).sort()).toEqual(['d.orlov@mydomain.ru', 'i.volkova@mydomain.ru']);
+    expect(released.every((r) => r.receivedThen)).toBe(true);
+  });
+});
