@@ -7,7 +7,7 @@
  * Each recipient's status lives in a Redis hash every instance reads.
  */
 import { randomUUID } from 'node:crypto';
-import { type Job, Queue, Worker } from 'bullmq';
+import { Job, Queue, Worker } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import {
@@ -343,6 +343,9 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
   const makingJobs = new Set<Promise<void>>();
   /** Settled jobs being moved out of the active list (see finishJob); close() waits for them. */
   const finishing = new Set<Promise<void>>();
+  /** Jobs the finishing moves took, for the next claim (see finishJob). */
+  const fetched: { job: Job<JobData>; token: string }[] = [];
+  let closing = false;
 
   async function readStatus(id: string): Promise<NotificationStatus | null> {
     const [metaJson, deliveries] = await Promise.all([commands.hget(key.meta(id), 'meta'), commands.hgetall(key.deliveries(id))]);
@@ -552,14 +555,18 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
 
   /**
    * Moves a settled delivery's job out of the active list (completed, or delayed until its retry),
-   * without holding up the worker; its lock is renewed until the move is done. When the move fails
+   * without holding up the worker; its lock is renewed until the move is done. A completed job's
+   * move takes the next due job in the same script (BullMQ's fetchNext, under the same token and
+   * the same rate limit), kept for the next claim: one script a delivery less. When the move fails
    * (Redis away, the lock gone), the lock runs out, the stalled check hands the job on and its next
    * claim completes it (the record is final) or delays it until the record's retry time.
    */
   function finishJob(deliveryId: string, entry: { job: Job<JobData>; token: string }, move: { completeAs: DeliveryStatus } | { delayUntil: number }): void {
     const { job, token } = entry;
-    const moving = ('delayUntil' in move ? job.moveToDelayed(move.delayUntil, token) : job.moveToCompleted(move.completeAs, token, false)).then(
-      () => undefined,
+    const moving = ('delayUntil' in move ? job.moveToDelayed(move.delayUntil, token) : job.moveToCompleted(move.completeAs, token, !closing)).then(
+      (next) => {
+        if (Array.isArray(next) && next[0]) keepFetched(Job.fromJSON(worker, next[0], next[1]) as Job<JobData>, token);
+      },
       () => undefined,
     );
     finishing.add(moving);
@@ -567,6 +574,13 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
       finishing.delete(moving);
       if (held.get(deliveryId) === entry) held.delete(deliveryId);
     });
+  }
+
+  /** A job taken by a finishing move: held (its lock renewed) until a claim takes it, or close gives it back. */
+  function keepFetched(job: Job<JobData>, token: string): void {
+    job.token = token;
+    held.set(job.id!, { job, token, attempt: 0 });
+    fetched.push({ job, token });
   }
 
   return {
@@ -642,7 +656,11 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
         // calls made in one turn): Redis runs them one by one, as atomically as ever, but the round
         // costs one round trip and one fsync of the append-only file instead of one per job.
         for (let round = Math.min(CLAIM_ROUND, max); claimed.length < max; round = Math.min(CLAIM_ROUND, max - claimed.length)) {
-          const jobs = (await Promise.all(Array.from({ length: round }, () => takeJob(taken)))).filter((job) => job !== undefined);
+          // First the jobs finishing moves took (see finishJob), then as many more as the round holds.
+          const ready = fetched.splice(0, round);
+          for (const { job } of ready) taken.push(job.id!);
+          const more = await Promise.all(Array.from({ length: round - ready.length }, () => takeJob(taken)));
+          const jobs = [...ready, ...more.filter((job) => job !== undefined)];
           const contexts = jobs.length ? await run.deliveryContexts(prefix, ...jobs.flatMap(({ job }) => [job.data.notificationId, job.data.position])) : [];
           for (const [i, { job, token }] of jobs.entries()) {
             const delivery = await deliveryOfJob(job, token, contexts[i]!, now);
@@ -771,8 +789,11 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     },
 
     async close() {
-      clearInterval(renew);
+      closing = true; // finishing moves take no more jobs
       await Promise.all([...makingJobs, ...finishing]);
+      clearInterval(renew);
+      // Jobs taken for a claim that will not come go back to the queue now, not when their lock runs out.
+      await Promise.all(fetched.splice(0).map(({ job }) => giveBack(job.id!).catch(() => undefined)));
       await worker.close(true).catch(() => undefined);
       await queue.close().catch(() => undefined);
       for (const connection of [commands, queueConnection, workerConnection]) connection.disconnect();

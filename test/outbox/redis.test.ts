@@ -69,4 +69,29 @@ describe('BullMQ on Redis: the jobs behind the records', () => {
     await early.release(claimed.map((c) => c.deliveryId));
     await early.close();
   });
+
+  it('a finished job brings the next one for the next claim; a close gives back what no claim took', async () => {
+    const jobPrefix = `${prefix}-next`;
+    const next = await openRedisOutbox({ url: redis.url, prefix: jobPrefix, lockMs: 60_000 });
+    const n = notificationOf(example('trueconf-weekly'));
+    await next.accept(n);
+    const [first] = await next.claim(1, Date.now());
+    await attempt(next, first!, outcomes.sent('<a@b>'));
+    const q = queueOf(jobPrefix);
+    // the finishing move took the next job: it is this instance's, under the lock
+    await vi.waitFor(async () => expect(await q.getJobCounts('active', 'wait', 'completed')).toEqual({ active: 1, wait: 1, completed: 0 }));
+    await next.close();
+    // back in the queue at once, not in a minute when the lock would have run out
+    expect(await q.getJobCounts('active', 'wait')).toEqual({ active: 0, wait: 2 });
+    const reopened = await openRedisOutbox({ url: redis.url, prefix: jobPrefix, lockMs: 60_000 });
+    const rest = await reopened.claim(10, Date.now());
+    expect(rest.map((d) => d.recipient).sort()).toEqual(
+      n.recipients
+        .map((r) => r.email)
+        .filter((e) => e !== first!.recipient)
+        .sort(),
+    );
+    await reopened.release(rest.map((d) => d.deliveryId));
+    await reopened.close();
+  });
 });
