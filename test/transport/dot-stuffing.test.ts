@@ -1,7 +1,8 @@
 /**
- * nodemailer's DATA stream carries a local fast path (patches/nodemailer+10.6.0.patch,
- * applied by `postinstall`): it finds line ends with indexOf instead of looking
- * at every byte in JavaScript. These tests hold it to what the stream must do
+ * nodemailer's DATA stream carries two local fast paths (patches/nodemailer+10.6.0.patch,
+ * applied by `postinstall`): a chunk that needs nothing inserted is found by one
+ * regular expression and sent as it is; in any other, line ends are found with
+ * indexOf instead of looking at every byte in JavaScript. These tests hold it to what the stream must do
  * (RFC 5321 §4.5.2 and §2.3.8): every line end sent as CRLF, a bare CR or LF
  * made CRLF, a dot at the start of a line doubled, the data ended with
  * CRLF.CRLF, however the message is cut into chunks.
