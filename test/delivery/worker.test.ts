@@ -17,6 +17,17 @@ afterEach(async () => {
   await sink.stop();
 });
 
+/** Posts the seed invitation with `count` recipients and waits until the sink has every message. */
+async function fanOutDelivered(count: number): Promise<void> {
+  await service.app.inject({
+    method: 'POST',
+    url: '/v1/notifications',
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify(seedFanOut(count)),
+  });
+  await waitFor(() => sink.received.length === count, 20_000, `${count} messages`);
+}
+
 describe('the delivery worker', () => {
   it('fails, permanently and at once, a stored request the contract no longer accepts', async () => {
     const broken = notificationOf(example('skype-invitation'));
@@ -34,13 +45,7 @@ describe('the delivery worker', () => {
   });
 
   it('writes messages over the memory of those already sent, and every recipient gets their own, whole', async () => {
-    await service.app.inject({
-      method: 'POST',
-      url: '/v1/notifications',
-      headers: { 'content-type': 'application/json' },
-      payload: JSON.stringify(seedFanOut(120)),
-    });
-    await waitFor(() => sink.received.length === 120, 20_000, '120 messages');
+    await fanOutDelivered(120);
     for (const received of sink.received) {
       const parsed = await simpleParser(received.raw);
       const [recipient] = received.to;
@@ -60,13 +65,7 @@ describe('SEND_RATE_LIMIT on a single instance (SQLite outbox)', () => {
     await service.dispose();
     service = await startTestService({ SMTP_URL: sink.url, SEND_RATE_LIMIT: '20' });
     const started = Date.now();
-    await service.app.inject({
-      method: 'POST',
-      url: '/v1/notifications',
-      headers: { 'content-type': 'application/json' },
-      payload: JSON.stringify(seedFanOut(60)),
-    });
-    await waitFor(() => sink.received.length === 60, 20_000, '60 messages');
+    await fanOutDelivered(60);
     // 60 messages at 20 per second: the last starts two full seconds after the first
     expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
   });
