@@ -8,10 +8,11 @@
  * through a minimal pipelined raw SMTP client to the same sink, as the
  * physical reference (five times between the service's runs; medians
  * compared). Then the fan-out with and without status webhooks,
- * five runs each, interleaved; then through BullMQ on Redis with one and two
- * instances (one instance three times, by the median). Last, each target beside its figure: the fan-out at ≥ 35% of the
- * raw client's rate, peak RSS ≤ 200 MB, start→ready ≤ 300 ms, webhooks within
- * 10%, Redis with one instance at ≥ 70% of the SQLite rate.
+ * five runs each, interleaved; then through BullMQ on Redis with one instance
+ * (three times, compared by the median) and with two. Last, each target
+ * beside its figure: the fan-out at ≥ 35% of the raw client's rate, peak RSS
+ * ≤ 200 MB, start→ready ≤ 300 ms, webhooks within 10%, Redis with one
+ * instance at ≥ 70% of the SQLite rate.
  *
  * Environment: SMTP_POOL_SIZE (default 10), QUEUE_URL (a Redis to use; else a
  * redis-server is started here), BENCH_SKIP_REDIS=1 (SQLite run only),

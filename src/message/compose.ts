@@ -95,13 +95,13 @@ export async function composeMessage(request: NotificationRequest, email: Render
         {
           multipart: 'alternative',
           parts: [
-            { contentType: 'text/plain; charset=utf-8', body: email.text },
-            { contentType: 'text/html; charset=utf-8', body: email.html },
-            { contentType: `text/calendar; charset=utf-8; method=${email.calendar.method}`, body: calendar },
+            { contentType: 'text/plain; charset=utf-8', text: email.text },
+            { contentType: 'text/html; charset=utf-8', text: email.html },
+            { contentType: `text/calendar; charset=utf-8; method=${email.calendar.method}`, base64: calendar },
           ],
         },
         // The same calendar attached, for clients that read attachments rather than alternatives.
-        { contentType: 'application/ics; name="invite.ics"', disposition: 'attachment; filename="invite.ics"', body: calendar },
+        { contentType: 'application/ics; name="invite.ics"', disposition: 'attachment; filename="invite.ics"', base64: calendar },
       ],
     },
     options.buffers?.take,

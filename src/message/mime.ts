@@ -133,13 +133,15 @@ function utf8(content: string): Buffer {
   return utf8Scratch.subarray(0, written);
 }
 
-export interface MimeLeaf {
+/**
+ * A part with a body: `text` (UTF-8, base64-encoded straight into the message) or `base64`,
+ * bytes already encoded and wrapped (see base64Body), copied in as they are.
+ */
+export type MimeLeaf = {
   /** Content-Type with its parameters, as written. */
   readonly contentType: string;
   readonly disposition?: string;
-  /** The body: a text, base64-encoded straight into the message, or bytes already base64 (see base64Body), copied in. */
-  readonly body: string | Buffer;
-}
+} & ({ readonly text: string } | { readonly base64: Buffer });
 
 export interface MimeMultipart {
   readonly multipart: 'mixed' | 'alternative';
@@ -168,10 +170,10 @@ type Piece = { readonly ascii: string } | { readonly base64: string } | { readon
 
 /** An entity's header lines, and its body as pieces. */
 function entity(node: MimeLeaf | MimeMultipart, body: Piece[]): string[] {
-  if ('body' in node) {
+  if (!('multipart' in node)) {
     const headers = [`Content-Type: ${node.contentType}`, 'Content-Transfer-Encoding: base64'];
     if (node.disposition) headers.push(`Content-Disposition: ${node.disposition}`);
-    body.push(typeof node.body === 'string' ? { base64: base64Of(node.body) } : { bytes: node.body });
+    body.push('text' in node ? { base64: base64Of(node.text) } : { bytes: node.base64 });
     return headers;
   }
   const mark = boundary();

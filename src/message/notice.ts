@@ -58,8 +58,8 @@ export function composeFailureNotice(
     {
       multipart: 'alternative',
       parts: [
-        { contentType: 'text/plain; charset=utf-8', body: notice.text },
-        { contentType: 'text/html; charset=utf-8', body: notice.html },
+        { contentType: 'text/plain; charset=utf-8', text: notice.text },
+        { contentType: 'text/html; charset=utf-8', text: notice.html },
       ],
     },
   );

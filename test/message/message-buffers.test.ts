@@ -12,8 +12,8 @@ const message = (text: string, memory?: (size: number) => Buffer) =>
     {
       multipart: 'alternative',
       parts: [
-        { contentType: 'text/plain; charset=utf-8', body: text },
-        { contentType: 'text/html; charset=utf-8', body: `<p>${text}</p>` },
+        { contentType: 'text/plain; charset=utf-8', text },
+        { contentType: 'text/html; charset=utf-8', text: `<p>${text}</p>` },
       ],
     },
     memory,
