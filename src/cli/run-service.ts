@@ -3,9 +3,11 @@
  * "Configuration"); every default is embedded, so nothing needs setting.
  * SIGTERM or SIGINT stops it cleanly. Started by start.ts (npm start).
  */
+import { channel } from 'node:diagnostics_channel';
 import { loadConfig } from '../config/config.ts';
 import { createService } from '../service.ts';
 import { runMain } from './common.ts';
+import { LISTENING_CHANNEL } from './listening.js';
 
 async function main(): Promise<number> {
   const config = loadConfig();
@@ -15,6 +17,7 @@ async function main(): Promise<number> {
     { address, smtp: config.smtp.url.replace(/\/\/[^@/]*@/, '//***@'), dataDir: config.dataDir, auth: Boolean(config.http.apiToken) },
     `invite-mailer listening on ${address}`,
   );
+  channel(LISTENING_CHANNEL).publish({ address });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       service.logger.info({ signal }, 'stopping');

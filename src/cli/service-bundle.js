@@ -4,8 +4,8 @@
  * dependencies, kept in `node_modules/.cache/invite-mailer/service/` and made
  * again when any file it was made of changes. Why: a start that resolves,
  * reads, strips and links some 600 modules one by one spent about 150 ms
- * more before listening than one that loads a few bundled files (README,
- * "Performance"). The bundle is a cache, never a second source: a change to
+ * more before listening than one that loads one bundled file (README,
+ * "Performance"); run-bundle.js runs it. The bundle is a cache, never a second source: a change to
  * src/, a dependency or a patch rebuilds it on the next start (about a
  * second here), and where it cannot be built the service runs from its sources.
  *
@@ -17,7 +17,6 @@
  * builds the bundle, so the first `npm start` after `npm ci` is a fast one.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -29,8 +28,8 @@ const ENTRY = join(ROOT, 'src/cli/run-service.ts');
 const RECORD = 'bundle.json';
 /**
  * Builds not started from for this long are removed when another is made (a
- * start marks the build it uses; a service loads all of its build within its
- * first second).
+ * start marks the build it uses; a service reads its bundle as it starts,
+ * and writes the code cache beside it once listening).
  */
 const KEEP_UNUSED_BUILDS_MS = 10 * 60 * 1000;
 
@@ -42,11 +41,11 @@ const KEEP_UNUSED_BUILDS_MS = 10 * 60 * 1000;
 const EXTERNAL = ['mjml'];
 
 /**
- * The bundle's entry module, built first if it is missing or older than any
- * file it was made of; null if it cannot be built here (then run from the
- * sources: src/cli/run-service.ts).
+ * The bundle's file, built first if it is missing or older than any file it
+ * was made of; null if it cannot be built here (then run from the sources:
+ * src/cli/run-service.ts).
  *
- * @example const entry = await serviceBundle(); await import(entry ?? './run-service.ts');
+ * @example const bundle = await serviceBundle(); if (bundle) runBundle(bundle); else await import('./run-service.ts');
  * @param {{ cacheDir?: string, onBuild?: (milliseconds: number) => void }} [options] cacheDir: where bundles and their record are kept (tests)
  * @returns {Promise<string | null>}
  */
@@ -116,39 +115,60 @@ async function buildBundle(cacheDir) {
   const { build } = await import('esbuild');
   mkdirSync(cacheDir, { recursive: true });
   const outdir = mkdtempSync(join(cacheDir, `${Date.now()}-`));
+  const entry = join(outdir, 'service.js');
   const result = await build({
     absWorkingDir: ROOT,
     entryPoints: [ENTRY],
-    outdir,
+    outfile: entry,
     bundle: true,
-    splitting: true, // the modules the service imports only when configured (Redis outbox, bounce listener) stay in chunks of their own
     platform: 'node',
-    format: 'esm',
-    // .mjs: below node_modules Node finds no package.json saying "module" and would read the whole bundle to guess.
-    outExtension: { '.js': '.mjs' },
+    // CommonJS, as one function expression of Node's module wrapper, for run-bundle.js to compile
+    // with V8's code cache. One file: the modules the service imports only when configured (Redis
+    // outbox, bounce listener) are in it, but esbuild runs a module reached by import() only when
+    // imported, and V8 compiles a function only when it first runs.
+    format: 'cjs',
+    banner: { js: '(function (exports, require, module, __filename, __dirname) {' },
+    footer: { js: '})' },
     target: 'node22',
     external: EXTERNAL,
     metafile: true,
     logLevel: 'silent',
-    // Bundled CommonJS dependencies call require() for Node's own modules.
-    banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);" },
-    plugins: [keepModuleLocations, builtinsAsObjects],
+    plugins: [keepModuleLocations],
   });
+  asciiOnly(entry);
   const inputs = /** @type {Record<string, [number, number]>} */ ({});
   // (Read after the build, as make does: a file saved during the build's second is bundled again only at its next change.)
   // Every file bundled (ours and the dependencies', patched ones included) and the build's own options here.
   for (const input of [...Object.keys(result.metafile.inputs), 'src/cli/service-bundle.js']) {
-    if (input.startsWith('builtin:')) continue; // Node's own, made by builtinsAsObjects
     const path = join(ROOT, input);
     const stat = statSync(path);
     inputs[path] = [stat.mtimeMs, stat.size];
   }
-  const entry = join(outdir, 'run-service.mjs');
   const temporary = `${outdir}.tmp`;
   writeFileSync(temporary, JSON.stringify({ entry, inputs }));
   renameSync(temporary, join(cacheDir, RECORD));
   removeUnusedBuilds(cacheDir, outdir);
   return entry;
+}
+
+/**
+ * Leaves the bundle in ASCII, which run-bundle.js reads as latin1: one byte
+ * a character, outside the JavaScript heap (as UTF-8 with a single Cyrillic
+ * letter in it, V8 would hold two bytes a character on its heap: 13 MB).
+ * esbuild escapes what it writes of strings but keeps comments, and some
+ * regular expressions, as they were written; each other UTF-16 unit becomes
+ * its `\uXXXX` escape, which is the same character in a string, a template
+ * literal, a regular expression and an identifier, and text in a comment.
+ *
+ * @param {string} file
+ */
+function asciiOnly(file) {
+  const text = readFileSync(file, 'utf8');
+  if (!/[^\0-\x7f]/.test(text)) return;
+  writeFileSync(
+    file,
+    text.replace(/[^\0-\x7f]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  );
 }
 
 /**
@@ -178,29 +198,6 @@ const keepModuleLocations = {
       }
       return { contents, loader: args.path.endsWith('.ts') ? 'ts' : 'js' };
     });
-  },
-};
-
-/** Node's own modules, as their import specifiers (`fs`, `node:fs`, `node:sqlite`). */
-const BUILTINS = new Set(builtinModules.flatMap((name) => (name.startsWith('node:') ? [name] : [name, `node:${name}`])));
-
-/**
- * Node's own modules as their plain objects (process.getBuiltinModule), not
- * as ES modules: the ES module of a built-in reads every export when it is
- * first imported, and node:http's include the getters that load Node's
- * undici for its WebSocket (~35 ms of the start here; nodejs/node#59686).
- * esbuild reads an export of such an object when the code uses it.
- *
- * @type {import('esbuild').Plugin}
- */
-const builtinsAsObjects = {
-  name: 'builtins-as-objects',
-  setup(bundler) {
-    bundler.onResolve({ filter: /^[a-z_:/0-9]+$/ }, (args) => (BUILTINS.has(args.path) ? { path: args.path, namespace: 'builtin' } : undefined));
-    bundler.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
-      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
-      loader: 'js',
-    }));
   },
 };
 

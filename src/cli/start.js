@@ -1,21 +1,25 @@
 // @ts-check
 /**
- * npm start. Turns on Node's compile cache, then runs the service from its
- * bundle (service-bundle.js: made again on the first start after a change)
- * or, where that cannot be built, from its sources (run-service.ts).
+ * npm start. Runs the service from its bundle (service-bundle.js: made again
+ * on the first start after a change) with V8's code cache of the way to
+ * listening (run-bundle.js), or, where the bundle cannot be built, from its
+ * sources (run-service.ts).
  *
- * The compile cache keeps V8's compiled code of every module in
+ * Node's compile cache keeps V8's compiled code of these two files and, when
+ * the service runs from its sources, of every module, in
  * `node_modules/.cache/invite-mailer/v8/`, keyed by each file's content; it
  * is turned on before anything else loads, as modules compile when imported.
  * Where these folders cannot be written, the service starts all the same.
  * Plain JavaScript for the reason service-bundle.js gives.
  */
 import { enableCompileCache } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { runBundle } from './run-bundle.js';
 import { serviceBundle } from './service-bundle.js';
 
 enableCompileCache(fileURLToPath(new URL('../../node_modules/.cache/invite-mailer/v8/', import.meta.url)));
 const bundle = await serviceBundle({
   onBuild: (ms) => process.stderr.write(`invite-mailer: bundled the service in ${Math.round(ms)} ms (src/ or node_modules changed since the last start)\n`),
 });
-await import(bundle ? pathToFileURL(bundle).href : './run-service.ts');
+if (bundle) runBundle(bundle);
+else await import('./run-service.ts');

@@ -2,15 +2,18 @@
  * npm start runs the service from a bundle kept in a cache
  * (src/cli/service-bundle.js): built once, made again when any file it was
  * made of changes, and as good as the sources (templates, locales and Swagger
- * UI's assets found where they were). Where it cannot be built, the sources run.
+ * UI's assets found where they were). Where it cannot be built, the sources
+ * run. src/cli/run-bundle.js runs it with V8's code cache, made once the
+ * service listens.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeCacheOf } from '../../src/cli/run-bundle.js';
 import { serviceBundle } from '../../src/cli/service-bundle.js';
 import { type ChildService, spawnService, untilListening } from '../helpers/child-service.ts';
 import { waitFor } from '../helpers/service.ts';
@@ -23,6 +26,15 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
 
+/** The bundle run as npm start runs it (run-bundle.js), its cache folder the test's own. */
+const runBundle = (bundle: string, env: Record<string, string>) =>
+  untilListening(spawnService(process.execPath, [join(ROOT, 'src/cli/run-bundle.js'), bundle], env));
+
+const stop = async (child: ChildService | undefined) => {
+  child?.process.kill('SIGTERM');
+  await child?.exited;
+};
+
 const inputsOf = (dir: string) => Object.keys((JSON.parse(readFileSync(join(dir, 'bundle.json'), 'utf8')) as { inputs: object }).inputs);
 
 describe('the service bundle', () => {
@@ -30,7 +42,7 @@ describe('the service bundle', () => {
     const builds: number[] = [];
     const onBuild = (ms: number) => builds.push(ms);
     const first = await serviceBundle({ cacheDir, onBuild });
-    expect(first).toMatch(/run-service\.mjs$/);
+    expect(first).toMatch(/service\.js$/);
     expect(builds).toHaveLength(1);
     expect(await serviceBundle({ cacheDir, onBuild })).toBe(first);
     expect(builds).toHaveLength(1);
@@ -60,7 +72,7 @@ describe('the service bundle', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'bundle-service-'));
     let child: ChildService | undefined;
     try {
-      child = await untilListening(spawnService(process.execPath, [entry], { DATA_DIR: dataDir, SMTP_URL: sink.url }));
+      child = await runBundle(entry, { DATA_DIR: dataDir, SMTP_URL: sink.url });
       for (const asset of ['/docs/static/swagger-ui.css', '/docs/static/swagger-ui-bundle.js', '/docs/static/logo.svg']) {
         expect((await fetch(`${child.url}${asset}`)).status, asset).toBe(200);
       }
@@ -75,9 +87,42 @@ describe('the service bundle', () => {
       expect(mail.html).toContain(title);
       expect(mail.attachments.some((part) => part.contentType.startsWith('text/calendar'))).toBe(true);
     } finally {
-      child?.process.kill('SIGTERM');
-      await child?.exited;
+      await stop(child);
       await sink.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('is run with a V8 code cache made once it listens, kept while V8 takes it, made again when V8 refuses it', async () => {
+    const entry = (await serviceBundle({ cacheDir }))!;
+    const cache = codeCacheOf(entry);
+    rmSync(cache, { force: true });
+    const dataDir = mkdtempSync(join(tmpdir(), 'bundle-cache-'));
+    // Said with the address the service published once listening: by then every function of the way there has been compiled.
+    const written = (child: ChildService) =>
+      waitFor(() => child.output().includes(`code cache written to ${cache} once listening on ${child.url}`) || undefined, 10_000, 'the code cache');
+    let child: ChildService | undefined;
+    try {
+      child = await runBundle(entry, { DATA_DIR: dataDir });
+      await written(child);
+      const made = statSync(cache);
+      // More than the top-level code Node's compile cache keeps (about 1 MB of this bundle).
+      expect(made.size).toBeGreaterThan(1_500_000);
+      await stop(child);
+
+      child = await runBundle(entry, { DATA_DIR: dataDir });
+      expect((await fetch(`${child.url}/healthz`)).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(child.output()).not.toContain('code cache written');
+      expect(statSync(cache).mtimeMs).toBe(made.mtimeMs);
+      await stop(child);
+
+      writeFileSync(cache, 'not a code cache');
+      child = await runBundle(entry, { DATA_DIR: dataDir });
+      await written(child);
+      expect(statSync(cache).size).toBeGreaterThan(1_500_000);
+    } finally {
+      await stop(child);
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 60_000);
@@ -91,6 +136,17 @@ describe('the service bundle', () => {
       execFileSync('mount', ['-o', 'remount,ro', disk]);
       expect(await serviceBundle({ cacheDir: disk, onBuild: (ms) => builds.push(ms) })).toBe(built);
       expect(builds).toHaveLength(1);
+      // The service starts from it; its code cache cannot be written there, and is left out.
+      const dataDir = mkdtempSync(join(tmpdir(), 'bundle-ro-data-'));
+      const child = await runBundle(built!, { DATA_DIR: dataDir });
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect((await fetch(`${child.url}/healthz`)).status).toBe(200);
+        expect(existsSync(codeCacheOf(built!))).toBe(false);
+      } finally {
+        await stop(child);
+        rmSync(dataDir, { recursive: true, force: true });
+      }
     } finally {
       execFileSync('umount', ['-l', disk]);
       rmSync(disk, { recursive: true, force: true });
