@@ -39,14 +39,13 @@ export async function templateCacheFile(cacheDir: string, root: string, compileO
   return join(cacheDir, `templates-${hash.digest('hex').slice(0, 32)}.json`);
 }
 
+/** In code-unit order (sort()): localeCompare's first call loads ICU's collator, ~9 ms of every start. */
 async function filesBelow(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...(await filesBelow(path)));
-    else if (/\.(mjml|hbs)$/.test(entry.name)) found.push(path);
-  }
-  return found;
+  const below = await readdir(dir, { recursive: true, withFileTypes: true });
+  return below
+    .filter((entry) => entry.isFile() && /\.(mjml|hbs)$/.test(entry.name))
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
 }
 
 /** The stored compile, or null when there is none or it cannot be read (then the caller compiles). */
