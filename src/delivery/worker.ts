@@ -78,7 +78,15 @@ export function createWorker(options: WorkerOptions): Worker {
   /** Memory of sent messages, written over by the next ones: a message per connection, and as many again. */
   const buffers = messageBuffers(2 * options.concurrency);
   const waiting = new Set<string>(); // claimed, not yet on the wire
+  /** Each delivery from its start until its outcome is recorded. */
   const onTheWire = new Set<Promise<void>>();
+  /**
+   * Connections in use: a delivery gives its connection to the next one as soon as its outcome is
+   * known, so that recording the outcome and marking the next message `sending` share a write
+   * (write-batch.ts). The next message leaves only once that write is stored: at any moment no
+   * more messages than connections are on the relay's side and not yet recorded (the crash promise).
+   */
+  let connectionsInUse = 0;
   let running = false;
   let loopDone: Promise<void> = Promise.resolve();
   let wake: (() => void) | null = null;
@@ -187,7 +195,7 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   }
 
-  async function deliver(job: PreparedJob): Promise<void> {
+  async function deliver(job: PreparedJob, freeConnection: () => void): Promise<void> {
     const { delivery } = job;
     try {
       await outbox.begin(delivery.deliveryId, Date.now()); // `sending`: on the wire from here
@@ -222,7 +230,9 @@ export function createWorker(options: WorkerOptions): Worker {
       }
     }
     const outcome = decide(delivery, result, messageId, Date.now(), options.retry);
-    await record(delivery, outcome);
+    const recorded = record(delivery, outcome);
+    freeConnection();
+    await recorded;
   }
 
   async function record(delivery: ClaimedDelivery, outcome: Outcome): Promise<void> {
@@ -271,7 +281,7 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   async function waitForSlot(): Promise<void> {
-    while (onTheWire.size >= options.concurrency) {
+    while (connectionsInUse >= options.concurrency) {
       await new Promise<void>((resolve) => {
         slotFreed = resolve;
       });
@@ -280,16 +290,24 @@ export function createWorker(options: WorkerOptions): Worker {
 
   function launch(job: PreparedJob): void {
     waiting.delete(job.delivery.deliveryId);
-    const sending = deliver(job)
+    connectionsInUse++;
+    let inUse = true;
+    const freeConnection = () => {
+      if (!inUse) return;
+      inUse = false;
+      connectionsInUse--;
+      const freed = slotFreed;
+      slotFreed = null;
+      freed?.();
+    };
+    const sending = deliver(job, freeConnection)
       .catch((error: unknown) => {
         // deliver() reports its own failures; anything else is a bug, logged, and the delivery is resent after a restart.
         logger.error({ err: error, notificationId: job.delivery.notificationId, recipient: job.delivery.recipient }, 'delivering failed unexpectedly');
       })
       .finally(() => {
         onTheWire.delete(sending);
-        const freed = slotFreed;
-        slotFreed = null;
-        freed?.();
+        freeConnection(); // a delivery that ended before its outcome (not sent, or a bug)
       });
     onTheWire.add(sending);
   }

@@ -292,12 +292,12 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
     return Number(changed);
   }
 
-  // What goes on the wire, outcomes and webhook answers of one event-loop turn share a transaction
-  // each (write-batch.ts): a commit is most of such a write's cost.
-  const beginBatch = writeBatch((items: readonly { id: number; at: number }[]) =>
-    write(work, () => items.map(({ id, at }) => Number(sql.begin.run(at, id).changes))),
+  // The status changes of one event-loop turn (what goes on the wire, outcomes) share a transaction,
+  // in the order they came (an outcome, then the message its connection takes next), and so do
+  // webhook answers (write-batch.ts): a commit is most of such a write's cost.
+  const transitionBatch = writeBatch((items: readonly ({ id: number; at: number } | { id: number; outcome: Outcome })[]) =>
+    write(work, () => items.map((item) => ('outcome' in item ? settleOne(item) : Number(sql.begin.run(item.at, item.id).changes)))),
   );
-  const settleBatch = writeBatch((items: readonly { id: number; outcome: Outcome }[]) => write(work, () => items.map(settleOne)));
   const settleWebhookBatch = writeBatch((items: readonly { id: number; retryAt: number | null }[]) =>
     write(work, () => items.map(({ id, retryAt }) => (retryAt === null ? sql.dropWebhook.run(id) : sql.retryWebhook.run(retryAt, id)).changes)),
   );
@@ -399,12 +399,12 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
     },
 
     async begin(deliveryId, at) {
-      const changed = await beginBatch({ id: Number(deliveryId), at });
+      const changed = await transitionBatch({ id: Number(deliveryId), at });
       if (changed !== 1) throw new StaleDeliveryError(`delivery ${deliveryId} is not leased`);
     },
 
     async settle(deliveryId, outcome: Outcome) {
-      const changed = await settleBatch({ id: Number(deliveryId), outcome });
+      const changed = await transitionBatch({ id: Number(deliveryId), outcome });
       if (changed !== 1) throw new StaleDeliveryError(`delivery ${deliveryId} is not sending`);
     },
 

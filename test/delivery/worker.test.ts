@@ -1,6 +1,8 @@
 import { type AddressObject, simpleParser } from 'mailparser';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { seedFanOut } from '../../examples/fan-out.ts';
+import type { Outbox } from '../../src/outbox/outbox.ts';
+import { openSqliteOutbox } from '../../src/outbox/sqlite-outbox.ts';
 import { example } from '../helpers/examples.ts';
 import { startTestService, type TestService, waitFor } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
@@ -56,6 +58,51 @@ describe('the delivery worker', () => {
       expect(parsed.html).toContain(`/${name}?answer`);
       const calendars = parsed.attachments.filter((a) => a.contentType === 'text/calendar' || a.contentType === 'application/ics');
       expect(calendars.map((c) => c.content.toString().trimEnd().endsWith('END:VCALENDAR'))).toEqual([true, true]);
+    }
+  });
+});
+
+describe('a connection handed on', () => {
+  /** The SQLite outbox, noting when the worker asks for each status change and when it is stored. */
+  const noting = (outbox: Outbox, events: string[]): Outbox => ({
+    ...outbox,
+    begin: (id, at) => {
+      events.push(`begin ${id}`);
+      return outbox.begin(id, at).then(() => void events.push(`begin ${id} stored`));
+    },
+    settle: (id, outcome) => {
+      events.push(`settle ${id}`);
+      return outbox.settle(id, outcome).then(() => void events.push(`settle ${id} stored`));
+    },
+  });
+
+  it('takes the next message once the outcome is known, and sends it only once that outcome and its own `sending` are stored', async () => {
+    const events: string[] = [];
+    const oneConnection = await startTestService(
+      { SMTP_URL: sink.url, SMTP_POOL_SIZE: '1' },
+      { outbox: (dataDir) => noting(openSqliteOutbox({ dataDir }), events) },
+    );
+    try {
+      await oneConnection.app.inject({
+        method: 'POST',
+        url: '/v1/notifications',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify(seedFanOut(4)),
+      });
+      await waitFor(() => events.filter((event) => /^settle \S+ stored$/.test(event)).length === 4, 20_000, 'four outcomes stored');
+      const order = events.filter((event) => /^begin \S+$/.test(event)).map((event) => event.slice('begin '.length));
+      expect(order).toHaveLength(4);
+      const at = (event: string) => events.indexOf(event);
+      for (let k = 0; k + 1 < order.length; k++) {
+        const [sent, next] = [order[k]!, order[k + 1]!];
+        // Asked for before the outcome's write is done: the outbox can store both in one (write-batch.ts).
+        expect(at(`begin ${next}`), `${next} taken before ${sent}'s outcome is stored`).toBeLessThan(at(`settle ${sent} stored`));
+        // The outcome is stored first, and the next message leaves after its own `sending` is stored.
+        expect(at(`settle ${sent} stored`)).toBeLessThan(at(`begin ${next} stored`));
+      }
+      expect(sink.received).toHaveLength(4);
+    } finally {
+      await oneConnection.dispose();
     }
   });
 });
