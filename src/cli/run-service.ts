@@ -1,7 +1,8 @@
 /**
  * The service on the configuration of the environment (README,
  * "Configuration"); every default is embedded, so nothing needs setting.
- * SIGTERM or SIGINT stops it cleanly. Started by start.ts (npm start).
+ * SIGTERM or SIGINT stops it cleanly. Started by start.js (npm start), bundled or
+ * from the sources.
  */
 import { channel } from 'node:diagnostics_channel';
 import { loadConfig } from '../config/config.ts';

@@ -5,11 +5,11 @@
  * listening (run-bundle.js), or, where the bundle cannot be built, from its
  * sources (run-service.ts).
  *
- * Node's compile cache keeps V8's compiled code of these two files and, when
- * the service runs from its sources, of every module, in
+ * When the service runs from its sources, Node's compile cache keeps V8's
+ * compiled code of each of their modules in
  * `node_modules/.cache/invite-mailer/v8/`, keyed by each file's content; it
- * is turned on before anything else loads, as modules compile when imported.
- * Where these folders cannot be written, the service starts all the same.
+ * is turned on before they load, as modules compile when imported. Where
+ * these folders cannot be written, the service starts all the same.
  * Plain JavaScript for the reason service-bundle.js gives.
  */
 import { enableCompileCache } from 'node:module';
