@@ -39,7 +39,7 @@ export const codeCacheOf = (bundle) => `${bundle}.v8-cache`;
  * listens, and written beside the bundle (left out where it cannot be
  * written: the service starts all the same).
  *
- * @example runBundle(await serviceBundle()); // the service, listening on PORT
+ * @example const bundle = await serviceBundle(); if (bundle) runBundle(bundle); // the service, listening on PORT
  * @param {string} bundle the bundle's path
  * @param {{ onCacheWritten?: (path: string, listening: { address: string }) => void }} [options] onCacheWritten: with what the service published on LISTENING_CHANNEL
  */

@@ -43,6 +43,10 @@ describe('the service bundle', () => {
     const onBuild = (ms: number) => builds.push(ms);
     const first = await serviceBundle({ cacheDir, onBuild });
     expect(first).toMatch(/service\.js$/);
+    // ASCII, as run-bundle.js reads it as latin1: the Cyrillic of the out-of-office subjects (src/bounce/dsn.ts) as escapes.
+    const source = readFileSync(first!);
+    expect(source.findIndex((byte) => byte > 0x7f)).toBe(-1);
+    expect(source.toString('latin1')).toContain('\\u043e\\u0442\\u0441\\u0443\\u0442\\u0441\\u0442\\u0432');
     expect(builds).toHaveLength(1);
     expect(await serviceBundle({ cacheDir, onBuild })).toBe(first);
     expect(builds).toHaveLength(1);
