@@ -104,9 +104,21 @@ describe.each([
   });
 
   describe('Idempotency-Key', () => {
-    it('returns the first answer for the same key and body, stores nothing twice', async () => {
+    it('returns the first answer for the same key and body, in any key order at any depth; stores nothing twice', async () => {
       const first = await post(example('trueconf-weekly'), { 'idempotency-key': 'evt-42-v0' });
-      const reordered = Object.fromEntries(Object.entries(example('trueconf-weekly')).reverse());
+      const reversed = (value: unknown): unknown =>
+        Array.isArray(value)
+          ? value.map(reversed)
+          : value && typeof value === 'object'
+            ? Object.fromEntries(
+                Object.entries(value)
+                  .reverse()
+                  .map(([k, v]) => [k, reversed(v)]),
+              )
+            : value;
+      // The top level in sorted order, every object inside in reverse order.
+      const reordered = Object.fromEntries(Object.entries(reversed(example('trueconf-weekly')) as object).sort(([a], [b]) => (a < b ? -1 : 1)));
+      expect(JSON.stringify(reordered)).not.toBe(JSON.stringify(example('trueconf-weekly')));
       const second = await post(reordered, { 'idempotency-key': 'evt-42-v0' });
       expect(second.statusCode).toBe(202);
       expect(second.headers['idempotent-replayed']).toBe('true');
@@ -131,6 +143,10 @@ describe.each([
       const response = await post(other, { 'idempotency-key': 'evt-42-v0' });
       expect(response.statusCode).toBe(422);
       expect(response.json().error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+      // A change deep inside, after keys in order: still another body.
+      const deeper = example('trueconf-weekly');
+      deeper.attendees.at(-1).name = 'Другой участник';
+      expect((await post(deeper, { 'idempotency-key': 'evt-42-v0' })).json().error.code).toBe('IDEMPOTENCY_KEY_REUSED');
     });
 
     it('answers 409 while the first request with the key is still being stored', async () => {
