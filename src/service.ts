@@ -80,7 +80,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     logger,
     metrics,
     checkSmtp: () => transport.verify(),
-    onAccepted: () => worker.kick(),
+    onAccepted: (accepted) => worker.kick(accepted),
     version: await packageVersion(),
     ...(bounces ? { bounces } : {}),
   });

@@ -50,12 +50,23 @@ export interface WorkerOptions {
 
 export interface Worker {
   start(): void;
-  /** Something was accepted: look now rather than at the next poll. */
-  kick(): void;
+  /**
+   * Something was accepted: look now rather than at the next poll. Given the
+   * notification's id and its request as parsed when it was accepted, the
+   * worker renders from that request rather than parsing the stored body again
+   * (the same text: 26 ms of CPU for 1600 recipients).
+   */
+  kick(accepted?: AcceptedRequest): void;
   /** Stops claiming, waits for messages on the wire, hands back what was claimed but not sent. */
   stop(): Promise<void>;
   /** Whether it has messages on the wire or claimed to send: what side work (webhooks) gives way to. */
   busy(): boolean;
+}
+
+/** A notification just stored, with the request its body parsed to. */
+export interface AcceptedRequest {
+  readonly notificationId: string;
+  readonly request: NotificationRequest;
 }
 
 interface PreparedJob {
@@ -68,7 +79,7 @@ interface PreparedJob {
 /**
  * @example
  * const worker = createWorker({ outbox, renderer, transport, message, retry, concurrency: 5, logger, metrics });
- * worker.start(); // … worker.kick() after each accepted notification; await worker.stop() on SIGTERM
+ * worker.start(); // … worker.kick({ notificationId, request }) after each accepted notification; await worker.stop() on SIGTERM
  */
 export function createWorker(options: WorkerOptions): Worker {
   const { outbox, renderer, transport, logger, metrics } = options;
@@ -92,7 +103,8 @@ export function createWorker(options: WorkerOptions): Worker {
   let wake: (() => void) | null = null;
   let slotFreed: (() => void) | null = null;
 
-  function kick(): void {
+  function kick(accepted?: AcceptedRequest): void {
+    if (accepted) requests.set(accepted.notificationId, accepted.request);
     wake?.();
   }
 

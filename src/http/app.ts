@@ -13,6 +13,7 @@ import { newNotification } from '../delivery/admission.ts';
 import type { Metrics } from '../delivery/metrics.ts';
 import { InvalidRequestError } from '../model/errors.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
+import type { NotificationRequest } from '../model/schema.ts';
 import type { AcceptOutcome, NotificationStatus, Outbox } from '../outbox/outbox.ts';
 import { DOCS_ROUTES, registerDocs } from './docs.ts';
 import { ApiError } from './errors.ts';
@@ -25,8 +26,8 @@ export interface AppDependencies {
   readonly metrics: Metrics;
   /** Tells whether the SMTP relay answers (for /readyz). */
   readonly checkSmtp: () => Promise<unknown>;
-  /** Called after a notification is stored: wakes the worker. */
-  readonly onAccepted?: () => void;
+  /** Called after a notification is stored, with its id and parsed request: wakes the worker. */
+  readonly onAccepted?: (accepted: { readonly notificationId: string; readonly request: NotificationRequest }) => void;
   readonly version?: string;
   /** Takes bounces piped in by a mail server (`POST /v1/bounces`); the route exists only with it. */
   readonly bounces?: BounceIntake;
@@ -184,7 +185,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
           { notificationId: outcome.notification.id, recipients: stored.recipients.length, type: notification.type, uid: notification.event.uid },
           'notification accepted',
         );
-        deps.onAccepted?.();
+        deps.onAccepted?.({ notificationId: outcome.notification.id, request: notification });
         return reply.code(202).send(acceptedBody(outcome.notification));
     }
   });

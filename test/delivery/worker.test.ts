@@ -1,6 +1,7 @@
 import { type AddressObject, simpleParser } from 'mailparser';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { seedFanOut } from '../../examples/fan-out.ts';
+import { parseNotificationRequest } from '../../src/model/parse.ts';
 import type { Outbox } from '../../src/outbox/outbox.ts';
 import { openSqliteOutbox } from '../../src/outbox/sqlite-outbox.ts';
 import { example } from '../helpers/examples.ts';
@@ -44,6 +45,19 @@ describe('the delivery worker', () => {
     expect(status.recipients[0]!.lastReply).toMatchObject({ code: 'EINVALID', message: expect.stringContaining('event.conference.joinUrl') });
     expect(status.recipients[0]!.attempts).toBe(1);
     expect(sink.received).toHaveLength(0);
+  });
+
+  it('renders from the request handed over at acceptance, without parsing the stored body again', async () => {
+    const accepted = notificationOf(example('skype-invitation'));
+    const request = parseNotificationRequest(JSON.parse(accepted.body));
+    // A stored body the worker would refuse if it parsed it: only the handed request can make this mail.
+    const body = JSON.parse(accepted.body);
+    body.event.conference.joinUrl = 'javascript:alert(1)';
+    await service.outbox.accept({ ...accepted, body: JSON.stringify(body) });
+    service.worker.kick({ notificationId: accepted.id, request });
+    await waitFor(() => sink.received.length === accepted.recipients.length, 10_000, 'every recipient');
+    const parsed = await simpleParser(sink.received[0]!.raw);
+    expect(parsed.html).toContain(request.event.conference!.joinUrl);
   });
 
   it('writes messages over the memory of those already sent, and every recipient gets their own, whole', async () => {
