@@ -188,3 +188,32 @@ export interface Outbox {
   checkWritable(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * A notification's status as it was just stored: every recipient queued (the
+ * answer to the POST), made from what was stored rather than read back.
+ *
+ * @example return { kind: 'accepted', notification: statusOfNew(n) };
+ */
+export function statusOfNew(n: NewNotification): NotificationStatus {
+  const at = new Date(n.acceptedAt).toISOString();
+  return {
+    id: n.id,
+    type: n.type,
+    event: { uid: n.event.uid, sequence: n.event.sequence },
+    acceptedAt: at,
+    deadlineAt: new Date(n.deadlineAt).toISOString(),
+    recipients: n.recipients.map((r) => ({
+      email: r.email,
+      status: 'queued',
+      attempts: 0,
+      lastReply: null,
+      messageId: null,
+      queuedAt: at,
+      updatedAt: at,
+      sentAt: null,
+      nextAttemptAt: at,
+      report: null,
+    })),
+  };
+}

@@ -35,6 +35,7 @@ import {
   type Outbox,
   StaleDeliveryError,
   type StoredReport,
+  statusOfNew,
   type WebhookEvent,
 } from './outbox.ts';
 import { storedReport } from './report.ts';
@@ -832,30 +833,6 @@ function ordered(record: StoredDelivery, member: string): OrderedDelivery {
     method: record.method,
     occurrence: record.occurrence,
     nextAttemptAt: WAITING_STATUSES.has(record.status) ? record.nextAttemptAt : null,
-  };
-}
-
-/** A notification's status as it was just stored: every recipient queued (the answer to the POST). */
-function statusOfNew(n: NewNotification): NotificationStatus {
-  const at = new Date(n.acceptedAt).toISOString();
-  return {
-    id: n.id,
-    type: n.type,
-    event: { uid: n.event.uid, sequence: n.event.sequence },
-    acceptedAt: at,
-    deadlineAt: new Date(n.deadlineAt).toISOString(),
-    recipients: n.recipients.map((r) => ({
-      email: r.email,
-      status: 'queued',
-      attempts: 0,
-      lastReply: null,
-      messageId: null,
-      queuedAt: at,
-      updatedAt: at,
-      sentAt: null,
-      nextAttemptAt: at,
-      report: null,
-    })),
   };
 }
 

@@ -35,6 +35,7 @@ import {
   type ReportResult,
   StaleDeliveryError,
   type StoredReport,
+  statusOfNew,
 } from './outbox.ts';
 import { storedReport } from './report.ts';
 import { writeBatch } from './write-batch.ts';
@@ -351,7 +352,7 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
         return { kind: 'new' };
       });
       if (stored.kind !== 'new') return stored;
-      return { kind: 'accepted', notification: statusOf(notification.id)! };
+      return { kind: 'accepted', notification: statusOfNew(notification) };
     },
 
     async status(id: string): Promise<NotificationStatus | null> {

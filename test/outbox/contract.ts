@@ -115,6 +115,8 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       const outcome = await outbox.accept(n);
       expect(outcome.kind).toBe('accepted');
       const status = await outbox.status(n.id);
+      // The answer to the POST is what a read right after it says.
+      expect(outcome).toEqual({ kind: 'accepted', notification: status });
       expect(status).toMatchObject({ id: n.id, type: 'invitation', event: { uid: n.event.uid, sequence: 0 } });
       expect(status!.recipients.map((r) => [r.email, r.status, r.attempts])).toEqual(n.recipients.map((r) => [r.email, 'queued', 0]));
       expect(await outbox.status('no-such-id')).toBeNull();
