@@ -164,7 +164,10 @@ async function startRedisServer(): Promise<{ url: string; stop: () => Promise<vo
 }
 
 async function main() {
-  const sink = fork(fileURLToPath(new URL('./smtp-sink-process.ts', import.meta.url)), [], { execArgv: NODE_FLAGS, env: { ...process.env, KEEP: '1' } });
+  const sink = fork(fileURLToPath(new URL('./smtp-sink-process.ts', import.meta.url)), [], {
+    execArgv: NODE_FLAGS,
+    env: { ...process.env, KEEP: String(RECIPIENTS) },
+  });
   const { port } = await new Promise<{ port: number }>((resolve) => sink.once('message', resolve as (m: unknown) => void));
   console.log(`1600-recipient invitation, SMTP pool ${POOL_SIZE}, sink in its own process (smtp-server on loopback)`);
   // The bundle npm start runs, made now if src/ or node_modules changed since it was: start→ready
