@@ -3,7 +3,7 @@
  * i18next instance. A language is a folder; nothing else needs to change to
  * add one.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import i18next, { type i18n } from 'i18next';
 
@@ -66,13 +66,14 @@ export interface Catalog {
 export async function loadCatalog(localesDir: string, defaultLocale: string): Promise<Catalog> {
   const resources: Record<string, { translation: Record<string, unknown> }> = {};
   // In code-unit order (sort()): localeCompare's first call loads ICU's collator, ~9 ms of every start.
-  const folders = (await readdir(localesDir, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  // Read synchronously, as the templates are (template-cache.ts): a few small files, before listening.
+  const folders = (readdirSync(localesDir, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
   for (const folder of folders.sort()) {
     const merged: Record<string, unknown> = {};
-    const files = (await readdir(join(localesDir, folder))).filter((f) => f.endsWith('.json')).sort();
+    const files = readdirSync(join(localesDir, folder)).filter((f) => f.endsWith('.json')).sort();
     for (const file of files) {
       const path = join(localesDir, folder, file);
-      const content = parseLocaleFile(path, await readFile(path, 'utf8'));
+      const content = parseLocaleFile(path, readFileSync(path, 'utf8'));
       for (const [key, value] of Object.entries(content)) {
         if (key in merged) throw new LocaleFileError(path, `top-level key "${key}" is already defined by another file of ${folder}`);
         merged[key] = value;

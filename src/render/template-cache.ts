@@ -8,7 +8,8 @@
  * entry that cannot be read is compiled over. The preview compiles live.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import type { TemplateSource, TranslationCall } from './templates.ts';
@@ -35,13 +36,16 @@ export async function templateCacheFile(cacheDir: string, root: string, compileO
   const version = (name: string) => (require(`${name}/package.json`) as { version: string }).version;
   const hash = createHash('sha256');
   hash.update(`${FORMAT}\nmjml ${version('mjml')}\nhandlebars ${version('handlebars')}\n${JSON.stringify(compileOptions)}\n`);
-  for (const file of await filesBelow(root)) hash.update(`${relative(root, file)}\n`).update(await readFile(file));
+  // Read synchronously: some 30 small files, each awaited read a round trip through libuv's
+  // thread pool, took 12–18 ms of every start; read in one go, 1–2 ms. This runs before the
+  // service listens, or in a CLI, when nothing else is waiting.
+  for (const file of filesBelow(root)) hash.update(`${relative(root, file)}\n`).update(readFileSync(file));
   return join(cacheDir, `templates-${hash.digest('hex').slice(0, 32)}.json`);
 }
 
 /** In code-unit order (sort()): localeCompare's first call loads ICU's collator, ~9 ms of every start. */
-async function filesBelow(dir: string): Promise<string[]> {
-  const below = await readdir(dir, { recursive: true, withFileTypes: true });
+function filesBelow(dir: string): string[] {
+  const below = readdirSync(dir, { recursive: true, withFileTypes: true });
   return below
     .filter((entry) => entry.isFile() && /\.(mjml|hbs)$/.test(entry.name))
     .map((entry) => join(entry.parentPath, entry.name))
