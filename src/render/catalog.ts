@@ -66,11 +66,16 @@ export interface Catalog {
 export async function loadCatalog(localesDir: string, defaultLocale: string): Promise<Catalog> {
   const resources: Record<string, { translation: Record<string, unknown> }> = {};
   // In code-unit order (sort()): localeCompare's first call loads ICU's collator, ~9 ms of every start.
-  // Read synchronously, as the templates are (template-cache.ts): a few small files, before listening.
-  const folders = (readdirSync(localesDir, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  // Read synchronously, as the templates' hash reads them (template-cache.ts): a few small files,
+  // at start (before listening) or when the preview reloads.
+  const folders = readdirSync(localesDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name);
   for (const folder of folders.sort()) {
     const merged: Record<string, unknown> = {};
-    const files = readdirSync(join(localesDir, folder)).filter((f) => f.endsWith('.json')).sort();
+    const files = readdirSync(join(localesDir, folder))
+      .filter((f) => f.endsWith('.json'))
+      .sort();
     for (const file of files) {
       const path = join(localesDir, folder, file);
       const content = parseLocaleFile(path, readFileSync(path, 'utf8'));
