@@ -356,6 +356,12 @@ describe.each([
       expect(document.components.schemas.Error.properties.error.properties.code.enum).toEqual(Object.keys(API_ERRORS));
       expect(document.webhooks.deliveryStatus.post.requestBody.content['application/json'].schema.properties.type.enum).toContain('delivery.bounced');
       expect(document.paths['/v1/notifications'].post.responses['422'].description).toContain('IDEMPOTENCY_KEY_REUSED');
+      // The request's schema is made when the document is first read (openapi.ts): the other forms have it too.
+      for (const path of ['/docs/json', '/docs/yaml']) {
+        const served = (await service.app.inject(path)).body;
+        expect(served, path).toMatch(/NotificationRequest/);
+        expect(served, path).toMatch(/joinUrl/);
+      }
     });
   });
 
