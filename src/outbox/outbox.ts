@@ -102,7 +102,7 @@ export interface NotificationStatus {
 export interface NewNotification {
   readonly id: string;
   readonly idempotencyKey: string | null;
-  /** Hash of the request body, to tell a replay from a different body under the same key. */
+  /** Hash of the request body, to tell a replay from a different body under the same key; empty without a key. */
   readonly bodyHash: string;
   /** The request as received (JSON text): stored, and parsed again at send time. */
   readonly body: string;
