@@ -99,6 +99,34 @@ function cpuSeconds(pid: number, mainThread = false): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * Seconds a process's main thread has waited, ready to run, for a core (/proc's schedstat, in
+ * nanoseconds); null where the kernel keeps no schedstat.
+ */
+function waitedForCore(pid: number): number | null {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The machine's CPU time so far (all cores, in seconds), and of it the time the hypervisor gave to
+ * other guests while this one had work (`steal`, /proc/stat): on a shared VM, the part of the
+ * cores a run did not have.
+ */
+function machineTimes(): { total: number; steal: number } {
+  const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  return { total: ticks.reduce((a, b) => a + b, 0) / 100, steal: ticks[7]! / 100 };
+}
+
+/** The share of the machine's CPU time the hypervisor took since `before` (machineTimes()). */
+function stolenSince(before: { total: number; steal: number }): number {
+  const now = machineTimes();
+  return (now.steal - before.steal) / (now.total - before.total || 1);
+}
+
 function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
@@ -130,7 +158,9 @@ export async function runFanOut(
   const body = JSON.stringify(seedFanOut(RECIPIENTS));
   const cpuAtPost = services.reduce((sum, s) => sum + cpuSeconds(s.child.pid!), 0);
   const mainThreadAtPost = services.reduce((sum, s) => sum + cpuSeconds(s.child.pid!, true), 0);
+  const waitedAtPost = waitedForCore(services[0]!.child.pid!);
   const sinkCpuAtPost = cpuSeconds(sink.pid!);
+  const machineAtPost = machineTimes();
   const posted = performance.timeOrigin + performance.now();
   const response = await fetch(`${services[0]!.url}/v1/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   const accepted = performance.timeOrigin + performance.now();
@@ -141,6 +171,9 @@ export async function runFanOut(
   const fanOutCpu = services.reduce((sum, s) => sum + cpuSeconds(s.child.pid!), 0) - cpuAtPost;
   const mainThreadCpu = services.reduce((sum, s) => sum + cpuSeconds(s.child.pid!, true), 0) - mainThreadAtPost;
   const sinkCpu = cpuSeconds(sink.pid!) - sinkCpuAtPost;
+  const stolen = stolenSince(machineAtPost);
+  const waitedNow = waitedForCore(services[0]!.child.pid!);
+  const waited = waitedNow === null || waitedAtPost === null ? null : waitedNow - waitedAtPost;
   await beforeStop?.();
   const rss = services.map((s) => peakRssMb(s.child.pid!));
   const cpu = services.reduce((sum, s) => sum + cpuSeconds(s.child.pid!), 0);
@@ -149,9 +182,9 @@ export async function runFanOut(
   rmSync(dataDir, { recursive: true, force: true });
   for (let i = 0; i < instances; i++) rmSync(`${dataDir}-${i}`, { recursive: true, force: true });
   console.log(
-    `${label}: start→ready ${services.map((s) => `${s.readyMs.toFixed(0)} ms`).join(' + ')}; POST→202 ${(accepted - posted).toFixed(0)} ms; last of ${RECIPIENTS} accepted by the sink after ${seconds.toFixed(2)} s; ${(RECIPIENTS / seconds).toFixed(0)} messages/s; peak RSS ${rss.map((r) => `${r.toFixed(0)} MB`).join(' + ')}; CPU from the POST on: service ${fanOutCpu.toFixed(2)} s (main thread ${mainThreadCpu.toFixed(2)} s), sink ${sinkCpu.toFixed(2)} s`,
+    `${label}: start→ready ${services.map((s) => `${s.readyMs.toFixed(0)} ms`).join(' + ')}; POST→202 ${(accepted - posted).toFixed(0)} ms; last of ${RECIPIENTS} accepted by the sink after ${seconds.toFixed(2)} s; ${(RECIPIENTS / seconds).toFixed(0)} messages/s; peak RSS ${rss.map((r) => `${r.toFixed(0)} MB`).join(' + ')}; CPU from the POST on: service ${fanOutCpu.toFixed(2)} s (main thread ${mainThreadCpu.toFixed(2)} s${waited === null ? '' : `, and ${waited.toFixed(2)} s ready to run but waiting for a core`}), sink ${sinkCpu.toFixed(2)} s; stolen by the hypervisor: ${(stolen * 100).toFixed(0)}% of the cores`,
   );
-  return { seconds, rss, cpu, fanOutCpu, mainThreadCpu, sinkCpu, readyMs: services.map((s) => s.readyMs) };
+  return { seconds, rss, cpu, fanOutCpu, mainThreadCpu, waited, sinkCpu, stolen, readyMs: services.map((s) => s.readyMs) };
 }
 
 /** An HTTP endpoint that takes every webhook (204) and counts them. */
@@ -198,19 +231,23 @@ async function main() {
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const rawRuns: number[] = [];
   const rawCpu: number[] = [];
+  const rawStolen: number[] = [];
   const runRaw = async () => {
     await ask(sink, 'reset', 'reset');
     const sinkCpuBefore = cpuSeconds(sink.pid!);
     const clientCpuBefore = process.cpuUsage();
+    const machineBefore = machineTimes();
     const started = performance.now();
     await sendRaw(port, raw, POOL_SIZE);
     const seconds = (performance.now() - started) / 1000;
     const clientCpu = process.cpuUsage(clientCpuBefore);
     const sinkCpu = cpuSeconds(sink.pid!) - sinkCpuBefore;
+    const stolen = stolenSince(machineBefore);
     rawRuns.push(seconds);
+    rawStolen.push(stolen);
     rawCpu.push(sinkCpu + (clientCpu.user + clientCpu.system) / 1e6);
     console.log(
-      `raw pipelined SMTP, same ${raw.length} messages (${megabytes.toFixed(1)} MB), ${POOL_SIZE} connections: ${seconds.toFixed(2)} s; ${(raw.length / seconds).toFixed(0)} messages/s; CPU: client ${((clientCpu.user + clientCpu.system) / 1e6).toFixed(2)} s, sink ${sinkCpu.toFixed(2)} s`,
+      `raw pipelined SMTP, same ${raw.length} messages (${megabytes.toFixed(1)} MB), ${POOL_SIZE} connections: ${seconds.toFixed(2)} s; ${(raw.length / seconds).toFixed(0)} messages/s; CPU: client ${((clientCpu.user + clientCpu.system) / 1e6).toFixed(2)} s, sink ${sinkCpu.toFixed(2)} s; stolen by the hypervisor: ${(stolen * 100).toFixed(0)}% of the cores`,
     );
   };
   await runRaw();
@@ -309,13 +346,15 @@ async function main() {
   const [serviceCpu, sinkCpu] = [median(without.map((r) => r.fanOutCpu)), median(without.map((r) => r.sinkCpu))];
   const floor = (serviceCpu + sinkCpu) / cores;
   const busy = median(without.map((r) => r.mainThreadCpu / r.seconds));
+  const waits = without.flatMap((r) => (r.waited === null ? [] : [r.waited / r.seconds]));
   console.log(
     [
       `\nthe machine: ${cores} cores (${cpus()[0]?.model.trim() ?? 'unknown'}) for the service, the sink and this process.`,
       `The SQLite fan-out took ${serviceCpu.toFixed(2)} s of the service's CPU from the POST on and ${sinkCpu.toFixed(2)} s of the sink's (medians):`,
       `on ${cores} cores always busy it could not end in less than ${floor.toFixed(2)} s, ${((rawSeconds / floor) * 100).toFixed(0)}% of the raw client's rate at most.`,
-      `The service's main thread, where its JavaScript runs, was busy ${(busy * 100).toFixed(0)}% of the fan-out (median).`,
+      `The service's main thread, where its JavaScript runs, was busy ${(busy * 100).toFixed(0)}% of the fan-out${waits.length ? ` and ready to run but waiting for a core ${(median(waits) * 100).toFixed(0)}% of it` : ''} (medians).`,
       `The raw client's runs took ${median(rawCpu).toFixed(2)} s of CPU (client and sink, median).`,
+      `The hypervisor took ${(median(without.map((r) => r.stolen)) * 100).toFixed(0)}% of the cores during the SQLite fan-outs and ${(median(rawStolen) * 100).toFixed(0)}% during the raw client's runs (medians; /proc/stat's steal).`,
     ].join('\n'),
   );
 }
