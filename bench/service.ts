@@ -100,12 +100,12 @@ function cpuSeconds(pid: number, mainThread = false): number {
 }
 
 /**
- * Seconds a process's main thread has waited, ready to run, for a core (/proc's schedstat, in
- * nanoseconds); null where the kernel keeps no schedstat.
+ * Seconds the processes' main threads have waited, ready to run, for a core (/proc's schedstat, in
+ * nanoseconds), summed; null where the kernel keeps no schedstat.
  */
-function waitedForCore(pid: number): number | null {
+function waitedForCore(pids: readonly number[]): number | null {
   try {
-    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+    return pids.reduce((sum, pid) => sum + Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9, 0);
   } catch {
     return null;
   }
@@ -158,7 +158,7 @@ export async function runFanOut(
   const body = JSON.stringify(seedFanOut(RECIPIENTS));
   const cpuAtPost = services.reduce((sum, s) => sum + cpuSeconds(s.child.pid!), 0);
   const mainThreadAtPost = services.reduce((sum, s) => sum + cpuSeconds(s.child.pid!, true), 0);
-  const waitedAtPost = waitedForCore(services[0]!.child.pid!);
+  const waitedAtPost = waitedForCore(services.map((s) => s.child.pid!));
   const sinkCpuAtPost = cpuSeconds(sink.pid!);
   const machineAtPost = machineTimes();
   const posted = performance.timeOrigin + performance.now();
@@ -172,7 +172,7 @@ export async function runFanOut(
   const mainThreadCpu = services.reduce((sum, s) => sum + cpuSeconds(s.child.pid!, true), 0) - mainThreadAtPost;
   const sinkCpu = cpuSeconds(sink.pid!) - sinkCpuAtPost;
   const stolen = stolenSince(machineAtPost);
-  const waitedNow = waitedForCore(services[0]!.child.pid!);
+  const waitedNow = waitedForCore(services.map((s) => s.child.pid!));
   const waited = waitedNow === null || waitedAtPost === null ? null : waitedNow - waitedAtPost;
   await beforeStop?.();
   const rss = services.map((s) => peakRssMb(s.child.pid!));
