@@ -14,7 +14,9 @@
  * ≤ 200 MB, start→ready ≤ 300 ms, webhooks within 10%, Redis with one
  * instance at ≥ 70% of the SQLite rate. And what the machine allows: the CPU
  * the service and the sink took from the POST to the last message, over the
- * cores they share, is the least time any schedule of that work needs.
+ * cores they share, is the least time any schedule of that work needs; how
+ * long the service's main thread waited for a core, and the share of the
+ * cores the hypervisor gave to other guests, say what the run did not have.
  *
  * Environment: SMTP_POOL_SIZE (default 10), QUEUE_URL (a Redis to use; else a
  * redis-server is started here), BENCH_SKIP_REDIS=1 (SQLite run only),
