@@ -28,7 +28,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seedFanOut } from '../examples/fan-out.ts';
-import { serviceBundle } from '../src/cli/service-bundle.js';
+import { serviceBundle } from '../src/cli/service-bundle.cjs';
 import { startRedis } from '../test/helpers/redis.ts';
 import { startArgs } from '../test/helpers/start-command.ts';
 import { sendRaw } from './raw-smtp.ts';

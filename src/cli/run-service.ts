@@ -1,14 +1,14 @@
 /**
  * The service on the configuration of the environment (README,
  * "Configuration"); every default is embedded, so nothing needs setting.
- * SIGTERM or SIGINT stops it cleanly. Started by start.js (npm start), bundled or
+ * SIGTERM or SIGINT stops it cleanly. Started by start.cjs (npm start), bundled or
  * from the sources.
  */
 import { channel } from 'node:diagnostics_channel';
 import { loadConfig } from '../config/config.ts';
 import { createService } from '../service.ts';
 import { runMain } from './common.ts';
-import { LISTENING_CHANNEL } from './listening.js';
+import { LISTENING_CHANNEL } from './listening.cjs';
 
 async function main(): Promise<number> {
   const config = loadConfig();

@@ -1,9 +1,9 @@
 /**
  * npm start runs the service from a bundle kept in a cache
- * (src/cli/service-bundle.js): built once, made again when any file it was
+ * (src/cli/service-bundle.cjs): built once, made again when any file it was
  * made of changes, and as good as the sources (templates, locales and Swagger
  * UI's assets found where they were). Where it cannot be built, the sources
- * run. src/cli/run-bundle.js runs it with V8's code cache, made once the
+ * run. src/cli/run-bundle.cjs runs it with V8's code cache, made once the
  * service listens.
  */
 import { execFileSync } from 'node:child_process';
@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { codeCacheOf } from '../../src/cli/run-bundle.js';
-import { serviceBundle } from '../../src/cli/service-bundle.js';
+import { codeCacheOf } from '../../src/cli/run-bundle.cjs';
+import { serviceBundle } from '../../src/cli/service-bundle.cjs';
 import { type ChildService, spawnService, untilListening } from '../helpers/child-service.ts';
 import { waitFor } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
@@ -26,9 +26,9 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
 
-/** The bundle run as npm start runs it (run-bundle.js), its cache folder the test's own. */
+/** The bundle run as npm start runs it (run-bundle.cjs), its cache folder the test's own. */
 const runBundle = (bundle: string, env: Record<string, string>) =>
-  untilListening(spawnService(process.execPath, [join(ROOT, 'src/cli/run-bundle.js'), bundle], env));
+  untilListening(spawnService(process.execPath, [join(ROOT, 'src/cli/run-bundle.cjs'), bundle], env));
 
 const stop = async (child: ChildService | undefined) => {
   child?.process.kill('SIGTERM');
@@ -43,7 +43,7 @@ describe('the service bundle', () => {
     const onBuild = (ms: number) => builds.push(ms);
     const first = await serviceBundle({ cacheDir, onBuild });
     expect(first).toMatch(/service\.js$/);
-    // ASCII, as run-bundle.js reads it as latin1: the Cyrillic of the out-of-office subjects (src/bounce/dsn.ts) as escapes.
+    // ASCII, as run-bundle.cjs reads it as latin1: the Cyrillic of the out-of-office subjects (src/bounce/dsn.ts) as escapes.
     const source = readFileSync(first!);
     expect(source.findIndex((byte) => byte > 0x7f)).toBe(-1);
     expect(source.toString('latin1')).toContain('\\u043e\\u0442\\u0441\\u0443\\u0442\\u0441\\u0442\\u0432');
@@ -53,7 +53,7 @@ describe('the service bundle', () => {
 
     // Our sources, a dependency (nodemailer, patched at install) and the build's own options are its inputs.
     const inputs = inputsOf(cacheDir);
-    for (const file of ['src/model/schema.ts', 'node_modules/nodemailer/dist/esm/smtp-connection/data-stream.js', 'src/cli/service-bundle.js']) {
+    for (const file of ['src/model/schema.ts', 'node_modules/nodemailer/dist/esm/smtp-connection/data-stream.js', 'src/cli/service-bundle.cjs']) {
       expect(inputs, file).toContain(join(ROOT, file));
     }
     // A dependency updated in place (same size, another modification time): built again, into another folder.

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * Runs the service bundle (service-bundle.js) with a V8 code cache made once
+ * Runs the service bundle (service-bundle.cjs) with a V8 code cache made once
  * the service listens, so that later starts find compiled what the way to
  * listening needs.
  *
@@ -13,15 +13,14 @@
  * to listening with Node's compile cache of the ES-module bundle, 286–287 ms
  * with this one (README, "Performance").
  *
- * Plain JavaScript for the reason service-bundle.js gives.
+ * Plain JavaScript for the reason service-bundle.cjs gives.
  */
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { constants, Script } from 'node:vm';
-import { LISTENING_CHANNEL } from './listening.js';
+const { subscribe, unsubscribe } = require('node:diagnostics_channel');
+const { readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { dirname, resolve } = require('node:path');
+const { constants, Script } = require('node:vm');
+const { LISTENING_CHANNEL } = require('./listening.cjs');
 
 /**
  * The V8 code cache of a bundle: a file beside it. A bundle never changes
@@ -30,11 +29,11 @@ import { LISTENING_CHANNEL } from './listening.js';
  *
  * @param {string} bundle
  */
-export const codeCacheOf = (bundle) => `${bundle}.v8-cache`;
+const codeCacheOf = (bundle) => `${bundle}.v8-cache`;
 
 /**
  * Runs the bundle: a function expression of CommonJS's module wrapper around
- * the whole service (service-bundle.js). Compiled from its code cache if
+ * the whole service (service-bundle.cjs). Compiled from its code cache if
  * there is one V8 takes; if not, the cache is made when the process first
  * listens, and written beside the bundle (left out where it cannot be
  * written: the service starts all the same).
@@ -43,9 +42,9 @@ export const codeCacheOf = (bundle) => `${bundle}.v8-cache`;
  * @param {string} bundle the bundle's path
  * @param {{ onCacheWritten?: (path: string, listening: { address: string }) => void }} [options] onCacheWritten: with what the service published on LISTENING_CHANNEL
  */
-export function runBundle(bundle, options = {}) {
+function runBundle(bundle, options = {}) {
   const cachePath = codeCacheOf(bundle);
-  // The bundle is ASCII (service-bundle.js escapes the rest), so latin1 reads it exactly, and a
+  // The bundle is ASCII (service-bundle.cjs escapes the rest), so latin1 reads it exactly, and a
   // string this long is kept outside the JavaScript heap at one byte a character (Node's external
   // strings); utf8 would copy it into the heap.
   const source = readFileSync(bundle).toString('latin1');
@@ -100,9 +99,11 @@ function writeCacheOnceListening(script, path, onWritten) {
   subscribe(LISTENING_CHANNEL, listening);
 }
 
-// `node src/cli/run-bundle.js <bundle>`: runs a bundle made elsewhere (the tests' own cache folders).
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  if (!process.argv[2]) throw new Error('usage: node src/cli/run-bundle.js <bundle>');
+module.exports = { codeCacheOf, runBundle };
+
+// `node src/cli/run-bundle.cjs <bundle>`: runs a bundle made elsewhere (the tests' own cache folders).
+if (require.main === module) {
+  if (!process.argv[2]) throw new Error('usage: node src/cli/run-bundle.cjs <bundle>');
   const bundle = resolve(process.argv[2]);
   runBundle(bundle, {
     onCacheWritten: (path, { address }) => process.stderr.write(`invite-mailer: code cache written to ${path} once listening on ${address}\n`),

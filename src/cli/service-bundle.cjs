@@ -5,22 +5,27 @@
  * again when any file it was made of changes. Why: a start that resolves,
  * reads, strips and links some 600 modules one by one spent about 150 ms
  * more before listening than one that loads one bundled file (README,
- * "Performance"); run-bundle.js runs it. The bundle is a cache, never a second source: a change to
+ * "Performance"); run-bundle.cjs runs it. The bundle is a cache, never a second source: a change to
  * src/, a dependency or a patch rebuilds it on the next start (about a
  * second here), and where it cannot be built the service runs from its sources.
  *
  * Plain JavaScript on purpose: npm start runs this before anything is
  * bundled, and a TypeScript entry would load Node's type stripper for
- * nothing (~40 ms). Checked by tsc all the same (`@ts-check`).
+ * nothing (~40 ms). Checked by tsc all the same (`@ts-check`). CommonJS,
+ * as are start.cjs, run-bundle.cjs and listening.cjs, for the same reason:
+ * as ES modules, Node's ES module loader (resolving, linking and
+ * evaluating them and the built-ins they import as module namespaces) put
+ * 15–20 ms before the first line of the start ran (alternating starts,
+ * README "Performance").
  *
- * Run directly (`node src/cli/service-bundle.js`, npm's postinstall) it
+ * Run directly (`node src/cli/service-bundle.cjs`, npm's postinstall) it
  * builds the bundle, so the first `npm start` after `npm ci` is a fast one.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+const { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } = require('node:fs');
+const { dirname, join } = require('node:path');
+const { pathToFileURL } = require('node:url');
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = join(__dirname, '../../');
 /** Where build tools keep their caches, beside the compiled templates and V8's code cache. */
 const CACHE = join(ROOT, 'node_modules/.cache/invite-mailer/service');
 const ENTRY = join(ROOT, 'src/cli/run-service.ts');
@@ -49,7 +54,7 @@ const EXTERNAL = ['mjml'];
  * @param {{ cacheDir?: string, onBuild?: (milliseconds: number) => void }} [options] cacheDir: where bundles and their record are kept (tests)
  * @returns {Promise<string | null>}
  */
-export async function serviceBundle(options = {}) {
+async function serviceBundle(options = {}) {
   const cacheDir = options.cacheDir ?? CACHE;
   const fresh = freshBundle(cacheDir);
   if (fresh) return fresh;
@@ -112,7 +117,7 @@ function markInUse(build) {
  * @returns {Promise<string>}
  */
 async function buildBundle(cacheDir) {
-  const { build } = await import('esbuild');
+  const { build } = require('esbuild');
   mkdirSync(cacheDir, { recursive: true });
   const outdir = mkdtempSync(join(cacheDir, `${Date.now()}-`));
   const entry = join(outdir, 'service.js');
@@ -122,7 +127,7 @@ async function buildBundle(cacheDir) {
     outfile: entry,
     bundle: true,
     platform: 'node',
-    // CommonJS, as one function expression of Node's module wrapper, for run-bundle.js to compile
+    // CommonJS, as one function expression of Node's module wrapper, for run-bundle.cjs to compile
     // with V8's code cache. One file: the modules the service imports only when configured (Redis
     // outbox, bounce listener) are in it, but esbuild runs a module reached by import() only when
     // imported, and V8 compiles a function only when it first runs.
@@ -139,7 +144,7 @@ async function buildBundle(cacheDir) {
   const inputs = /** @type {Record<string, [number, number]>} */ ({});
   // (Read after the build, as make does: a file saved during the build's second is bundled again only at its next change.)
   // Every file bundled (ours and the dependencies', patched ones included) and the build's own options here.
-  for (const input of [...Object.keys(result.metafile.inputs), 'src/cli/service-bundle.js']) {
+  for (const input of [...Object.keys(result.metafile.inputs), 'src/cli/service-bundle.cjs']) {
     const path = join(ROOT, input);
     const stat = statSync(path);
     inputs[path] = [stat.mtimeMs, stat.size];
@@ -152,7 +157,7 @@ async function buildBundle(cacheDir) {
 }
 
 /**
- * Leaves the bundle in ASCII, which run-bundle.js reads as latin1: one byte
+ * Leaves the bundle in ASCII, which run-bundle.cjs reads as latin1: one byte
  * a character, outside the JavaScript heap (as UTF-8 with a single Cyrillic
  * letter in it, V8 would hold two bytes a character on its heap: 13 MB).
  * esbuild escapes what it writes of strings but keeps comments, and some
@@ -217,6 +222,8 @@ function removeUnusedBuilds(cacheDir, current) {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await serviceBundle({ onBuild: (ms) => console.log(`invite-mailer: service bundled in ${Math.round(ms)} ms`) });
+module.exports = { serviceBundle };
+
+if (require.main === module) {
+  void serviceBundle({ onBuild: (ms) => console.log(`invite-mailer: service bundled in ${Math.round(ms)} ms`) });
 }
