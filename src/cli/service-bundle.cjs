@@ -13,10 +13,10 @@
  * bundled, and a TypeScript entry would load Node's type stripper for
  * nothing (~40 ms). Checked by tsc all the same (`@ts-check`). CommonJS,
  * as are start.cjs, run-bundle.cjs and listening.cjs, for the same reason:
- * as ES modules, Node's ES module loader (resolving, linking and
- * evaluating them and the built-ins they import as module namespaces) put
- * 15–20 ms before the first line of the start ran (alternating starts,
- * README "Performance").
+ * as ES modules, Node's ES module loader (resolving and linking each file,
+ * and making a module namespace of each built-in they import) ran the
+ * start's first line at 57–69 ms, against 50–58 ms as CommonJS
+ * (alternating starts, README "Performance").
  *
  * Run directly (`node src/cli/service-bundle.cjs`, npm's postinstall) it
  * builds the bundle, so the first `npm start` after `npm ci` is a fast one.
