@@ -13,12 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { codeCacheOf } from '../../src/cli/run-bundle.cjs';
+import { codeCacheOf, startOnce } from '../../src/cli/run-bundle.cjs';
 import { serviceBundle } from '../../src/cli/service-bundle.cjs';
 import { type ChildService, spawnService, untilListening } from '../helpers/child-service.ts';
 import { waitFor } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
-import { ROOT } from '../helpers/start-command.ts';
+import { ROOT, startArgs } from '../helpers/start-command.ts';
 
 let cacheDir: string;
 beforeAll(() => {
@@ -130,6 +130,32 @@ describe('the service bundle', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it("is started once at install (startOnce, npm's postinstall): npm start then takes the code cache it left", async () => {
+    const entry = (await serviceBundle({ cacheDir }))!;
+    const cache = codeCacheOf(entry);
+    rmSync(cache, { force: true });
+    expect(await startOnce(entry)).toBe(true);
+    const made = statSync(cache);
+    expect(made.size).toBeGreaterThan(1_500_000);
+
+    // Run under npm start's flags, as startOnce ran it: V8 takes the cache (one it refused would be written again).
+    const flags = startArgs().filter((arg) => arg.startsWith('-'));
+    const dataDir = mkdtempSync(join(tmpdir(), 'bundle-first-start-'));
+    let child: ChildService | undefined;
+    try {
+      child = await untilListening(spawnService(process.execPath, [...flags, join(ROOT, 'src/cli/run-bundle.cjs'), entry], { DATA_DIR: dataDir }));
+      expect((await fetch(`${child.url}/healthz`)).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(child.output()).not.toContain('code cache written');
+      expect(statSync(cache).mtimeMs).toBe(made.mtimeMs);
+    } finally {
+      await stop(child);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    // A service that never listens (here: no bundle at all) leaves the caches to the first real start.
+    expect(await startOnce(join(cacheDir, 'no-such-bundle.js'))).toBe(false);
+  }, 90_000);
 
   it('on a read-only disk, the bundle made at install is used as it is', async () => {
     const disk = mkdtempSync(join(tmpdir(), 'bundle-ro-'));
