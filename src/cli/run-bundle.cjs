@@ -133,17 +133,22 @@ function startOnce(bundle, options = {}) {
   });
   return new Promise((done) => {
     let output = '';
+    let listened = false;
     const timer = setTimeout(() => child.kill('SIGKILL'), options.withinMs ?? 60_000);
     child.stdout.setEncoding('utf8').on('data', (chunk) => {
       output += chunk;
       // Logged just before the service publishes on LISTENING_CHANNEL, in the same turn: by the
-      // time the signal is handled, runBundle has written the code cache (if it had none).
-      if (output.includes('"msg":"invite-mailer listening on')) child.kill('SIGTERM');
+      // time the signal is handled, runBundle has written the code cache (if it had none). Once:
+      // a second SIGTERM would cut the service's clean stop short.
+      if (!listened && output.includes('"msg":"invite-mailer listening on')) {
+        listened = true;
+        child.kill('SIGTERM');
+      }
     });
     child.once('exit', () => {
       clearTimeout(timer);
       rmSync(dataDir, { recursive: true, force: true });
-      done(output.includes('"msg":"invite-mailer listening on'));
+      done(listened);
     });
   });
 }
