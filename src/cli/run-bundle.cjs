@@ -18,11 +18,9 @@
 const { subscribe, unsubscribe } = require('node:diagnostics_channel');
 const { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
-const { tmpdir } = require('node:os');
 const { dirname, join, resolve } = require('node:path');
 const { constants, Script } = require('node:vm');
 const { LISTENING_CHANNEL } = require('./listening.cjs');
-const { startArgs } = require('./start-command.cjs');
 
 /**
  * The V8 code cache of a bundle: a file beside it. A bundle never changes
@@ -124,7 +122,10 @@ function writeCacheOnceListening(script, path, onWritten) {
  * @returns {Promise<boolean>}
  */
 function startOnce(bundle, options = {}) {
+  // Loaded here, not with this file: npm start runs runBundle, never this.
   const { spawn } = require('node:child_process');
+  const { tmpdir } = require('node:os');
+  const { startArgs } = require('./start-command.cjs');
   const dataDir = mkdtempSync(join(tmpdir(), 'invite-mailer-first-start-'));
   const flags = startArgs().filter((arg) => arg.startsWith('-'));
   const child = spawn(process.execPath, [...flags, __filename, bundle], {
