@@ -114,7 +114,8 @@ function writeCacheOnceListening(script, path, onWritten) {
  * of its own, and with none of the environment's settings but PATH: a
  * QUEUE_URL or WEBHOOK_URL of the machine doing the install is not this
  * start's business. Resolves false, leaving the caches to the first real
- * start, if the service does not listen within `withinMs` or exits first.
+ * start, if the service does not listen within `withinMs` or exits first,
+ * or cannot be started here at all: it never fails the install.
  *
  * @example await startOnce(bundle) // true: node_modules/.cache/invite-mailer holds the code cache and the templates
  * @param {string} bundle
@@ -126,17 +127,23 @@ function startOnce(bundle, options = {}) {
   const { spawn } = require('node:child_process');
   const { tmpdir } = require('node:os');
   const { startArgs } = require('./start-command.cjs');
-  const dataDir = mkdtempSync(join(tmpdir(), 'invite-mailer-first-start-'));
+  let dataDir;
+  try {
+    dataDir = mkdtempSync(join(tmpdir(), 'invite-mailer-first-start-'));
+  } catch {
+    return Promise.resolve(false); // no temporary folder to start in: the install goes on all the same
+  }
+  const folder = dataDir;
   const flags = startArgs().filter((arg) => arg.startsWith('-'));
   const child = spawn(process.execPath, [...flags, __filename, bundle], {
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'info' },
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', DATA_DIR: folder, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   return new Promise((done) => {
     let output = '';
     let listened = false;
     const timer = setTimeout(() => child.kill('SIGKILL'), options.withinMs ?? 60_000);
-    child.stdout.setEncoding('utf8').on('data', (chunk) => {
+    child.stdout?.setEncoding('utf8').on('data', (chunk) => {
       output += chunk;
       // Logged just before the service publishes on LISTENING_CHANNEL, in the same turn: by the
       // time the signal is handled, runBundle has written the code cache (if it had none). Once:
@@ -146,11 +153,14 @@ function startOnce(bundle, options = {}) {
         child.kill('SIGTERM');
       }
     });
-    child.once('exit', () => {
+    // 'exit' once it ran; 'error' alone when it could not be started at all.
+    const finish = () => {
       clearTimeout(timer);
-      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(folder, { recursive: true, force: true });
       done(listened);
-    });
+    };
+    child.once('exit', finish);
+    child.once('error', finish);
   });
 }
 

@@ -155,6 +155,15 @@ describe('the service bundle', () => {
     }
     // A service that never listens (here: no bundle at all) leaves the caches to the first real start.
     expect(await startOnce(join(cacheDir, 'no-such-bundle.js'))).toBe(false);
+    // And where it cannot even be started (no temporary folder), the install goes on: false, not a throw.
+    const temporary = process.env.TMPDIR;
+    process.env.TMPDIR = join(cacheDir, 'no-such-folder');
+    try {
+      expect(await startOnce(entry)).toBe(false);
+    } finally {
+      if (temporary === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = temporary;
+    }
   }, 90_000);
 
   it('on a read-only disk, the bundle made at install is used as it is', async () => {
