@@ -1,10 +1,14 @@
 /**
- * The outbox for several instances: BullMQ on Redis (or Valkey). Each
- * delivery is a BullMQ job; workers take jobs by hand (`getNextJob`) so that
- * the service's worker stays the same for both backends. BullMQ brings the
- * rest: jobs whose instance died are found by its stalled-job check and taken
- * by another instance; its rate limiter holds one send rate across instances.
- * Each recipient's status lives in a Redis hash every instance reads.
+ * The outbox for several instances: BullMQ on Redis (or Valkey). A notification's
+ * recipients go out as BullMQ jobs of up to RECIPIENTS_PER_JOB each (a retry,
+ * or a wait for an older message, is a job of its own); workers take jobs by
+ * hand (`getNextJob`) so that the service's worker stays the same for both
+ * backends. BullMQ brings the rest: jobs whose instance died are found by its
+ * stalled-job check and taken by another instance; its rate limiter holds one
+ * send rate across instances (with a rate set, a job is one recipient, since
+ * the limiter counts jobs). Each recipient's status lives in a Redis hash
+ * every instance reads, and only its changes there decide what is sent: a job
+ * taken again after a crash sends only what is not final.
  */
 import { randomUUID } from 'node:crypto';
 import { Job, Queue, Worker } from 'bullmq';
@@ -88,7 +92,35 @@ interface Meta {
 
 interface JobData {
   notificationId: string;
+  /** The (first) recipient's position in the notification. */
   position: string;
+  /** The last recipient's position in a job of several; absent in a job of one (a retry, a wait, or a rate-limited queue). */
+  last?: string;
+}
+
+/** A job this instance holds: its lock is renewed until every recipient claimed from it is settled or handed back. */
+interface Hold {
+  readonly job: Job<JobData>;
+  readonly token: string;
+  /** Positions claimed from it and not yet settled or handed back. */
+  readonly open: Set<string>;
+  /** A recipient was handed back unsent: the job goes back to the queue once the others are settled. */
+  released: boolean;
+}
+
+/** A claimed delivery: the job it came with, and the attempt `begin` starts. */
+interface Claim {
+  readonly hold: Hold;
+  readonly position: string;
+  readonly attempt: number;
+}
+
+/** What the rules make of one recipient of a taken job (see verdictOf). */
+type Verdict = { readonly kind: 'send'; readonly delivery: ClaimedDelivery } | { readonly kind: 'done' } | { readonly kind: 'later'; readonly at: number };
+
+/** A delivery's id: its notification and position (also the id of its job when the job is its alone). */
+function deliveryIdOf(notificationId: string, position: string): string {
+  return `${notificationId}.${position}`;
 }
 
 const PENDING = 'pending:';
@@ -252,7 +284,14 @@ const EXPAND_AFTER_MS = 5000;
 /** Jobs made by one BullMQ addBulk of an accepted notification (see queueJobs). */
 const JOBS_PER_ADD = 200;
 
-/** Jobs taken in one pipelined round of a claim. */
+/**
+ * Recipients of one notification a job carries. BullMQ spends several scripts, an event-stream
+ * entry and a few hundred microseconds of this process's CPU on each job (add, take, complete):
+ * one job a recipient left the Redis backend at 60–64% of the SQLite outbox's rate ("Performance").
+ */
+const RECIPIENTS_PER_JOB = 25;
+
+/** Jobs taken in one pipelined round of a claim, at most. */
 const CLAIM_ROUND = 25;
 
 /**
@@ -329,23 +368,29 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     noticeList: (notificationId: string) => `${prefix}:ntc:${notificationId}`,
     noticeAttempts: `${prefix}:ntc-attempts`,
   };
+  /** With a shared rate limit a job is one recipient: BullMQ's limiter counts jobs. */
+  const recipientsPerJob = options.sendRatePerSecond ? 1 : RECIPIENTS_PER_JOB;
   /** Jobs this instance holds, with their lock tokens; locks renewed while held. */
-  const held = new Map<string, { job: Job<JobData>; token: string; attempt: number }>();
+  const holds = new Set<Hold>();
+  /** Each claimed delivery (by id), and the job it came with. */
+  const held = new Map<string, Claim>();
+  /** Deliveries claimed from a job beyond what the claim asked for, for the next claim. */
+  const spare: ClaimedDelivery[] = [];
   const renew = setInterval(
     () => {
-      for (const { job, token } of held.values()) job.extendLock(token, lockMs).catch(() => undefined);
+      for (const { job, token } of holds) job.extendLock(token, lockMs).catch(() => undefined);
     },
     Math.floor(lockMs / 3),
   );
   renew.unref();
-  const bodies = new LRUCache<string, { body: string; meta: Meta }>({ max: 100 });
+  const bodies = new LRUCache<string, Promise<{ body: string; meta: Meta } | null>>({ max: 100 });
   let lastExpansion = 0;
   /** Jobs being made behind an accepted notification's answer (see queueJobs); close() waits for them. */
   const makingJobs = new Set<Promise<void>>();
   /** Settled jobs being moved out of the active list (see finishJob); close() waits for them. */
   const finishing = new Set<Promise<void>>();
   /** Jobs the finishing moves took, for the next claim (see finishJob). */
-  const fetched: { job: Job<JobData>; token: string }[] = [];
+  const fetched: Hold[] = [];
   let closing = false;
 
   async function readStatus(id: string): Promise<NotificationStatus | null> {
@@ -416,23 +461,44 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     return { changed: changed === 1, was: was as DeliveryStatus | '' };
   }
 
-  async function notification(id: string) {
-    let cached = bodies.get(id);
-    if (!cached) {
-      const [metaJson, body] = await commands.hmget(key.meta(id), 'meta', 'body');
-      if (!metaJson || !body) return null;
-      cached = { meta: JSON.parse(metaJson) as Meta, body };
-      bodies.set(id, cached);
+  /** A notification's meta and body, read once and kept; those asking while it is read share the read. */
+  function notification(id: string): Promise<{ body: string; meta: Meta } | null> {
+    let reading = bodies.get(id);
+    if (!reading) {
+      const read = commands
+        .hmget(key.meta(id), 'meta', 'body')
+        .then(([metaJson, body]) => (metaJson && body ? { meta: JSON.parse(metaJson) as Meta, body } : null));
+      reading = read;
+      bodies.set(id, read);
+      const forget = () => {
+        if (bodies.get(id) === read) bodies.delete(id); // not kept: asked again next time
+      };
+      read.then((found) => found ?? forget(), forget);
     }
-    return cached;
+    return reading;
   }
 
+  /** A notification's jobs, recipientsPerJob recipients each (ids made from the positions: adding one again changes nothing). */
   function jobsOf(id: string, count: number) {
-    return Array.from({ length: count }, (_, position) => ({
+    return Array.from({ length: Math.ceil(count / recipientsPerJob) }, (_, index) => {
+      const first = index * recipientsPerJob;
+      const last = Math.min(count, first + recipientsPerJob) - 1;
+      if (last === first) return oneRecipientJob(id, String(first));
+      return {
+        name: 'deliver',
+        data: { notificationId: id, position: String(first), last: String(last) } satisfies JobData,
+        opts: { jobId: `${id}.${first}-${last}`, removeOnComplete: true, removeOnFail: true },
+      };
+    });
+  }
+
+  /** A job for one recipient; its id is the delivery's id. */
+  function oneRecipientJob(id: string, position: string, delayMs = 0) {
+    return {
       name: 'deliver',
-      data: { notificationId: id, position: String(position) } satisfies JobData,
-      opts: { jobId: `${id}.${position}`, removeOnComplete: true, removeOnFail: true },
-    }));
+      data: { notificationId: id, position } satisfies JobData,
+      opts: { jobId: deliveryIdOf(id, position), removeOnComplete: true, removeOnFail: true, ...(delayMs > 0 ? { delay: delayMs } : {}) },
+    };
   }
 
   /**
@@ -476,47 +542,61 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     }
   }
 
-  /** Hands a held job back to the queue (best effort: if Redis is away, its lock runs out and the stalled check does it). */
-  async function giveBack(deliveryId: string): Promise<void> {
-    const entry = held.get(deliveryId);
-    held.delete(deliveryId); // stop renewing its lock whatever happens next
-    if (entry) await entry.job.moveToWait(entry.token);
+  /** Holds a job taken under `token`: its lock is renewed from now on. */
+  function holdOf(job: Job<JobData>, token: string): Hold {
+    const hold: Hold = { job, token, open: new Set(), released: false };
+    holds.add(hold);
+    return hold;
   }
 
-  function heldEntry(deliveryId: string) {
+  /** Stops holding a job: its lock is no longer renewed, and the deliveries claimed from it are no longer this instance's. */
+  function letGo(hold: Hold): void {
+    holds.delete(hold);
+    for (const position of hold.open) {
+      const deliveryId = deliveryIdOf(hold.job.data.notificationId, position);
+      if (held.get(deliveryId)?.hold === hold) held.delete(deliveryId);
+    }
+    hold.open.clear();
+  }
+
+  /** Hands a held job back to the queue (best effort: if Redis is away, its lock runs out and the stalled check does it). */
+  async function giveBack(hold: Hold): Promise<void> {
+    letGo(hold); // stop renewing its lock whatever happens next
+    await hold.job.moveToWait(hold.token);
+  }
+
+  function heldEntry(deliveryId: string): Claim {
     const entry = held.get(deliveryId);
     if (!entry) throw new StaleDeliveryError(`delivery ${deliveryId} is not held by this instance`);
     return entry;
   }
 
-  /** The next due job, held by this instance under a token of its own (its id added to `taken`); undefined when none is due. */
-  async function takeJob(taken: string[]): Promise<{ job: Job<JobData>; token: string } | undefined> {
+  /** The next due job, held by this instance under a token of its own (and added to `taken`); undefined when none is due. */
+  async function takeJob(taken: Hold[]): Promise<Hold | undefined> {
     const token = randomUUID();
     const job = (await worker.getNextJob(token, { block: false })) as Job<JobData> | undefined;
     if (!job) return undefined;
-    held.set(job.id!, { job, token, attempt: 0 });
-    taken.push(job.id!);
-    return { job, token };
+    const hold = holdOf(job, token);
+    taken.push(hold);
+    return hold;
   }
 
   /**
-   * What the rules make of a taken job, given its delivery context (the record and every delivery
-   * sharing its order key): a delivery to send, or undefined when the job was completed or delayed.
+   * What the rules make of one recipient of a taken job, given its delivery context (the record
+   * and every delivery sharing its order key): a delivery to send (now claimed), nothing to do, or
+   * a time to look again.
    */
-  async function deliveryOfJob(job: Job<JobData>, token: string, context: string[], now: number): Promise<ClaimedDelivery | undefined> {
-    const data = job.data;
+  async function verdictOf(hold: Hold, position: string, context: string[], now: number): Promise<Verdict> {
+    const data: JobData = { notificationId: hold.job.data.notificationId, position };
+    const deliveryId = deliveryIdOf(data.notificationId, position);
+    // Already claimed from another job of this instance's (a retry's job and its first job, both taken after a crash).
+    if (held.has(deliveryId)) return { kind: 'done' };
     const parent = context.length ? await notification(data.notificationId) : null;
     let record = context.length ? (JSON.parse(context[0]!) as StoredDelivery) : null;
-    if (!record || !parent || FINAL_STATUSES.has(record.status)) {
-      held.delete(job.id!);
-      await job.moveToCompleted('nothing to do', token, false); // orphan, or done before a crash
-      return undefined;
-    }
+    if (!record || !parent || FINAL_STATUSES.has(record.status)) return { kind: 'done' }; // orphan, or done before a crash
     if (record.status === 'retrying' && record.nextAttemptAt !== null && record.nextAttemptAt > now) {
-      // Back before its time (its move to delayed was lost with the connection): it waits for it.
-      held.delete(job.id!);
-      await job.moveToDelayed(record.nextAttemptAt, token);
-      return undefined;
+      // Back before its time (its job's move to delayed was lost with the connection, or its first job came back after a crash).
+      return { kind: 'later', at: record.nextAttemptAt };
     }
     if (record.status === 'sending') {
       // Its instance died with it on the wire: it may or may not have gone out.
@@ -530,41 +610,76 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     }
     const decision = arbitrate(ordered(record, record.orderMember), others, now);
     if (decision.action === 'supersede') {
-      held.delete(job.id!);
       await transition(data, [...WAITING_STATUSES], { status: 'superseded', updatedAt: now, nextAttemptAt: null }, {}, { status: 'superseded', at: now });
-      await job.moveToCompleted('superseded', token, false);
-      return undefined;
+      return { kind: 'done' };
     }
-    if (decision.action === 'wait') {
-      held.delete(job.id!);
-      await job.moveToDelayed(decision.until, token); // an older message to this person about this event goes first
-      return undefined;
-    }
-    held.set(job.id!, { job, token, attempt: record.attempts + 1 });
+    // An older message to this person about this event goes first.
+    if (decision.action === 'wait') return { kind: 'later', at: decision.until };
+    held.set(deliveryId, { hold, position, attempt: record.attempts + 1 });
+    hold.open.add(position);
     return {
-      deliveryId: job.id!,
-      notificationId: data.notificationId,
-      position: Number(data.position),
-      recipient: record.email,
-      attempt: record.attempts + 1,
-      unconfirmed: record.unconfirmed ?? 0,
-      body: parent.body,
-      acceptedAt: parent.meta.acceptedAt,
-      deadlineAt: parent.meta.deadlineAt,
+      kind: 'send',
+      delivery: {
+        deliveryId,
+        notificationId: data.notificationId,
+        position: Number(position),
+        recipient: record.email,
+        attempt: record.attempts + 1,
+        unconfirmed: record.unconfirmed ?? 0,
+        body: parent.body,
+        acceptedAt: parent.meta.acceptedAt,
+        deadlineAt: parent.meta.deadlineAt,
+      },
     };
   }
 
   /**
-   * Moves a settled delivery's job out of the active list (completed, or delayed until its retry),
-   * without holding up the worker; its lock is renewed until the move is done. A completed job's
-   * move takes the next due job in the same script (BullMQ's fetchNext, under the same token and
-   * the same rate limit), kept for the next claim: one script a delivery less. When the move fails
-   * (Redis away, the lock gone), the lock runs out, the stalled check hands the job on and its next
-   * claim completes it (the record is final) or delays it until the record's retry time.
+   * The deliveries to send of a taken job (`contexts`: one for each of its positions). A job of one
+   * recipient with nothing to send now is completed or delayed until its time; in a job of several,
+   * each recipient that must wait gets a job of its own, delayed until its time, before the job can
+   * finish (a crash in between takes the job again, and adding those jobs again changes nothing).
    */
-  function finishJob(deliveryId: string, entry: { job: Job<JobData>; token: string }, move: { completeAs: DeliveryStatus } | { delayUntil: number }): void {
-    const { job, token } = entry;
-    const moving = ('delayUntil' in move ? job.moveToDelayed(move.delayUntil, token) : job.moveToCompleted(move.completeAs, token, !closing)).then(
+  async function claimFromJob(hold: Hold, positions: readonly string[], contexts: readonly string[][], now: number): Promise<ClaimedDelivery[]> {
+    const verdicts = await Promise.all(positions.map((position, i) => verdictOf(hold, position, contexts[i]!, now)));
+    const sending: ClaimedDelivery[] = [];
+    const later: ReturnType<typeof oneRecipientJob>[] = [];
+    let laterAt = 0;
+    for (const [i, verdict] of verdicts.entries()) {
+      if (verdict.kind === 'send') sending.push(verdict.delivery);
+      else if (verdict.kind === 'later') {
+        later.push(oneRecipientJob(hold.job.data.notificationId, positions[i]!, verdict.at - now));
+        laterAt = verdict.at;
+      }
+    }
+    if (hold.job.data.last === undefined) {
+      if (sending.length) return sending;
+      letGo(hold);
+      if (later.length) await hold.job.moveToDelayed(laterAt, hold.token);
+      else await hold.job.moveToCompleted('nothing to do', hold.token, false);
+      return [];
+    }
+    if (later.length) await queue.addBulk(later);
+    if (!sending.length) finishJob(hold);
+    return sending;
+  }
+
+  /**
+   * Moves a job whose claimed deliveries are all done with out of the active list, without holding
+   * up the worker; its lock is renewed until the move is done. A job with one handed back goes back
+   * to the queue; a job of one recipient settled as retrying is delayed until its retry; any other
+   * is completed, and its move takes the next due job in the same script (BullMQ's fetchNext, under
+   * the same token and the same rate limit), kept for the next claim: one script a job less. When
+   * the move fails (Redis away, the lock gone), the lock runs out, the stalled check hands the job on
+   * and its next claim completes it (the records are final) or sends what is not.
+   */
+  function finishJob(hold: Hold, delayUntil?: number): Promise<void> {
+    const { job, token } = hold;
+    const move = hold.released
+      ? job.moveToWait(token)
+      : delayUntil !== undefined
+        ? job.moveToDelayed(delayUntil, token)
+        : job.moveToCompleted('done', token, !closing);
+    const moving = move.then(
       (next) => {
         if (Array.isArray(next) && next[0]) keepFetched(Job.fromJSON(worker, next[0], next[1]) as Job<JobData>, token);
       },
@@ -573,15 +688,45 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     finishing.add(moving);
     void moving.finally(() => {
       finishing.delete(moving);
-      if (held.get(deliveryId) === entry) held.delete(deliveryId);
+      holds.delete(hold);
     });
+    return moving;
+  }
+
+  /**
+   * A claimed delivery is done with: settled (with the time of its retry, for a job of one),
+   * handed back unsent, or no longer this instance's. Its job finishes once every delivery claimed
+   * from it is done with; the promise is that move's.
+   */
+  function closeClaim(deliveryId: string, entry: Claim, how: { released: true } | { retryAt?: number }): Promise<void> | undefined {
+    const { hold } = entry;
+    if (held.get(deliveryId) === entry) held.delete(deliveryId);
+    hold.open.delete(entry.position);
+    if ('released' in how) hold.released = true;
+    if (hold.open.size > 0 || !holds.has(hold)) return undefined;
+    return finishJob(hold, hold.job.data.last === undefined && 'retryAt' in how ? how.retryAt : undefined);
+  }
+
+  /** A claimed delivery that moved on elsewhere: a job of one is no longer held (its lock runs out); a job of several finishes without it. */
+  function abandon(deliveryId: string, entry: Claim): void {
+    if (entry.hold.job.data.last === undefined) letGo(entry.hold);
+    else void closeClaim(deliveryId, entry, {});
+  }
+
+  /** Hands claimed deliveries back unsent: each job goes back to the queue once all claimed from it are done with. */
+  async function release(deliveryIds: readonly string[]): Promise<void> {
+    const moves: (Promise<void> | undefined)[] = [];
+    for (const deliveryId of deliveryIds) {
+      const entry = held.get(deliveryId);
+      if (entry) moves.push(closeClaim(deliveryId, entry, { released: true }));
+    }
+    await Promise.all(moves);
   }
 
   /** A job taken by a finishing move: held (its lock renewed) until a claim takes it, or close gives it back. */
   function keepFetched(job: Job<JobData>, token: string): void {
     job.token = token;
-    held.set(job.id!, { job, token, attempt: 0 });
-    fetched.push({ job, token });
+    fetched.push(holdOf(job, token));
   }
 
   return {
@@ -649,51 +794,63 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     status: readStatus,
 
     async claim(max: number, now: number): Promise<ClaimedDelivery[]> {
-      const claimed: ClaimedDelivery[] = [];
-      const taken: string[] = [];
+      // First what an earlier claim took beyond what it asked for.
+      const fromSpare = spare.splice(0, max);
+      const claimed = [...fromSpare];
+      const taken: Hold[] = [];
       try {
         await expandStranded(now);
         // Jobs are taken a round at a time, each round's commands sent together (ioredis pipelines
         // calls made in one turn): Redis runs them one by one, as atomically as ever, but the round
         // costs one round trip and one fsync of the append-only file instead of one per job.
-        for (let round = Math.min(CLAIM_ROUND, max); claimed.length < max; round = Math.min(CLAIM_ROUND, max - claimed.length)) {
+        while (claimed.length < max) {
+          const round = Math.min(CLAIM_ROUND, Math.ceil((max - claimed.length) / recipientsPerJob));
           // First the jobs finishing moves took (see finishJob), then as many more as the round holds.
           const ready = fetched.splice(0, round);
-          for (const { job } of ready) taken.push(job.id!);
+          taken.push(...ready);
           const more = await Promise.all(Array.from({ length: round - ready.length }, () => takeJob(taken)));
-          const jobs = [...ready, ...more.filter((job) => job !== undefined)];
-          const contexts = jobs.length ? await run.deliveryContexts(prefix, ...jobs.flatMap(({ job }) => [job.data.notificationId, job.data.position])) : [];
-          for (const [i, { job, token }] of jobs.entries()) {
-            const delivery = await deliveryOfJob(job, token, contexts[i]!, now);
-            if (delivery) claimed.push(delivery);
+          const jobs = [...ready, ...more.filter((hold) => hold !== undefined)];
+          const positions = jobs.map((hold) => positionsOf(hold.job.data));
+          const asked = jobs.flatMap((hold, i) => positions[i]!.flatMap((position) => [hold.job.data.notificationId, position]));
+          const contexts = asked.length ? await run.deliveryContexts(prefix, ...asked) : [];
+          let next = 0;
+          for (const [i, hold] of jobs.entries()) {
+            const sending = await claimFromJob(hold, positions[i]!, contexts.slice(next, next + positions[i]!.length), now);
+            next += positions[i]!.length;
+            const room = max - claimed.length;
+            claimed.push(...sending.slice(0, room));
+            spare.push(...sending.slice(room));
           }
           if (jobs.length < round) break; // the queue has no more due now
         }
         return claimed;
       } catch (error) {
         // A claim that fails half-way gives back what it took, so that nothing stays held and renewed.
-        await Promise.all(taken.filter((id) => held.has(id)).map((id) => giveBack(id).catch(() => undefined)));
+        await Promise.all(taken.map((hold) => giveBack(hold).catch(() => undefined)));
+        const stillHeld = spare.filter((delivery) => held.has(delivery.deliveryId));
+        spare.splice(0, spare.length, ...fromSpare, ...stillHeld);
         throw error;
       }
     },
 
     async begin(deliveryId, at) {
       const entry = heldEntry(deliveryId);
+      const data: JobData = { notificationId: entry.hold.job.data.notificationId, position: entry.position };
       const { changed } = await transition(
-        entry.job.data,
+        data,
         [...WAITING_STATUSES],
         { status: 'sending', updatedAt: at },
         { attempts: 1, expectedAttempts: entry.attempt - 1 },
       );
       if (!changed) {
-        held.delete(deliveryId); // not ours any more: stop renewing its lock
+        abandon(deliveryId, entry); // not ours any more
         throw new StaleDeliveryError(`delivery ${deliveryId} could not start: its status changed elsewhere`);
       }
     },
 
     async settle(deliveryId, outcome: Outcome) {
       const entry = heldEntry(deliveryId);
-      const { job, attempt } = entry;
+      const data: JobData = { notificationId: entry.hold.job.data.notificationId, position: entry.position };
       const status = statusAfter(outcome);
       const patch: Partial<StoredDelivery> = {
         status,
@@ -704,20 +861,23 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
         ...(outcome.kind === 'sent' ? { sentAt: outcome.at } : {}),
       };
       const unconfirmed = outcome.kind === 'retrying' && outcome.unconfirmed ? 1 : 0;
-      const { changed, was } = await transition(job.data, ['sending'], patch, { unconfirmed, expectedAttempts: attempt }, { status, at: outcome.at });
+      const { changed, was } = await transition(data, ['sending'], patch, { unconfirmed, expectedAttempts: entry.attempt }, { status, at: outcome.at });
       // `was === status`: an earlier try of this settle changed the record and its answer was lost with the connection.
       if (!changed && was !== status) {
-        held.delete(deliveryId);
+        abandon(deliveryId, entry);
         throw new StaleDeliveryError(`delivery ${deliveryId} is not sending this attempt`);
       }
+      const retryAt = outcome.kind === 'retrying' ? outcome.nextAttemptAt : undefined;
+      // A retry out of a job of several is a job of its own, delayed until its time (if adding it
+      // fails, this settle is tried again, and adding it again changes nothing).
+      if (retryAt !== undefined && entry.hold.job.data.last !== undefined)
+        await queue.addBulk([oneRecipientJob(data.notificationId, data.position, retryAt - Date.now())]);
       // The record is the outcome: the worker may go on. The job leaves the active list behind it
       // (one write less on each message's path; moves of several messages share an fsync).
-      finishJob(deliveryId, entry, outcome.kind === 'retrying' ? { delayUntil: outcome.nextAttemptAt } : { completeAs: status });
+      void closeClaim(deliveryId, entry, { retryAt });
     },
 
-    async release(deliveryIds) {
-      for (const deliveryId of deliveryIds) await giveBack(deliveryId);
-    },
+    release,
 
     async report(delivery, report) {
       const data: JobData = { notificationId: delivery.notificationId, position: String(delivery.position) };
@@ -791,10 +951,11 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
 
     async close() {
       closing = true; // finishing moves take no more jobs
+      // Deliveries and jobs taken for a claim that will not come go back to the queue now, not when their lock runs out.
+      await release(spare.splice(0).map((delivery) => delivery.deliveryId)).catch(() => undefined);
       await Promise.all([...makingJobs, ...finishing]);
       clearInterval(renew);
-      // Jobs taken for a claim that will not come go back to the queue now, not when their lock runs out.
-      await Promise.all(fetched.splice(0).map(({ job }) => giveBack(job.id!).catch(() => undefined)));
+      await Promise.all(fetched.splice(0).map((hold) => giveBack(hold).catch(() => undefined)));
       await worker.close(true).catch(() => undefined);
       await queue.close().catch(() => undefined);
       for (const connection of [commands, queueConnection, workerConnection]) connection.disconnect();
@@ -822,6 +983,13 @@ async function connectWithBackoff(connections: readonly Redis[], withinMs: numbe
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
+}
+
+/** The positions a job carries, first to last. */
+function positionsOf(data: JobData): string[] {
+  const first = Number(data.position);
+  const count = data.last === undefined ? 1 : Number(data.last) - first + 1;
+  return Array.from({ length: count }, (_, i) => String(first + i));
 }
 
 function ordered(record: StoredDelivery, member: string): OrderedDelivery {

@@ -40,13 +40,21 @@ describe('BullMQ on Redis: the jobs behind the records', () => {
     const n = notificationOf(seedFanOut(450));
     expect((await large.accept(n)).kind).toBe('accepted');
     await large.close();
-    // every job exists once the outbox is closed: none left for another instance's expansion 5 s later
-    expect(await queueOf(jobPrefix).getJobCountByTypes('wait')).toBe(450);
+    // every job exists once the outbox is closed (25 recipients each): none left for another instance's expansion 5 s later
+    expect(await queueOf(jobPrefix).getJobCountByTypes('wait')).toBe(18);
     const reopened = await openRedisOutbox({ url: redis.url, prefix: jobPrefix, lockMs: 1500 });
     const claimed = await reopened.claim(500, Date.now());
     await reopened.release(claimed.map((c) => c.deliveryId));
     await reopened.close();
     expect(new Set(claimed.map((c) => c.recipient)).size).toBe(450);
+  });
+
+  it("with a shared send rate, a job is one recipient: BullMQ's limiter counts jobs", async () => {
+    const jobPrefix = `${prefix}-rate`;
+    const limited = await openRedisOutbox({ url: redis.url, prefix: jobPrefix, lockMs: 1500, sendRatePerSecond: 50 });
+    await limited.accept(notificationOf(example('trueconf-weekly')));
+    await limited.close();
+    expect(await queueOf(jobPrefix).getJobCountByTypes('wait')).toBe(3);
   });
 
   it('a retrying delivery whose job comes back before its time (its move was lost) waits for that time', async () => {
@@ -70,28 +78,36 @@ describe('BullMQ on Redis: the jobs behind the records', () => {
     await early.close();
   });
 
-  it('a finished job brings the next one for the next claim; a close gives back what no claim took', async () => {
+  it('a job carries the recipients of a notification: a claim takes what it asks for, the next claim the rest; a finished job brings the next one; a close gives back what no claim took', async () => {
     const jobPrefix = `${prefix}-next`;
     const next = await openRedisOutbox({ url: redis.url, prefix: jobPrefix, lockMs: 60_000 });
-    const n = notificationOf(example('trueconf-weekly'));
-    await next.accept(n);
-    const [first] = await next.claim(1, Date.now());
-    await attempt(next, first!, outcomes.sent('<a@b>'));
+    const first = notificationOf(example('trueconf-weekly'));
+    const other = example('trueconf-weekly');
+    other.event.uid = `other-${other.event.uid}`; // another event: the first is not superseded
+    const second = notificationOf(other);
+    await next.accept(first);
+    await next.accept(second);
     const q = queueOf(jobPrefix);
+    expect(await q.getJobCounts('active', 'wait')).toEqual({ active: 0, wait: 2 });
+    const [one] = await next.claim(1, Date.now());
+    const rest = await next.claim(2, Date.now());
+    // the rest of the first job, without taking the second one
+    expect([one!, ...rest].map((d) => [d.notificationId, d.recipient])).toEqual(first.recipients.map((r) => [first.id, r.email]));
+    expect(await q.getJobCounts('active', 'wait')).toEqual({ active: 1, wait: 1 });
+    for (const d of [one!, ...rest]) await attempt(next, d, outcomes.sent(`<${d.position}@b>`));
     // the finishing move took the next job: it is this instance's, under the lock
-    await vi.waitFor(async () => expect(await q.getJobCounts('active', 'wait', 'completed')).toEqual({ active: 1, wait: 1, completed: 0 }));
+    await vi.waitFor(async () => expect(await q.getJobCounts('active', 'wait', 'completed')).toEqual({ active: 1, wait: 0, completed: 0 }));
+    const [taken] = await next.claim(1, Date.now());
+    expect(taken).toMatchObject({ notificationId: second.id, position: 0 });
+    await next.release([taken!.deliveryId]); // as the worker does when it stops
+    expect(await q.getJobCounts('active', 'wait')).toEqual({ active: 1, wait: 0 }); // two of it are still claimed
     await next.close();
     // back in the queue at once, not in a minute when the lock would have run out
-    expect(await q.getJobCounts('active', 'wait')).toEqual({ active: 0, wait: 2 });
+    expect(await q.getJobCounts('active', 'wait')).toEqual({ active: 0, wait: 1 });
     const reopened = await openRedisOutbox({ url: redis.url, prefix: jobPrefix, lockMs: 60_000 });
-    const rest = await reopened.claim(10, Date.now());
-    expect(rest.map((d) => d.recipient).sort()).toEqual(
-      n.recipients
-        .map((r) => r.email)
-        .filter((e) => e !== first!.recipient)
-        .sort(),
-    );
-    await reopened.release(rest.map((d) => d.deliveryId));
+    const again = await reopened.claim(10, Date.now());
+    expect(again.map((d) => d.recipient)).toEqual(second.recipients.map((r) => r.email));
+    await reopened.release(again.map((d) => d.deliveryId));
     await reopened.close();
   });
 });
