@@ -79,6 +79,11 @@ interface StoredDelivery {
   method: CalendarMethod;
   occurrence: string | null;
   report?: StoredReport | null;
+  /**
+   * Handed to a job of its own (a retry, or a wait) out of a job of several: from then on only
+   * that job sends it, so that two instances never hold jobs that both would.
+   */
+  ownJob?: boolean;
 }
 
 interface Meta {
@@ -116,7 +121,11 @@ interface Claim {
 }
 
 /** What the rules make of one recipient of a taken job (see verdictOf). */
-type Verdict = { readonly kind: 'send'; readonly delivery: ClaimedDelivery } | { readonly kind: 'done' } | { readonly kind: 'later'; readonly at: number };
+type Verdict =
+  | { readonly kind: 'send'; readonly delivery: ClaimedDelivery }
+  | { readonly kind: 'done' }
+  /** To look at again at `at`, in a job of its own; `handed`: the record already says so (StoredDelivery.ownJob). */
+  | { readonly kind: 'later'; readonly at: number; readonly handed: boolean };
 
 /** A delivery's id: its notification and position (also the id of its job when the job is its alone). */
 function deliveryIdOf(notificationId: string, position: string): string {
@@ -594,9 +603,11 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     const parent = context.length ? await notification(data.notificationId) : null;
     let record = context.length ? (JSON.parse(context[0]!) as StoredDelivery) : null;
     if (!record || !parent || FINAL_STATUSES.has(record.status)) return { kind: 'done' }; // orphan, or done before a crash
+    // Its own job sends it; the job it came from, taken again, only makes sure that job exists.
+    if (record.ownJob && hold.job.data.last !== undefined) return { kind: 'later', at: Math.max(now, record.nextAttemptAt ?? now), handed: true };
     if (record.status === 'retrying' && record.nextAttemptAt !== null && record.nextAttemptAt > now) {
-      // Back before its time (its job's move to delayed was lost with the connection, or its first job came back after a crash).
-      return { kind: 'later', at: record.nextAttemptAt };
+      // Back before its time (its job's move to delayed was lost with the connection).
+      return { kind: 'later', at: record.nextAttemptAt, handed: false };
     }
     if (record.status === 'sending') {
       // Its instance died with it on the wire: it may or may not have gone out.
@@ -614,7 +625,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
       return { kind: 'done' };
     }
     // An older message to this person about this event goes first.
-    if (decision.action === 'wait') return { kind: 'later', at: decision.until };
+    if (decision.action === 'wait') return { kind: 'later', at: decision.until, handed: false };
     held.set(deliveryId, { hold, position, attempt: record.attempts + 1 });
     hold.open.add(position);
     return {
@@ -635,19 +646,24 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
 
   /**
    * The deliveries to send of a taken job (`contexts`: one for each of its positions). A job of one
-   * recipient with nothing to send now is completed or delayed until its time; in a job of several,
-   * each recipient that must wait gets a job of its own, delayed until its time, before the job can
-   * finish (a crash in between takes the job again, and adding those jobs again changes nothing).
+   * recipient with nothing to send now is completed or delayed until its time. In a job of several,
+   * each recipient that must wait is handed to a job of its own, delayed until its time, before the
+   * job can finish: its record says so first (ownJob), then the job is made. A crash in between
+   * takes the job again, which makes that job again (adding a job that exists changes nothing);
+   * the other order would let both jobs send it.
    */
   async function claimFromJob(hold: Hold, positions: readonly string[], contexts: readonly string[][], now: number): Promise<ClaimedDelivery[]> {
     const verdicts = await Promise.all(positions.map((position, i) => verdictOf(hold, position, contexts[i]!, now)));
     const sending: ClaimedDelivery[] = [];
     const later: ReturnType<typeof oneRecipientJob>[] = [];
+    const handing: Promise<unknown>[] = [];
     let laterAt = 0;
     for (const [i, verdict] of verdicts.entries()) {
       if (verdict.kind === 'send') sending.push(verdict.delivery);
       else if (verdict.kind === 'later') {
-        later.push(oneRecipientJob(hold.job.data.notificationId, positions[i]!, verdict.at - now));
+        const data: JobData = { notificationId: hold.job.data.notificationId, position: positions[i]! };
+        later.push(oneRecipientJob(data.notificationId, data.position, verdict.at - now));
+        if (!verdict.handed && hold.job.data.last !== undefined) handing.push(transition(data, [...WAITING_STATUSES], { ownJob: true }));
         laterAt = verdict.at;
       }
     }
@@ -658,6 +674,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
       else await hold.job.moveToCompleted('nothing to do', hold.token, false);
       return [];
     }
+    await Promise.all(handing); // (one TRANSITIONS call: see writeBatch)
     if (later.length) await queue.addBulk(later);
     if (!sending.length) finishJob(hold);
     return sending;
@@ -861,6 +878,9 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
         ...(outcome.kind === 'sent' ? { sentAt: outcome.at } : {}),
       };
       const unconfirmed = outcome.kind === 'retrying' && outcome.unconfirmed ? 1 : 0;
+      const handed = outcome.kind === 'retrying' && entry.hold.job.data.last !== undefined;
+      // A retry out of a job of several is handed to a job of its own (see claimFromJob): the record says so in the same change.
+      if (handed) patch.ownJob = true;
       const { changed, was } = await transition(data, ['sending'], patch, { unconfirmed, expectedAttempts: entry.attempt }, { status, at: outcome.at });
       // `was === status`: an earlier try of this settle changed the record and its answer was lost with the connection.
       if (!changed && was !== status) {
@@ -868,10 +888,9 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
         throw new StaleDeliveryError(`delivery ${deliveryId} is not sending this attempt`);
       }
       const retryAt = outcome.kind === 'retrying' ? outcome.nextAttemptAt : undefined;
-      // A retry out of a job of several is a job of its own, delayed until its time (if adding it
-      // fails, this settle is tried again, and adding it again changes nothing).
-      if (retryAt !== undefined && entry.hold.job.data.last !== undefined)
-        await queue.addBulk([oneRecipientJob(data.notificationId, data.position, retryAt - Date.now())]);
+      // Its job, delayed until its time. If adding it fails, this settle is tried again; after a
+      // crash, the job it came from is taken again and makes it (see verdictOf).
+      if (handed) await queue.addBulk([oneRecipientJob(data.notificationId, data.position, outcome.nextAttemptAt - Date.now())]);
       // The record is the outcome: the worker may go on. The job leaves the active list behind it
       // (one write less on each message's path; moves of several messages share an fsync).
       void closeClaim(deliveryId, entry, { retryAt });

@@ -5,7 +5,7 @@ import { seedFanOut } from '../../examples/fan-out.ts';
 import { openRedisOutbox } from '../../src/outbox/redis-outbox.ts';
 import { example } from '../helpers/examples.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis.ts';
-import { attempt, NOTICE_WINDOW_MS, notificationOf, outboxContract, outcomes } from './contract.ts';
+import { attempt, claimUntil, NOTICE_WINDOW_MS, notificationOf, outboxContract, outcomes } from './contract.ts';
 
 let redis: RedisProcess;
 beforeAll(async () => {
@@ -55,6 +55,30 @@ describe('BullMQ on Redis: the jobs behind the records', () => {
     await limited.accept(notificationOf(example('trueconf-weekly')));
     await limited.close();
     expect(await queueOf(jobPrefix).getJobCountByTypes('wait')).toBe(3);
+  });
+
+  it('a recipient handed to a job of its own (a retry) is sent by that job alone: the job it came from, taken again by another instance, leaves it be', async () => {
+    const jobPrefix = `${prefix}-handed`;
+    const one = await openRedisOutbox({ url: redis.url, prefix: jobPrefix, lockMs: 60_000 });
+    const other = await openRedisOutbox({ url: redis.url, prefix: jobPrefix, lockMs: 60_000 });
+    const n = notificationOf(example('trueconf-weekly'));
+    await one.accept(n);
+    const [retried, ...rest] = await one.claim(3, Date.now());
+    await attempt(one, retried!, outcomes.retrying(Date.now() + 200));
+    await one.release(rest.map((d) => d.deliveryId)); // the job of three goes back to the queue
+    // Both jobs are due: this instance takes them, and puts the retry on the wire.
+    const again = await claimUntil(one, (claimed) => claimed.some((d) => d.deliveryId === retried!.deliveryId));
+    await one.begin(retried!.deliveryId, Date.now());
+    await one.release(again.filter((d) => d.deliveryId !== retried!.deliveryId).map((d) => d.deliveryId));
+    // Another instance takes the job of three: the two others, not the one on the wire, and its record is left as it is.
+    const taken = await claimUntil(other, (claimed) => claimed.length >= 2);
+    expect(taken.map((d) => d.recipient).sort()).toEqual(rest.map((d) => d.recipient).sort());
+    const record = (await other.status(n.id))!.recipients[retried!.position]!;
+    expect(record).toMatchObject({ status: 'sending', attempts: 2 });
+    await one.settle(retried!.deliveryId, outcomes.sent('<r@x>'));
+    expect((await one.status(n.id))!.recipients[retried!.position]!.status).toBe('sent');
+    await other.release(taken.map((d) => d.deliveryId));
+    await Promise.all([one.close(), other.close()]);
   });
 
   it('a retrying delivery whose job comes back before its time (its move was lost) waits for that time', async () => {
