@@ -724,10 +724,17 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     return finishJob(hold, hold.job.data.last === undefined && 'retryAt' in how ? how.retryAt : undefined);
   }
 
-  /** A claimed delivery that moved on elsewhere: a job of one is no longer held (its lock runs out); a job of several finishes without it. */
+  /**
+   * A claimed delivery whose record was not where this instance left it: changed elsewhere, or
+   * changed by this very call applied twice (ioredis sends a command again after a reconnect when
+   * its answer was lost). Its job goes back to the queue once the others claimed from it are done
+   * with, and whoever takes it looks at the record afresh: a delivery left `sending` is sent again,
+   * a final one is left be. (Completing the job instead left such a delivery `sending` for good,
+   * with no job to send it, after a Redis restart.) If the job is no longer this instance's, the
+   * move fails and changes nothing.
+   */
   function abandon(deliveryId: string, entry: Claim): void {
-    if (entry.hold.job.data.last === undefined) letGo(entry.hold);
-    else void closeClaim(deliveryId, entry, {});
+    void closeClaim(deliveryId, entry, { released: true });
   }
 
   /** Hands claimed deliveries back unsent: each job goes back to the queue once all claimed from it are done with. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { seedFanOut } from '../../examples/fan-out.ts';
+import { StaleDeliveryError } from '../../src/outbox/outbox.ts';
 import { openRedisOutbox } from '../../src/outbox/redis-outbox.ts';
 import { example } from '../helpers/examples.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis.ts';
@@ -79,6 +80,21 @@ describe('BullMQ on Redis: the jobs behind the records', () => {
     expect((await one.status(n.id))!.recipients[retried!.position]!.status).toBe('sent');
     await other.release(taken.map((d) => d.deliveryId));
     await Promise.all([one.close(), other.close()]);
+  });
+
+  it('a delivery whose start is refused (its first try applied, the answer lost, ioredis sent it again) is not left `sending` for good: its job comes back for it', async () => {
+    const jobPrefix = `${prefix}-twice`;
+    const outbox = await openRedisOutbox({ url: redis.url, prefix: jobPrefix, lockMs: 60_000 });
+    const n = notificationOf(example('trueconf-weekly'));
+    await outbox.accept(n);
+    const [started, ...rest] = await outbox.claim(3, Date.now());
+    await outbox.begin(started!.deliveryId, Date.now());
+    await expect(outbox.begin(started!.deliveryId, Date.now())).rejects.toBeInstanceOf(StaleDeliveryError);
+    for (const d of rest) await attempt(outbox, d, outcomes.sent(`<${d.position}@x>`));
+    const again = await claimUntil(outbox, (claimed) => claimed.length >= 1);
+    expect(again.map((d) => [d.deliveryId, d.attempt])).toEqual([[started!.deliveryId, 2]]);
+    await outbox.release(again.map((d) => d.deliveryId));
+    await outbox.close();
   });
 
   it('a retrying delivery whose job comes back before its time (its move was lost) waits for that time', async () => {
