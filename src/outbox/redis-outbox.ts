@@ -513,14 +513,14 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
   /**
    * Makes a stored notification's jobs, JOBS_PER_ADD at a time. Resolves once the first ones are
    * made, so that the worker woken by the answer finds work, while the rest are made behind it
-   * (1600 jobs took 190 ms to add in one go here). If making them fails, the notification stays
+   * (1600 jobs took 190 ms to add in one go here, when a job was one recipient). If making them fails, the notification stays
    * in the fan-out record and any instance's expansion makes the jobs.
    */
   function queueJobs(id: string, count: number): Promise<void> {
     const jobs = jobsOf(id, count);
     const first = queue.addBulk(jobs.slice(0, JOBS_PER_ADD));
     const all = first.then(async () => {
-      for (let from = JOBS_PER_ADD; from < count; from += JOBS_PER_ADD) await queue.addBulk(jobs.slice(from, from + JOBS_PER_ADD));
+      for (let from = JOBS_PER_ADD; from < jobs.length; from += JOBS_PER_ADD) await queue.addBulk(jobs.slice(from, from + JOBS_PER_ADD));
       await commands.zrem(key.expand, id);
     });
     const making: Promise<void> = all.then(
@@ -604,7 +604,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     let record = context.length ? (JSON.parse(context[0]!) as StoredDelivery) : null;
     if (!record || !parent || FINAL_STATUSES.has(record.status)) return { kind: 'done' }; // orphan, or done before a crash
     // Its own job sends it; the job it came from, taken again, only makes sure that job exists.
-    if (record.ownJob && hold.job.data.last !== undefined) return { kind: 'later', at: Math.max(now, record.nextAttemptAt ?? now), handed: true };
+    if (record.ownJob && ofSeveral(hold.job.data)) return { kind: 'later', at: Math.max(now, record.nextAttemptAt ?? now), handed: true };
     if (record.status === 'retrying' && record.nextAttemptAt !== null && record.nextAttemptAt > now) {
       // Back before its time (its job's move to delayed was lost with the connection).
       return { kind: 'later', at: record.nextAttemptAt, handed: false };
@@ -663,11 +663,11 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
       else if (verdict.kind === 'later') {
         const data: JobData = { notificationId: hold.job.data.notificationId, position: positions[i]! };
         later.push(oneRecipientJob(data.notificationId, data.position, verdict.at - now));
-        if (!verdict.handed && hold.job.data.last !== undefined) handing.push(transition(data, [...WAITING_STATUSES], { ownJob: true }));
+        if (!verdict.handed && ofSeveral(hold.job.data)) handing.push(transition(data, [...WAITING_STATUSES], { ownJob: true }));
         laterAt = verdict.at;
       }
     }
-    if (hold.job.data.last === undefined) {
+    if (!ofSeveral(hold.job.data)) {
       if (sending.length) return sending;
       letGo(hold);
       if (later.length) await hold.job.moveToDelayed(laterAt, hold.token);
@@ -721,7 +721,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     hold.open.delete(entry.position);
     if ('released' in how) hold.released = true;
     if (hold.open.size > 0 || !holds.has(hold)) return undefined;
-    return finishJob(hold, hold.job.data.last === undefined && 'retryAt' in how ? how.retryAt : undefined);
+    return finishJob(hold, !ofSeveral(hold.job.data) && 'retryAt' in how ? how.retryAt : undefined);
   }
 
   /**
@@ -885,7 +885,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
         ...(outcome.kind === 'sent' ? { sentAt: outcome.at } : {}),
       };
       const unconfirmed = outcome.kind === 'retrying' && outcome.unconfirmed ? 1 : 0;
-      const handed = outcome.kind === 'retrying' && entry.hold.job.data.last !== undefined;
+      const handed = outcome.kind === 'retrying' && ofSeveral(entry.hold.job.data);
       // A retry out of a job of several is handed to a job of its own (see claimFromJob): the record says so in the same change.
       if (handed) patch.ownJob = true;
       const { changed, was } = await transition(data, ['sending'], patch, { unconfirmed, expectedAttempts: entry.attempt }, { status, at: outcome.at });
@@ -1011,10 +1011,15 @@ async function connectWithBackoff(connections: readonly Redis[], withinMs: numbe
   }
 }
 
+/** Whether a job carries several recipients (a notification's first jobs) rather than one (a retry, a wait, a rate-limited queue). */
+function ofSeveral(data: JobData): boolean {
+  return data.last !== undefined;
+}
+
 /** The positions a job carries, first to last. */
 function positionsOf(data: JobData): string[] {
   const first = Number(data.position);
-  const count = data.last === undefined ? 1 : Number(data.last) - first + 1;
+  const count = ofSeveral(data) ? Number(data.last) - first + 1 : 1;
   return Array.from({ length: count }, (_, i) => String(first + i));
 }
 
