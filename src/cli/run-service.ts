@@ -5,9 +5,11 @@
  * from the sources.
  */
 import { channel } from 'node:diagnostics_channel';
+import { setFlagsFromString } from 'node:v8';
 import { loadConfig } from '../config/config.ts';
 import { createService } from '../service.ts';
 import { runMain } from './common.ts';
+import { heapGrowingFlag } from './heap-growth.ts';
 import { LISTENING_CHANNEL } from './listening.cjs';
 
 async function main(): Promise<number> {
@@ -19,6 +21,9 @@ async function main(): Promise<number> {
     `invite-mailer listening on ${address}`,
   );
   channel(LISTENING_CHANNEL).publish({ address });
+  // After the publish: run-bundle.cjs has written the code cache under the flags the next start will have.
+  const flag = heapGrowingFlag(process.execArgv);
+  if (flag) setFlagsFromString(flag);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       service.logger.info({ signal }, 'stopping');
