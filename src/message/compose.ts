@@ -96,7 +96,7 @@ export async function composeMessage(request: NotificationRequest, email: Render
           multipart: 'alternative',
           parts: [
             { contentType: 'text/plain; charset=utf-8', text: email.text },
-            { contentType: 'text/html; charset=utf-8', text: email.html },
+            { contentType: 'text/html; charset=utf-8', text: email.html, ...(email.htmlSegments ? { segments: email.htmlSegments } : {}) },
             { contentType: `text/calendar; charset=utf-8; method=${email.calendar.method}`, base64: calendar },
           ],
         },

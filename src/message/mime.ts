@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { encodeWord, foldLines, quoteString } from 'nodemailer/lib/mime-funcs';
 import MimeNode from 'nodemailer/lib/mime-node';
+import { base64Length, type Segments, utf8Length, writeBase64 } from './base64-segments.ts';
 
 type HeaderValue = string | Date | { name?: string; address: string } | readonly string[];
 
@@ -95,7 +96,11 @@ function base64Of(content: string | Buffer): string {
 
 /** Octets of base64 text once wrapped in lines of 76 with CRLF between them. */
 function wrappedLength(encoded: string): number {
-  return encoded.length + 2 * Math.max(0, Math.ceil(encoded.length / LINE) - 1);
+  return wrappedLengthOf(encoded.length);
+}
+
+function wrappedLengthOf(length: number): number {
+  return length + 2 * Math.max(0, Math.ceil(length / LINE) - 1);
 }
 
 /**
@@ -104,15 +109,20 @@ function wrappedLength(encoded: string): number {
  * and joining them made three copies). Returns the offset after it.
  */
 function writeWrapped(target: Buffer, offset: number, encoded: string): number {
-  const lines = Math.ceil(encoded.length / LINE);
   target.write(encoded, offset, 'latin1');
+  return wrapInPlace(target, offset, encoded.length);
+}
+
+/** Wraps `length` octets of base64 written at `offset` in place, into lines of 76; returns the offset after them. */
+function wrapInPlace(target: Buffer, offset: number, length: number): number {
+  const lines = Math.ceil(length / LINE);
   for (let line = lines - 1; line > 0; line--) {
     const at = offset + line * (LINE + 2);
-    target.copyWithin(at, offset + line * LINE, offset + Math.min((line + 1) * LINE, encoded.length));
+    target.copyWithin(at, offset + line * LINE, offset + Math.min((line + 1) * LINE, length));
     target[at - 2] = 0x0d;
     target[at - 1] = 0x0a;
   }
-  return offset + wrappedLength(encoded);
+  return offset + wrappedLengthOf(length);
 }
 
 const LINE = 76;
@@ -144,13 +154,15 @@ function utf8(content: string): Buffer {
 
 /**
  * A part with a body: `text` (UTF-8, base64-encoded straight into the message) or `base64`,
- * bytes already encoded and wrapped (see base64Body), copied in as they are.
+ * bytes already encoded and wrapped (see base64Body), copied in as they are. A text may come
+ * with its `segments` (the same text, in pieces many messages share: base64-segments.ts), which
+ * are encoded instead where they can be.
  */
 export type MimeLeaf = {
   /** Content-Type with its parameters, as written. */
   readonly contentType: string;
   readonly disposition?: string;
-} & ({ readonly text: string } | { readonly base64: Buffer });
+} & ({ readonly text: string; readonly segments?: Segments } | { readonly base64: Buffer });
 
 export interface MimeMultipart {
   readonly multipart: 'mixed' | 'alternative';
@@ -175,14 +187,18 @@ function boundary(): string {
  * and bodies already encoded. Its length is known before any byte is written, so the message
  * goes into one buffer with no copy in between.
  */
-type Piece = { readonly ascii: string } | { readonly base64: string } | { readonly bytes: Buffer };
+type Piece =
+  | { readonly ascii: string }
+  | { readonly base64: string }
+  | { readonly bytes: Buffer }
+  | { readonly segments: Segments; readonly base64Length: number };
 
 /** An entity's header lines, and its body as pieces. */
 function entity(node: MimeLeaf | MimeMultipart, body: Piece[]): string[] {
   if (!('multipart' in node)) {
     const headers = [`Content-Type: ${node.contentType}`, 'Content-Transfer-Encoding: base64'];
     if (node.disposition) headers.push(`Content-Disposition: ${node.disposition}`);
-    body.push('text' in node ? { base64: base64Of(node.text) } : { bytes: node.base64 });
+    body.push('text' in node ? textPiece(node.text, node.segments) : { bytes: node.base64 });
     return headers;
   }
   const mark = boundary();
@@ -195,6 +211,19 @@ function entity(node: MimeLeaf | MimeMultipart, body: Piece[]): string[] {
   }
   body.push({ ascii: `--${mark}--` });
   return [`Content-Type: multipart/${node.multipart}; boundary="${mark}"`];
+}
+
+/** A text's body: its segments encoded where they can be, else the text. */
+function textPiece(text: string, segments: Segments | undefined): Piece {
+  const octets = segments ? utf8Length(segments) : null;
+  return segments && octets !== null ? { segments, base64Length: base64Length(octets) } : { base64: base64Of(text) };
+}
+
+function pieceLength(piece: Piece): number {
+  if ('ascii' in piece) return Buffer.byteLength(piece.ascii);
+  if ('base64' in piece) return wrappedLength(piece.base64);
+  if ('segments' in piece) return wrappedLengthOf(piece.base64Length);
+  return piece.bytes.length;
 }
 
 /** Where a composed message's bytes go: a fresh buffer, or one used again (see message-buffers.ts). */
@@ -217,12 +246,13 @@ export function mimeMessage(
   pieces.unshift({ ascii: `${lines.join('\r\n')}\r\n\r\n` });
   pieces.push({ ascii: '\r\n' });
   let size = 0;
-  for (const piece of pieces) size += 'ascii' in piece ? Buffer.byteLength(piece.ascii) : 'base64' in piece ? wrappedLength(piece.base64) : piece.bytes.length;
+  for (const piece of pieces) size += pieceLength(piece);
   const raw = memory(size);
   let offset = 0;
   for (const piece of pieces) {
     if ('ascii' in piece) offset += raw.write(piece.ascii, offset);
     else if ('base64' in piece) offset = writeWrapped(raw, offset, piece.base64);
+    else if ('segments' in piece) offset = wrapInPlace(raw, offset, writeBase64(raw, offset, piece.segments) - offset);
     else offset += piece.bytes.copy(raw, offset);
   }
   // Every byte written: the memory may be used again (or uninitialized), and none of it may reach the wire.

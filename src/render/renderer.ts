@@ -11,7 +11,7 @@ import type { NotificationRequest } from '../model/schema.ts';
 import { type Branding, brandingSchema } from './branding.ts';
 import { type Catalog, loadCatalog } from './catalog.ts';
 import { type FailedDelivery, type RenderedNotice, renderFailureNotice } from './failure-notice.ts';
-import { groupedRenderer } from './slots.ts';
+import { groupedRenderer, type TextSegments } from './slots.ts';
 import { loadTemplates, type TemplateSet } from './templates.ts';
 import { tidyText } from './text-shape.ts';
 import { type LocaleView, localeView, recipientData, type ZoneView, zoneView } from './views.ts';
@@ -54,6 +54,8 @@ export interface RenderedEmail {
   readonly timeZone: string;
   readonly subject: string;
   readonly html: string;
+  /** `html` as the text this recipient's group shares and their own strings between (see slots.ts). */
+  readonly htmlSegments?: TextSegments;
   readonly text: string;
   /** The iCalendar part (iMIP): the same for every recipient of a language. */
   readonly calendar: CalendarPart;
@@ -141,13 +143,14 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
       }
       const name = names.get(recipient.email.toLowerCase()) ?? null;
       const data = recipientData(request, times, zoneLayer, recipient, name);
-      const { subject, html, text } = renderOne(zoneKey, zoneLayer.context, data, { translate: localeLayer.templates.translate });
+      const { subject, html, htmlSegments, text } = renderOne(zoneKey, zoneLayer.context, data, { translate: localeLayer.templates.translate });
       return {
         to: { email: recipient.email, name },
         locale,
         timeZone: zone,
         subject,
         html,
+        htmlSegments,
         text: tidyText(text),
         calendar: calendar.forRecipient(recipient.email),
         viaName: localeLayer.viaName,

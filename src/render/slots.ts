@@ -94,11 +94,35 @@ export function slotText(rendered: string): SlotText {
  * @example fill(slotText('<a href="\u00010\u0002">'), ['https://x?a=1&b=2'], true) // '<a href="https://x?a&#x3D;1&amp;b&#x3D;2">'
  */
 export function fill(text: SlotText, values: readonly string[], escapeHtml: boolean): string {
-  let out = text.parts[0]!;
-  for (let i = 0; i < text.slots.length; i++) {
-    const value = values[text.slots[i]!]!;
-    out += (escapeHtml ? Handlebars.escapeExpression(value) : value) + text.parts[i + 1]!;
-  }
+  return joined(segments(text, values, escapeHtml));
+}
+
+/**
+ * A text as the text its group shares, with one recipient's own strings
+ * between: `shared[0] + own[0] + shared[1] + … + shared[n]`. The shared
+ * strings are the same objects for every recipient of a group, so what is
+ * made of them (their UTF-8 and base64, src/message/mime.ts) can be made
+ * once per group.
+ */
+export interface TextSegments {
+  readonly shared: readonly string[];
+  readonly own: readonly string[];
+}
+
+/**
+ * One recipient's strings in the slots of `text`, as segments (`escapeHtml`
+ * for the HTML part).
+ *
+ * @example segments(slotText('<b>\u00010\u0002</b>'), ['A&B'], true) // { shared: ['<b>', '</b>'], own: ['A&amp;B'] }
+ */
+export function segments(text: SlotText, values: readonly string[], escapeHtml: boolean): TextSegments {
+  return { shared: text.parts, own: text.slots.map((slot) => (escapeHtml ? Handlebars.escapeExpression(values[slot]!) : values[slot]!)) };
+}
+
+/** The text the segments stand for. */
+export function joined({ shared, own }: TextSegments): string {
+  let out = shared[0]!;
+  for (let i = 0; i < own.length; i++) out += own[i]! + shared[i + 1]!;
   return out;
 }
 
@@ -106,6 +130,8 @@ export function fill(text: SlotText, values: readonly string[], escapeHtml: bool
 export interface RenderedParts {
   readonly subject: string;
   readonly html: string;
+  /** The same HTML in segments, for the message to encode the group's shared text once. */
+  readonly htmlSegments: TextSegments;
   readonly text: string;
 }
 
@@ -131,9 +157,12 @@ export function groupedRenderer(email: CompiledEmail) {
       shaped = { subject: slotText(subject), html: slotText(email.html(context, options)), text: slotText(email.text(context, options)) };
       shapes.set(shapeKey, shaped);
     }
+    const htmlSegments = segments(shaped.html, slots.values, true);
     return {
       subject: oneLine(fill(shaped.subject, slots.values, false)),
-      html: fill(shaped.html, slots.values, true),
+      // A rope of the segments' strings: flattened only if something reads it (the message encodes the segments).
+      html: joined(htmlSegments),
+      htmlSegments,
       text: fill(shaped.text, slots.values, false),
     };
   };

@@ -6,7 +6,7 @@ import { recipientsOf } from '../../src/model/people.ts';
 import type { NotificationRequest } from '../../src/model/schema.ts';
 import { brandingSchema } from '../../src/render/branding.ts';
 import { createRenderer, type Renderer } from '../../src/render/renderer.ts';
-import { fill, slotText, slotted } from '../../src/render/slots.ts';
+import { fill, joined, slotText, slotted } from '../../src/render/slots.ts';
 import { oneLine, tidyText } from '../../src/render/text-shape.ts';
 import { localeView, recipientData, zoneView } from '../../src/render/views.ts';
 import { EXAMPLE_NAMES, example, exampleIn } from '../helpers/examples.ts';
@@ -53,6 +53,8 @@ describe('rendering once per group of recipients', () => {
     const a = grouped.render(request, { stamp });
     const b = reference.render(request);
     expect(a.map((e) => [e.subject, e.html, e.text])).toEqual(b.map((e) => [e.subject, e.html, e.text]));
+    // The segments the message encodes (src/message/base64-segments.ts) are the same HTML.
+    expect(a.map((e) => joined(e.htmlSegments!))).toEqual(b.map((e) => e.html));
   });
 
   it('keeps each recipient’s own strings, escaped once, when many share a shape', () => {
@@ -80,6 +82,9 @@ describe('rendering once per group of recipients', () => {
     expect(a[3]!.html).toContain('План &lt;3&gt; &amp; «3»');
     expect(a[3]!.text).toContain('План <3> & «3»');
     expect(a[3]!.html).not.toContain('rsvp/2');
+    // One group, one shape: its recipients share the very strings of the HTML between their own (encoded once per shape).
+    expect(new Set(a.map((e) => e.htmlSegments!.shared)).size).toBe(1);
+    expect(a[3]!.htmlSegments!.own).toContain('https://mail.mydomain.ru/rsvp/3?a&#x3D;accept&amp;who&#x3D;3');
   });
 
   it('fills slots, escaping only for HTML', () => {

@@ -11,6 +11,7 @@ import DataStream from 'nodemailer/lib/smtp-connection/data-stream.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutgoingMessage } from '../../src/message/compose.ts';
 import { createSmtpTransport } from '../../src/transport/smtp.ts';
+import { random } from '../helpers/random.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 
 /** What the wire must carry for `data`, written from the RFC's rules rather than from the stream's code. */
@@ -29,17 +30,6 @@ async function throughDataStream(chunks: readonly Buffer[]): Promise<{ bytes: Bu
   stream.end();
   await ended;
   return { bytes: Buffer.concat(output), inByteCount: stream.inByteCount, outByteCount: stream.outByteCount };
-}
-
-/** A small deterministic generator (mulberry32), so that a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('the DATA stream (dot-stuffing and line ends)', () => {

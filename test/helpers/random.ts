@@ -1,0 +1,15 @@
+/**
+ * A small deterministic generator (mulberry32): the same cases on every run,
+ * so that a failure can be replayed.
+ *
+ * @example const next = random(2026); next() // a number in [0, 1)
+ */
+export function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
