@@ -15,6 +15,8 @@ export interface RelayScript {
   dataReplyDelayMs?: number;
   /** Close the connection after this many bytes of message data (mid-DATA). */
   dropAfterBytes?: number;
+  /** Close the connection, without a reply, at the MAIL FROM of its nth message (a relay done with a connection it kept open). */
+  dropAtMessage?: number;
 }
 
 /**
@@ -61,6 +63,7 @@ export class FaultRelay {
     let inData = false;
     let data = '';
     let recipients: string[] = [];
+    let mails = 0;
     socket.on('data', (chunk: Buffer) => {
       buffer += chunk.toString('latin1');
       for (;;) {
@@ -97,7 +100,14 @@ export class FaultRelay {
         buffer = buffer.slice(newline + 2);
         const verb = line.slice(0, 4).toUpperCase();
         if (verb === 'EHLO' || verb === 'HELO') socket.write('250-fault-relay\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n');
-        else if (verb === 'MAIL') socket.write('250 2.1.0 Ok\r\n');
+        else if (verb === 'MAIL') {
+          mails++;
+          if (mails === this.script.dropAtMessage) {
+            socket.destroy();
+            return;
+          }
+          socket.write('250 2.1.0 Ok\r\n');
+        }
         else if (verb === 'RCPT') {
           const address = /<([^>]*)>/.exec(line)?.[1] ?? '';
           const reply = this.script.rcpt?.(address) ?? '250 2.1.5 Ok';

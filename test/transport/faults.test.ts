@@ -62,6 +62,14 @@ describe('relay faults become verdicts', () => {
     expect(relay.messages).toHaveLength(0);
   });
 
+  it('a kept connection the relay drops before a byte of the next message was read: that message goes out over a new one', async () => {
+    relay.script.dropAtMessage = 2;
+    expect((await transport.send(message)).verdict).toBe('accepted');
+    // nodemailer's pool sends it again over another connection only when its source says it was not read.
+    expect((await transport.send(message)).verdict).toBe('accepted');
+    expect(relay.messages).toHaveLength(2);
+  });
+
   it('the connection dropped before DATA ends (mid-DATA): never accepted, and the relay has nothing', async () => {
     relay.script.dropAfterBytes = 1000;
     const result = await transport.send(message);
