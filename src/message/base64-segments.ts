@@ -14,11 +14,10 @@
  * completing the group before it), made when first needed.
  */
 
-/** A text as `shared[0] + own[0] + shared[1] + … + shared[n]` (src/render/slots.ts). */
-export interface Segments {
-  readonly shared: readonly string[];
-  readonly own: readonly string[];
-}
+import type { TextSegments } from '../render/slots.ts';
+
+/** A text as `shared[0] + own[0] + shared[1] + … + shared[n]`, as the renderer gives the HTML. */
+export type Segments = TextSegments;
 
 interface SharedSegment {
   readonly bytes: Buffer;
@@ -29,7 +28,7 @@ interface SharedSegment {
 const ALPHABET = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 'latin1');
 const PAD = 0x3d; // '='
 
-/** The shared strings' octets, per array of shared strings (one per group and render), or null: see `encodable`. */
+/** The shared strings' octets, per array of shared strings (one per group and render), or null: see `standsAlone`. */
 const sharedSegments = new WeakMap<readonly string[], readonly SharedSegment[] | null>();
 
 /** Octets of an own string, written here to be encoded (an own string is a URL, a name, an agenda line). */
