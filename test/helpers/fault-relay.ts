@@ -107,8 +107,7 @@ export class FaultRelay {
             return;
           }
           socket.write('250 2.1.0 Ok\r\n');
-        }
-        else if (verb === 'RCPT') {
+        } else if (verb === 'RCPT') {
           const address = /<([^>]*)>/.exec(line)?.[1] ?? '';
           const reply = this.script.rcpt?.(address) ?? '250 2.1.5 Ok';
           if (reply.startsWith('2')) recipients.push(address);
