@@ -101,7 +101,7 @@ export function fill(text: SlotText, values: readonly string[], escapeHtml: bool
  * A text as the text its group shares, with one recipient's own strings
  * between: `shared[0] + own[0] + shared[1] + … + shared[n]`. The shared
  * strings are the same objects for every recipient of a group, so what is
- * made of them (their UTF-8 and base64, src/message/mime.ts) can be made
+ * made of them (their UTF-8 and base64, src/message/base64-segments.ts) can be made
  * once per group.
  */
 export interface TextSegments {

@@ -104,7 +104,6 @@ function bytesSource(raw: Buffer, handOver: HandOver) {
     readableDidRead: false,
     destroyed: false,
     on: () => source,
-    once: () => source,
     removeListener: () => source,
     destroy: () => {
       source.destroyed = true;
