@@ -26,6 +26,12 @@ export interface Service {
   readonly logger: Logger;
   /** The SMTP listener for bounces (BOUNCE_SMTP_PORT), or null. */
   readonly bounceListener: BounceListener | null;
+  /**
+   * Opens the SMTP pool's connections before a notification needs them; the
+   * pool closes them after four idle minutes. Rejects with the first connection
+   * that could not be opened.
+   */
+  openSmtpConnections(): Promise<void>;
   /** Stops taking requests, finishes or hands back what is on the wire, closes the outbox. */
   stop(): Promise<void>;
 }
@@ -114,6 +120,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     outbox,
     logger,
     bounceListener: listener,
+    openSmtpConnections: () => transport.openConnections(config.smtp.poolSize),
     stop() {
       stopping ??= (async () => {
         await listener?.close();

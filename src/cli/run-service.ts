@@ -7,7 +7,9 @@
 import { channel } from 'node:diagnostics_channel';
 import { setFlagsFromString } from 'node:v8';
 import { loadConfig } from '../config/config.ts';
+import { loadTimeZoneData } from '../model/datetime.ts';
 import { createService } from '../service.ts';
+import { redactedSmtpUrl } from '../transport/smtp.ts';
 import { runMain } from './common.ts';
 import { heapGrowingFlag } from './heap-growth.ts';
 import { LISTENING_CHANNEL } from './listening.cjs';
@@ -17,13 +19,24 @@ async function main(): Promise<number> {
   const service = await createService(config);
   const address = await service.app.listen({ host: config.http.host, port: config.http.port });
   service.logger.info(
-    { address, smtp: config.smtp.url.replace(/\/\/[^@/]*@/, '//***@'), dataDir: config.dataDir, auth: Boolean(config.http.apiToken) },
+    { address, smtp: redactedSmtpUrl(config.smtp.url), dataDir: config.dataDir, auth: Boolean(config.http.apiToken) },
     `invite-mailer listening on ${address}`,
   );
   channel(LISTENING_CHANNEL).publish({ address });
   // After the publish: run-bundle.cjs has written the code cache under the flags the next start will have.
   const flag = heapGrowingFlag(process.execArgv);
   if (flag) setFlagsFromString(flag);
+  loadTimeZoneData();
+  // The relay's greeting, EHLO, STARTTLS and AUTH now, not in the first notification's time; and a
+  // relay that cannot be reached is told at the start, not at the first message.
+  service
+    .openSmtpConnections()
+    .catch((error: unknown) =>
+      service.logger.warn(
+        { err: error, smtp: redactedSmtpUrl(config.smtp.url) },
+        'could not connect to the SMTP relay: notifications are accepted and kept, and sent once it answers',
+      ),
+    );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       service.logger.info({ signal }, 'stopping');

@@ -20,7 +20,7 @@ import type { NotificationRequest } from '../model/schema.ts';
 import { LocaleFileError } from '../render/catalog.ts';
 import { createRenderer, type RenderedEmail, type Renderer } from '../render/renderer.ts';
 import { TemplateError } from '../render/template-error.ts';
-import { createSmtpTransport } from '../transport/smtp.ts';
+import { createSmtpTransport, redactedSmtpUrl } from '../transport/smtp.ts';
 import { previewPage } from './page.ts';
 
 export interface PreviewOptions {
@@ -124,7 +124,7 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
           date: new Date(),
         });
         const outcome = await transport.send(message);
-        return json(response, 200, { outcome, smtpUrl: options.smtpUrl.replace(/\/\/[^@/]*@/, '//***@') });
+        return json(response, 200, { outcome, smtpUrl: redactedSmtpUrl(options.smtpUrl) });
       }
       const from = senderHeaders('organizer', authorOf(notification), SERVICE_MAILBOX, email.viaName).from;
       return json(response, 200, {

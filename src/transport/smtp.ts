@@ -44,12 +44,63 @@ export interface SmtpTransportOptions {
 export interface MailTransport {
   /** Sends one message; never throws for a delivery problem, it is in the result. Calls `message.release` once the relay accepted it. */
   send(message: OutgoingMessage): Promise<SendResult>;
+  /**
+   * Opens connections for `count` messages about to be sent, up to the pool's
+   * size and counting those already open, so that connecting, the greeting and
+   * EHLO (STARTTLS, AUTH) take place while those messages are being rendered.
+   * Resolves once they are ready; rejects with the first that could not be
+   * opened. Such a connection leaves the pool: the next message opens one
+   * again and gets its error as a delivery outcome.
+   *
+   * @example await transport.openConnections(100); // 5 connections of a pool of 5, ready to send
+   */
+  openConnections(count: number): Promise<void>;
   /** Connects and says hello, to tell whether the relay is reachable. */
   verify(): Promise<true>;
   close(): void;
 }
 
 /** Set once the connection has read the whole message after DATA's 354: a lost answer from then on is an unknown outcome. */
+/**
+ * What of nodemailer's pool (10.6.0, pinned and patched: package.json) opening
+ * connections ahead takes: the pool has no public way to, and makes a
+ * connection only when a message waits for one. test/transport/delivery.test.ts
+ * fails if these change.
+ */
+interface PoolInternals {
+  _closed: boolean;
+  _connections: unknown[];
+  _createConnection(): PoolResource;
+}
+
+interface PoolResource {
+  /** Whether the pool may hand it a message: one that is not yet connected would connect a second time. */
+  available: boolean;
+  connect(callback: (error?: Error | null) => void): void;
+  /** Makes it available (rate limit included) and tells the pool, which hands it what waits. */
+  _release(): void;
+  once(event: 'close', listener: () => void): void;
+}
+
+/**
+ * One connection of the pool, opened before a message needs it. It is not
+ * available until it is ready: given a message while connecting, the pool would
+ * connect it a second time. On failure nodemailer's resource closes and leaves
+ * the pool itself; a close before the greeting calls back nothing, hence 'close'.
+ */
+function openAhead(internals: PoolInternals): Promise<void> {
+  const resource = internals._createConnection();
+  resource.available = false;
+  return new Promise((resolve, reject) => {
+    resource.once('close', () => reject(Object.assign(new Error('the relay closed the connection before it was ready'), { code: 'ECONNECTION' })));
+    resource.connect((error) => {
+      if (error) return reject(error);
+      resource._release();
+      resolve();
+    });
+  });
+}
+
 interface HandOver {
   done: boolean;
 }
@@ -121,6 +172,18 @@ function bytesSource(raw: Buffer, handOver: HandOver) {
 }
 
 /**
+ * An SMTP URL without its credentials, to show or log.
+ *
+ * @example redactedSmtpUrl('smtps://user:secret@relay.mydomain.ru:465') // 'smtps://***@relay.mydomain.ru:465'
+ */
+export function redactedSmtpUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+/** Connections kept open to the relay when `poolSize` is not given. */
+const DEFAULT_POOL_SIZE = 5;
+
+/**
  * @example
  * const transport = createSmtpTransport({ url: 'smtp://localhost:1025' });
  * const result = await transport.send(message);
@@ -130,7 +193,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
   const timeout = options.timeoutMs ?? 30_000;
   const pool = new SMTPPool({
     url: options.url,
-    maxConnections: options.poolSize ?? 5,
+    maxConnections: options.poolSize ?? DEFAULT_POOL_SIZE,
     maxMessages: Infinity,
     ...(options.ratePerSecond ? { rateLimit: options.ratePerSecond, rateDelta: 1000 } : {}),
     requireTLS: options.requireTLS ?? false,
@@ -182,6 +245,14 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
       } catch (error) {
         return classifyFailure(error, { handedOver: handOver.done });
       }
+    },
+    openConnections(count: number): Promise<void> {
+      const internals = pool as unknown as PoolInternals;
+      if (internals._closed) return Promise.resolve();
+      const wanted = Math.min(count, options.poolSize ?? DEFAULT_POOL_SIZE) - internals._connections.length;
+      const opened: Promise<void>[] = [];
+      for (let i = 0; i < wanted; i++) opened.push(openAhead(internals));
+      return Promise.all(opened).then(() => undefined);
     },
     async verify(): Promise<true> {
       await pool.verify();

@@ -5,6 +5,8 @@ export interface ReceivedMessage {
   readonly from: string;
   readonly to: string[];
   readonly raw: Buffer;
+  /** The SMTP session (connection) it came over: one of `sessions`. */
+  readonly session: string;
 }
 
 /** What the sink answers to one RCPT TO: accept (undefined) or an SMTP error. */
@@ -21,6 +23,8 @@ export class SmtpSink {
   dataDelayMs = 0;
   private readonly attempts = new Map<string, number>();
   private server: SMTPServer | undefined;
+  /** The id of each SMTP session (connection) opened to the sink, in order. */
+  readonly sessions: string[] = [];
   /** Connection errors the server saw (resets by killed clients). */
   readonly connectionErrors: Error[] = [];
   port = 0;
@@ -31,6 +35,10 @@ export class SmtpSink {
       disabledCommands: ['STARTTLS'],
       logger: false,
       size: 50 * 1024 * 1024,
+      onConnect: (session: SMTPServerSession, callback: () => void) => {
+        this.sessions.push(session.id);
+        callback();
+      },
       onRcptTo: (address: SMTPServerAddress, _session: SMTPServerSession, callback: (error?: Error) => void) => {
         const attempt = (this.attempts.get(address.address) ?? 0) + 1;
         this.attempts.set(address.address, attempt);
@@ -48,6 +56,7 @@ export class SmtpSink {
               from: envelope.mailFrom ? envelope.mailFrom.address : '',
               to: envelope.rcptTo.map((r) => r.address),
               raw: Buffer.concat(chunks),
+              session: session.id,
             });
             callback();
           };
@@ -84,6 +93,7 @@ export class SmtpSink {
 
   reset(): void {
     this.received.length = 0;
+    this.sessions.length = 0;
     this.attempts.clear();
     this.rcptPolicy = () => undefined;
     this.dataDelayMs = 0;

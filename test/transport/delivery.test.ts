@@ -111,3 +111,44 @@ describe("a message's memory is handed back only once the relay has all of it", 
     expect(released.every((r) => r.receivedThen)).toBe(true);
   });
 });
+
+describe('connections opened before the messages need them (openConnections)', () => {
+  it("opens as many as the messages need, up to the pool's size; the messages then go over those", async () => {
+    const pooled = createSmtpTransport({ url: sink.url, poolSize: 2 });
+    await pooled.openConnections(100);
+    expect(sink.sessions).toHaveLength(2); // ready: greeted and past EHLO, nothing sent yet
+    expect(sink.received).toHaveLength(0);
+    await pooled.openConnections(100); // those open count
+    const outcomes = await Promise.all((await messagesOf(example('trueconf-weekly'))).map((m) => pooled.send(m)));
+    pooled.close();
+    expect(outcomes.map((o) => o.verdict)).toEqual(['accepted', 'accepted', 'accepted']);
+    expect(sink.sessions).toHaveLength(2);
+    expect(sink.received.every((m) => sink.sessions.includes(m.session))).toBe(true);
+  });
+
+  it('opens no more than the messages need', async () => {
+    const pooled = createSmtpTransport({ url: sink.url, poolSize: 5 });
+    await pooled.openConnections(2);
+    pooled.close();
+    expect(sink.sessions).toHaveLength(2);
+  });
+
+  it('messages handed over while the connections are still being opened wait for them: none is connected twice', async () => {
+    const pooled = createSmtpTransport({ url: sink.url, poolSize: 2 });
+    const opening = pooled.openConnections(2);
+    const outcomes = await Promise.all((await messagesOf(example('trueconf-weekly'))).map((m) => pooled.send(m)));
+    await opening;
+    pooled.close();
+    expect(outcomes.map((o) => o.verdict)).toEqual(['accepted', 'accepted', 'accepted']);
+    expect(sink.sessions).toHaveLength(2);
+  });
+
+  it('a relay that is not there: rejects with the reason, and a message still gets it as a transient outcome', async () => {
+    const nowhere = createSmtpTransport({ url: 'smtp://127.0.0.1:9', poolSize: 2, timeoutMs: 2000 });
+    await expect(nowhere.openConnections(2)).rejects.toThrow(/ECONNREFUSED/);
+    const [message] = await messagesOf(example('skype-invitation'));
+    const outcome = await nowhere.send(message!);
+    nowhere.close();
+    expect(outcome).toMatchObject({ verdict: 'transient', reply: { message: expect.stringMatching(/ECONNREFUSED/) } });
+  });
+});
