@@ -134,11 +134,12 @@ function peakRssMb(pid: number): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
 }
 
-async function waitForCount(sink: ChildProcess, count: number, timeoutMs: number): Promise<number> {
+/** When the sink had the first and the last of `count` messages (epoch milliseconds). */
+async function waitForCount(sink: ChildProcess, count: number, timeoutMs: number): Promise<{ firstAt: number; lastAt: number }> {
   const started = Date.now();
   for (;;) {
-    const state = await ask<{ count: number; lastAt: number }>(sink, 'count', 'count');
-    if (state.count >= count) return state.lastAt;
+    const state = await ask<{ count: number; firstAt: number; lastAt: number }>(sink, 'count', 'count');
+    if (state.count >= count) return state;
     if (Date.now() - started > timeoutMs) throw new Error(`only ${state.count} of ${count} messages after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
@@ -167,7 +168,7 @@ export async function runFanOut(
   const response = await fetch(`${services[0]!.url}/v1/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   const accepted = performance.timeOrigin + performance.now();
   if (response.status !== 202) throw new Error(`POST answered ${response.status}: ${await response.text()}`);
-  const lastAt = await waitForCount(sink, RECIPIENTS, 120_000);
+  const { firstAt, lastAt } = await waitForCount(sink, RECIPIENTS, 120_000);
   const seconds = (lastAt - posted) / 1000;
   // What the fan-out cost the machine: the service's CPU from the POST on, and the sink's.
   const fanOutCpu = services.reduce((sum, s) => sum + cpuSeconds(s.child.pid!), 0) - cpuAtPost;
@@ -184,7 +185,7 @@ export async function runFanOut(
   rmSync(dataDir, { recursive: true, force: true });
   for (let i = 0; i < instances; i++) rmSync(`${dataDir}-${i}`, { recursive: true, force: true });
   console.log(
-    `${label}: start→ready ${services.map((s) => `${s.readyMs.toFixed(0)} ms`).join(' + ')}; POST→202 ${(accepted - posted).toFixed(0)} ms; last of ${RECIPIENTS} accepted by the sink after ${seconds.toFixed(2)} s; ${(RECIPIENTS / seconds).toFixed(0)} messages/s; peak RSS ${rss.map((r) => `${r.toFixed(0)} MB`).join(' + ')}; CPU from the POST on: service ${fanOutCpu.toFixed(2)} s (main thread ${mainThreadCpu.toFixed(2)} s${waited === null ? '' : `, and ${waited.toFixed(2)} s ready to run but waiting for a core`}), sink ${sinkCpu.toFixed(2)} s; stolen by the hypervisor: ${(stolen * 100).toFixed(0)}% of the cores`,
+    `${label}: start→ready ${services.map((s) => `${s.readyMs.toFixed(0)} ms`).join(' + ')}; POST→202 ${(accepted - posted).toFixed(0)} ms; first message at the sink after ${(firstAt - posted).toFixed(0)} ms; last of ${RECIPIENTS} accepted by the sink after ${seconds.toFixed(2)} s; ${(RECIPIENTS / seconds).toFixed(0)} messages/s; peak RSS ${rss.map((r) => `${r.toFixed(0)} MB`).join(' + ')}; CPU from the POST on: service ${fanOutCpu.toFixed(2)} s (main thread ${mainThreadCpu.toFixed(2)} s${waited === null ? '' : `, and ${waited.toFixed(2)} s ready to run but waiting for a core`}), sink ${sinkCpu.toFixed(2)} s; stolen by the hypervisor: ${(stolen * 100).toFixed(0)}% of the cores`,
   );
   return { seconds, rss, cpu, fanOutCpu, mainThreadCpu, waited, sinkCpu, stolen, readyMs: services.map((s) => s.readyMs) };
 }
