@@ -26,12 +26,6 @@ export interface Service {
   readonly logger: Logger;
   /** The SMTP listener for bounces (BOUNCE_SMTP_PORT), or null. */
   readonly bounceListener: BounceListener | null;
-  /**
-   * Opens the SMTP pool's connections before a notification needs them; the
-   * pool closes them after four idle minutes. Rejects with the first connection
-   * that could not be opened.
-   */
-  openSmtpConnections(): Promise<void>;
   /** Stops taking requests, finishes or hands back what is on the wire, closes the outbox. */
   stop(): Promise<void>;
 }
@@ -87,6 +81,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
     metrics,
     checkSmtp: () => transport.verify(),
     onAccepted: (accepted) => worker.kick(accepted),
+    // A connection that cannot be opened is the messages' to report, once they are sent.
+    onNotificationPosted: (recipients) => void transport.openConnections(recipients).catch(() => undefined),
     version: await packageVersion(),
     ...(bounces ? { bounces } : {}),
   });
@@ -120,7 +116,6 @@ export async function createService(config: Config, options: ServiceOptions = {}
     outbox,
     logger,
     bounceListener: listener,
-    openSmtpConnections: () => transport.openConnections(config.smtp.poolSize),
     stop() {
       stopping ??= (async () => {
         await listener?.close();

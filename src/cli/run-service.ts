@@ -7,7 +7,6 @@
 import { channel } from 'node:diagnostics_channel';
 import { setFlagsFromString } from 'node:v8';
 import { loadConfig } from '../config/config.ts';
-import { loadTimeZoneData } from '../model/datetime.ts';
 import { createService } from '../service.ts';
 import { redactedSmtpUrl } from '../transport/smtp.ts';
 import { runMain } from './common.ts';
@@ -26,17 +25,6 @@ async function main(): Promise<number> {
   // After the publish: run-bundle.cjs has written the code cache under the flags the next start will have.
   const flag = heapGrowingFlag(process.execArgv);
   if (flag) setFlagsFromString(flag);
-  loadTimeZoneData();
-  // The relay's greeting, EHLO, STARTTLS and AUTH now, not in the first notification's time; and a
-  // relay that cannot be reached is told at the start, not at the first message.
-  service
-    .openSmtpConnections()
-    .catch((error: unknown) =>
-      service.logger.warn(
-        { err: error, smtp: redactedSmtpUrl(config.smtp.url) },
-        'could not connect to the SMTP relay: notifications are accepted and kept, and sent once it answers',
-      ),
-    );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       service.logger.info({ signal }, 'stopping');

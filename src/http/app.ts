@@ -26,6 +26,13 @@ export interface AppDependencies {
   readonly metrics: Metrics;
   /** Tells whether the SMTP relay answers (for /readyz). */
   readonly checkSmtp: () => Promise<unknown>;
+  /**
+   * Called when an authorised POST of a notification has come, before it is
+   * validated, with how many recipients it names: the SMTP pool opens their
+   * connections (greeting, EHLO, STARTTLS, AUTH) while it is validated, stored
+   * and rendered, rather than after.
+   */
+  readonly onNotificationPosted?: (recipients: number) => void;
   /** Called after a notification is stored, with its id and parsed request: wakes the worker. */
   readonly onAccepted?: (accepted: AcceptedRequest) => void;
   readonly version?: string;
@@ -143,6 +150,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         { path: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' },
       ]);
     }
+    deps.onNotificationPosted?.(recipientCount(body.json));
     const notification = parseNotificationRequest(body.json);
     if (key !== null && storing.has(key)) throw new ApiError('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being stored');
 
@@ -260,6 +268,15 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
 }
 
 /** The first answer to a notification: its id and every recipient queued. */
+/**
+ * How many recipients a body not yet validated names: a hint for how many
+ * connections to open (bounded by the pool's size), never trusted for more.
+ */
+function recipientCount(json: unknown): number {
+  const recipients = (json as { recipients?: unknown } | null)?.recipients;
+  return Array.isArray(recipients) ? recipients.length : 1;
+}
+
 function acceptedBody(notification: NotificationStatus) {
   return { id: notification.id, recipients: notification.recipients.map((r) => ({ email: r.email, status: 'queued' as const })) };
 }

@@ -28,17 +28,6 @@ export function isKnownTimeZone(zone: string): boolean {
   return known;
 }
 
-/**
- * Loads ICU's date and time-zone data, as the first `Intl.DateTimeFormat` of a
- * process does (15–22 ms here): called once the service listens, so that the
- * first request does not wait for it.
- *
- * @example app.listen(…).then(loadTimeZoneData)
- */
-export function loadTimeZoneData(): void {
-  isKnownTimeZone('UTC');
-}
-
 /** Answers of isKnownTimeZone: luxon asks Intl each time, and 1600 recipients share a few zones. */
 const knownZones = new LRUCache<string, boolean>({ max: 2000 }); // bounded: zone names come from requests
 

@@ -131,3 +131,39 @@ describe('SEND_RATE_LIMIT on a single instance (SQLite outbox)', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
   });
 });
+
+describe("the relay's connections", () => {
+  it('are opened for a posted notification while it is validated and stored: an outbox that stores it only once the relay has greeted them finds them open', async () => {
+    const withConnections = await startTestService(
+      { SMTP_URL: sink.url, SMTP_POOL_SIZE: '5' },
+      {
+        outbox: (dataDir) => {
+          const outbox = openSqliteOutbox({ dataDir });
+          return {
+            ...outbox,
+            accept: async (notification) => {
+              // Without connections opened before this, none would be until after it: the wait would fail.
+              await waitFor(() => sink.sessions.length === 2, 5_000, 'the two connections greeted before the notification is stored');
+              return outbox.accept(notification);
+            },
+          };
+        },
+      },
+    );
+    try {
+      const response = await withConnections.app.inject({
+        method: 'POST',
+        url: '/v1/notifications',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify(seedFanOut(2)),
+      });
+      expect(response.statusCode).toBe(202);
+      await waitFor(() => sink.received.length === 2, 10_000, 'both messages');
+      // as many as the recipients, not the pool's five; and the messages went over them
+      expect(sink.sessions).toHaveLength(2);
+      expect(sink.received.every((m) => sink.sessions.includes(m.session))).toBe(true);
+    } finally {
+      await withConnections.dispose();
+    }
+  });
+});

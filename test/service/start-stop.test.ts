@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ChildService, spawnService, startChildService, startWithNpm } from '../helpers/child-service.ts';
 import { freePort } from '../helpers/redis.ts';
-import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { startArgs } from '../helpers/start-command.ts';
 
 const children: Pick<ChildService, 'process'>[] = [];
@@ -33,33 +32,6 @@ describe('start and stop', () => {
     await service.exited;
     await expect.poll(() => service.output(), { timeout: 10_000 }).toContain('"msg":"stopped"');
     await expect(fetch(`${service.url}/healthz`)).rejects.toThrow();
-  });
-
-  it("once listening, opens the SMTP pool's connections before any notification needs them", async () => {
-    const sink = await new SmtpSink().start();
-    const service = await startChildService({ DATA_DIR: dataDir(), SMTP_URL: sink.url, SMTP_POOL_SIZE: '3' });
-    try {
-      await expect.poll(() => sink.sessions.length, { timeout: 10_000 }).toBe(3);
-      expect(sink.received).toHaveLength(0);
-    } finally {
-      service.process.kill('SIGKILL'); // the sink closes once the connections it holds are gone
-      await service.exited;
-      await sink.stop();
-    }
-  });
-
-  it('a relay that cannot be reached at start: a warning naming it (without its password), and the service keeps running', async () => {
-    const port = await freePort();
-    const service = await startChildService({ DATA_DIR: dataDir(), SMTP_URL: `smtp://mailer:s3cret@127.0.0.1:${port}` });
-    children.push(service);
-    await expect.poll(() => service.output(), { timeout: 10_000 }).toContain('could not connect to the SMTP relay');
-    const warning = service
-      .output()
-      .split('\n')
-      .find((line) => line.includes('could not connect to the SMTP relay'))!;
-    expect(JSON.parse(warning)).toMatchObject({ level: 40, smtp: `smtp://***@127.0.0.1:${port}`, err: { message: expect.stringMatching(/ECONNREFUSED/) } });
-    expect(service.output()).not.toContain('s3cret');
-    expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
   });
 
   it('Redis down at start: retries with backoff, then exits 1 naming the reason (never hangs)', async () => {
