@@ -267,7 +267,6 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   socket.destroy();
 }
 
-/** The first answer to a notification: its id and every recipient queued. */
 /**
  * How many recipients a body not yet validated names: a hint for how many
  * connections to open (bounded by the pool's size), never trusted for more.
@@ -277,6 +276,7 @@ function recipientCount(json: unknown): number {
   return Array.isArray(recipients) ? recipients.length : 1;
 }
 
+/** The first answer to a notification: its id and every recipient queued. */
 function acceptedBody(notification: NotificationStatus) {
   return { id: notification.id, recipients: notification.recipients.map((r) => ({ email: r.email, status: 'queued' as const })) };
 }

@@ -47,7 +47,7 @@ export interface MailTransport {
   /**
    * Opens connections for `count` messages about to be sent, up to the pool's
    * size and counting those already open, so that connecting, the greeting and
-   * EHLO (STARTTLS, AUTH) take place while those messages are being rendered.
+   * EHLO (STARTTLS, AUTH) take place while those messages are being prepared.
    * Resolves once they are ready; rejects with the first that could not be
    * opened. Such a connection leaves the pool: the next message opens one
    * again and gets its error as a delivery outcome.
@@ -60,7 +60,6 @@ export interface MailTransport {
   close(): void;
 }
 
-/** Set once the connection has read the whole message after DATA's 354: a lost answer from then on is an unknown outcome. */
 /**
  * What of nodemailer's pool (10.6.0, pinned and patched: package.json) opening
  * connections ahead takes: the pool has no public way to, and makes a
@@ -101,6 +100,7 @@ function openAhead(internals: PoolInternals): Promise<void> {
   });
 }
 
+/** Set once the connection has read the whole message after DATA's 354: a lost answer from then on is an unknown outcome. */
 interface HandOver {
   done: boolean;
 }
