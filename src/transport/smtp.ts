@@ -191,9 +191,10 @@ const DEFAULT_POOL_SIZE = 5;
  */
 export function createSmtpTransport(options: SmtpTransportOptions): MailTransport {
   const timeout = options.timeoutMs ?? 30_000;
+  const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
   const pool = new SMTPPool({
     url: options.url,
-    maxConnections: options.poolSize ?? DEFAULT_POOL_SIZE,
+    maxConnections: poolSize,
     maxMessages: Infinity,
     ...(options.ratePerSecond ? { rateLimit: options.ratePerSecond, rateDelta: 1000 } : {}),
     requireTLS: options.requireTLS ?? false,
@@ -249,7 +250,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
     openConnections(count: number): Promise<void> {
       const internals = pool as unknown as PoolInternals;
       if (internals._closed) return Promise.resolve();
-      const wanted = Math.min(count, options.poolSize ?? DEFAULT_POOL_SIZE) - internals._connections.length;
+      const wanted = Math.min(count, poolSize) - internals._connections.length;
       const opened: Promise<void>[] = [];
       for (let i = 0; i < wanted; i++) opened.push(openAhead(internals));
       return Promise.all(opened).then(() => undefined);
