@@ -1,11 +1,12 @@
 import { DateTime } from 'luxon';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { composeMessage, type OutgoingMessage } from '../../src/message/compose.ts';
 import { parseNotificationRequest } from '../../src/model/parse.ts';
 import { createRenderer, type Renderer } from '../../src/render/renderer.ts';
 import { createSmtpTransport, type MailTransport } from '../../src/transport/smtp.ts';
 import { expectDeliveredInvite } from '../helpers/delivered.ts';
 import { EXAMPLE_NAMES, example } from '../helpers/examples.ts';
+import { startRelayProcess } from '../helpers/relay-process.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 
 const sink = new SmtpSink();
@@ -141,6 +142,26 @@ describe('connections opened before the messages need them (openConnections)', (
     pooled.close();
     expect(outcomes.map((o) => o.verdict)).toEqual(['accepted', 'accepted', 'accepted']);
     expect(sink.sessions).toHaveLength(2);
+  });
+
+  it('connects while the caller is still busy (a POST being stored), not once it is done', async () => {
+    const relay = await startRelayProcess();
+    const pooled = createSmtpTransport({ url: relay.url, poolSize: 1 });
+    const opening = pooled.openConnections(1);
+    // As the POST handler goes on: its first await lets process.nextTick's queue run (where Node
+    // makes a socket's connect to an IP address), not a turn of the event loop; then storing and
+    // rendering hold the event loop up.
+    await new Promise((resolve) => process.nextTick(resolve));
+    const busyUntil = Date.now() + 500;
+    while (Date.now() < busyUntil);
+    const busyEnded = Date.now();
+    await opening;
+    await vi.waitFor(() => expect(relay.connectedAt).toHaveLength(1)); // its stdout may come after the greeting
+    pooled.close();
+    await relay.stop();
+    // The relay, in its own process, accepted the connection while this one was busy: its
+    // greeting (smtp-server holds it 100 ms) was on the way by the time the work was done.
+    expect(relay.connectedAt[0]).toBeLessThan(busyEnded);
   });
 
   it('a relay that is not there: rejects with the reason, and a message still gets it as a transient outcome', async () => {
