@@ -147,21 +147,24 @@ describe('connections opened before the messages need them (openConnections)', (
   it('connects while the caller is still busy (a POST being stored), not once it is done', async () => {
     const relay = await startRelayProcess();
     const pooled = createSmtpTransport({ url: relay.url, poolSize: 1 });
-    const opening = pooled.openConnections(1);
-    // As the POST handler goes on: its first await lets process.nextTick's queue run (where Node
-    // makes a socket's connect to an IP address), not a turn of the event loop; then storing and
-    // rendering hold the event loop up.
-    await new Promise((resolve) => process.nextTick(resolve));
-    const busyUntil = Date.now() + 500;
-    while (Date.now() < busyUntil);
-    const busyEnded = Date.now();
-    await opening;
-    await vi.waitFor(() => expect(relay.connectedAt).toHaveLength(1)); // its stdout may come after the greeting
-    pooled.close();
-    await relay.stop();
-    // The relay, in its own process, accepted the connection while this one was busy: its
-    // greeting (smtp-server holds it 100 ms) was on the way by the time the work was done.
-    expect(relay.connectedAt[0]).toBeLessThan(busyEnded);
+    try {
+      const opening = pooled.openConnections(1);
+      // As the POST handler goes on: its first await lets process.nextTick's queue run (where Node
+      // makes a socket's connect to an IP address), not a turn of the event loop; then storing and
+      // rendering hold the event loop up.
+      await new Promise((resolve) => process.nextTick(resolve));
+      const busyUntil = Date.now() + 500;
+      while (Date.now() < busyUntil);
+      const busyEnded = Date.now();
+      await opening;
+      await vi.waitFor(() => expect(relay.connectedAt).toHaveLength(1)); // its stdout may come after the greeting
+      // The relay, in its own process, accepted the connection while this one was busy: a relay's
+      // greeting (smtp-server holds it 100 ms) is then on its way by the time the work is done.
+      expect(relay.connectedAt[0]).toBeLessThan(busyEnded);
+    } finally {
+      pooled.close();
+      await relay.stop();
+    }
   });
 
   it('a relay that is not there: rejects with the reason, and a message still gets it as a transient outcome', async () => {
