@@ -29,8 +29,9 @@ export interface AppDependencies {
   /**
    * Called when an authorised POST of a notification has come, before it is
    * validated, with how many recipients it names: the SMTP pool opens their
-   * connections (greeting, EHLO, STARTTLS, AUTH) while it is validated, stored
-   * and rendered, rather than after.
+   * connections (greeting, EHLO, STARTTLS, AUTH) while it is stored and
+   * rendered, rather than after (the sockets connect at the handler's first
+   * await, once it is validated: src/transport/smtp.ts).
    */
   readonly onNotificationPosted?: (recipients: number) => void;
   /** Called after a notification is stored, with its id and parsed request: wakes the worker. */
