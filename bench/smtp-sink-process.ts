@@ -1,10 +1,10 @@
 /**
  * The benchmark's SMTP sink, in its own process: accepts everything, keeps
  * the bytes of the first KEEP messages (to replay them through the raw
- * client), and tells its parent over IPC how many it has and when the first and the
- * last one ended. It keeps no more than that: a sink that held every run's 66 MB
- * (1.3 GB by the last runs) slowed the runs measured late, those through
- * Redis among them.
+ * client), and tells its parent over IPC how many it has and when the first
+ * and the last one ended. It keeps no more than that: a sink that held every
+ * run's 66 MB (1.3 GB by the last runs) slowed the runs measured late, those
+ * through Redis among them.
  */
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';

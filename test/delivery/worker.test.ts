@@ -133,7 +133,7 @@ describe('SEND_RATE_LIMIT on a single instance (SQLite outbox)', () => {
 });
 
 describe("the relay's connections", () => {
-  it('are opened for a posted notification while it is validated and stored: an outbox that stores it only once the relay has greeted them finds them open', async () => {
+  it('are opened for a posted notification while it is stored: an outbox that stores it only once the relay has greeted them finds them open', async () => {
     const withConnections = await startTestService(
       // A pool of two: in a larger one, a message handed over while the two are still in their EHLO
       // would open a third (nodemailer's pool does not wait for a connection being opened).
