@@ -11,7 +11,7 @@ const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
 
 /**
- * @example spawn(process.execPath, startArgs()) // node --min-semi-space-size=4 … src/cli/start.cjs
+ * @example spawn(process.execPath, startArgs()) // node --min-semi-space-size=8 … src/cli/start.cjs
  * @returns {string[]}
  */
 function startArgs() {

@@ -21,7 +21,7 @@ function builtinCacheLog(flags: readonly string[]): string {
 describe('heap growth', () => {
   it('is set once listening unless the operator gave node a growth of their own', () => {
     expect(heapGrowingFlag([])).toBe(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-    expect(heapGrowingFlag(['--min-semi-space-size=4', '--max-semi-space-size=4'])).toBe('--heap-growing-percent=100');
+    expect(heapGrowingFlag(['--min-semi-space-size=8', '--max-semi-space-size=8'])).toBe('--heap-growing-percent=200');
     expect(heapGrowingFlag(['--heap-growing-percent=50'])).toBeNull();
   });
 
