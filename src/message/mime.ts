@@ -29,18 +29,35 @@ const headerEncoder = new MimeNode(undefined, { baseBoundary: 'header-encoder' }
  * @example headerField('Subject', 'Приглашение: Собрание') // 'Subject: =?UTF-8?B?…?=' (folded)
  */
 export function headerField(key: string, value: HeaderValue): string {
-  const memoKey = `${key}\u0000${value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : JSON.stringify(value)}`;
+  // To, Message-ID and the thread's ids are the recipient's own: remembering them only costs.
+  if (OWN_TO_EACH_MESSAGE.has(key)) return encodedField(key, value);
+  const memoKey = `${key}\u0000${memoOf(value)}`;
   let field = encodedFields.get(memoKey);
   if (field === undefined) {
-    const encoded = isMailbox(value) ? mailbox(value) : headerEncoder.encodeHeaderValue(key, value);
-    field = foldLines(`${key}: ${encoded}`, 76);
+    field = encodedField(key, value);
     // From, Sender, Subject, Date… repeat for every recipient of a notification.
     encodedFields.set(memoKey, field);
   }
   return field;
 }
 
+/** Fields whose value differs from one message to the next (RFC 5322 §3.6.3–3.6.4). */
+const OWN_TO_EACH_MESSAGE: ReadonlySet<string> = new Set(['To', 'Message-ID', 'In-Reply-To', 'References']);
+
 const encodedFields = new LRUCache<string, string>({ max: 5000 });
+
+/** A value as a memo key: a mailbox by its address (which holds no NUL) then its name; no JSON for the common cases. */
+function memoOf(value: HeaderValue): string | number {
+  if (typeof value === 'string') return value;
+  if (value instanceof Date) return value.getTime();
+  if (isMailbox(value)) return `${value.address}\u0000${value.name ?? ''}`;
+  return JSON.stringify(value);
+}
+
+function encodedField(key: string, value: HeaderValue): string {
+  const encoded = isMailbox(value) ? mailbox(value) : headerEncoder.encodeHeaderValue(key, value);
+  return foldLines(`${key}: ${encoded}`, 76);
+}
 
 function isMailbox(value: HeaderValue): value is { name?: string; address: string } {
   return typeof value === 'object' && !(value instanceof Date) && !Array.isArray(value) && 'address' in value;
