@@ -7,8 +7,8 @@
  * a 1600-recipient fan-out peaked at 164–168 MB instead of 204–209 MB
  * (alternating fan-outs, README "Performance"). At three, with the young
  * generation at 8 MB (npm start's flags), it peaks at 165–173 MB and takes
- * about 6% less time than at two with 4 MB (149–157 MB). V8 reads the factor at each
- * collection, so it can be set once running. It is not among `npm start`'s
+ * about 6% less time than at two with 4 MB (149–157 MB). V8 reads the
+ * factor at each collection, so it can be set once running. It is not among `npm start`'s
  * node flags because V8 keys code caches by a hash of its flags, and this one
  * is in the hash: on the command line it made V8 refuse Node's own cache of
  * its built-in modules, which were then compiled from their sources at every
