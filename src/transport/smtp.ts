@@ -49,8 +49,9 @@ export interface MailTransport {
    * size and counting those already open, so that connecting, the greeting and
    * EHLO (STARTTLS, AUTH) take place while those messages are being prepared.
    * Resolves once they are ready; rejects with the first that could not be
-   * opened. Such a connection leaves the pool: the next message opens one
-   * again and gets its error as a delivery outcome.
+   * opened. A message handed over meanwhile goes over one of them once it is
+   * ready, or gets its error as a delivery outcome; such a connection leaves
+   * the pool, and the next message opens one again.
    *
    * @example await transport.openConnections(100); // 5 connections of a pool of 5, ready to send
    */
@@ -73,29 +74,33 @@ interface PoolInternals {
 }
 
 interface PoolResource {
-  /** Whether the pool may hand it a message: one that is not yet connected would connect a second time. */
-  available: boolean;
   connect(callback: (error?: Error | null) => void): void;
-  /** Makes it available (rate limit included) and tells the pool, which hands it what waits. */
-  _release(): void;
   once(event: 'close', listener: () => void): void;
 }
 
 /**
- * One connection of the pool, opened before a message needs it. It is not
- * available until it is ready: given a message while connecting, the pool would
- * connect it a second time. On failure nodemailer's resource closes and leaves
- * the pool itself; a close before the greeting calls back nothing, hence 'close'.
+ * One connection of the pool, opened before a message needs it. The pool may
+ * hand it a message while it connects (a new resource is available): the
+ * message's own connect then joins the one under way instead of connecting a
+ * second time, and goes out once the connection is ready. Were it held back
+ * until then, the pool would open another connection for that message, up to
+ * its size: a notification of one recipient made two. On failure nodemailer's
+ * resource fails the message it was handed and leaves the pool; a close
+ * before the greeting calls back nothing, hence 'close'.
  */
 function openAhead(internals: PoolInternals): Promise<void> {
   const resource = internals._createConnection();
-  resource.available = false;
+  const connect = resource.connect.bind(resource);
+  let joining: ((error?: Error | null) => void)[] | null = [];
+  resource.connect = (callback) => (joining ? joining.push(callback) : connect(callback));
   return new Promise((resolve, reject) => {
     resource.once('close', () => reject(Object.assign(new Error('the relay closed the connection before it was ready'), { code: 'ECONNECTION' })));
-    resource.connect((error) => {
-      if (error) return reject(error);
-      resource._release();
-      resolve();
+    connect((error) => {
+      const joined = joining ?? [];
+      joining = null;
+      for (const callback of joined) callback(error);
+      if (error) reject(error);
+      else resolve();
     });
   });
 }

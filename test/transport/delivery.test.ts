@@ -144,6 +144,17 @@ describe('connections opened before the messages need them (openConnections)', (
     expect(sink.sessions).toHaveLength(2);
   });
 
+  it('with room in the pool, messages handed over while their connections are being opened go over those: no other is opened', async () => {
+    const pooled = createSmtpTransport({ url: sink.url, poolSize: 5 });
+    const messages = await messagesOf(example('trueconf-weekly'));
+    const opening = pooled.openConnections(messages.length);
+    const outcomes = await Promise.all(messages.map((m) => pooled.send(m)));
+    await opening;
+    pooled.close();
+    expect(outcomes.map((o) => o.verdict)).toEqual(['accepted', 'accepted', 'accepted']);
+    expect(sink.sessions).toHaveLength(messages.length);
+  });
+
   it('connects while the caller is still busy (a POST being stored), not once it is done', async () => {
     const relay = await startRelayProcess();
     const pooled = createSmtpTransport({ url: relay.url, poolSize: 1 });
@@ -165,6 +176,16 @@ describe('connections opened before the messages need them (openConnections)', (
       pooled.close();
       await relay.stop();
     }
+  });
+
+  it('a relay that is not there: a message handed over while its connection was being opened gets the reason as a transient outcome', async () => {
+    const nowhere = createSmtpTransport({ url: 'smtp://127.0.0.1:9', poolSize: 2, timeoutMs: 2000 });
+    const opening = nowhere.openConnections(1);
+    const [message] = await messagesOf(example('skype-invitation'));
+    const outcome = await nowhere.send(message!);
+    await expect(opening).rejects.toThrow(/ECONNREFUSED/);
+    nowhere.close();
+    expect(outcome).toMatchObject({ verdict: 'transient', reply: { message: expect.stringMatching(/ECONNREFUSED/) } });
   });
 
   it('a relay that is not there: rejects with the reason, and a message still gets it as a transient outcome', async () => {
