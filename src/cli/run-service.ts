@@ -10,8 +10,8 @@ import { loadConfig } from '../config/config.ts';
 import { createService } from '../service.ts';
 import { redactedSmtpUrl } from '../transport/smtp.ts';
 import { runMain } from './common.ts';
-import { heapGrowingFlag } from './heap-growth.ts';
 import { LISTENING_CHANNEL } from './listening.cjs';
+import { flagsOnceListening } from './v8-flags.ts';
 
 async function main(): Promise<number> {
   const config = loadConfig();
@@ -23,8 +23,7 @@ async function main(): Promise<number> {
   );
   channel(LISTENING_CHANNEL).publish({ address });
   // After the publish: run-bundle.cjs has written the code cache under the flags the next start will have.
-  const flag = heapGrowingFlag(process.execArgv);
-  if (flag) setFlagsFromString(flag);
+  for (const flag of flagsOnceListening(process.execArgv)) setFlagsFromString(flag);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       service.logger.info({ signal }, 'stopping');
