@@ -40,7 +40,7 @@ export const HEAP_GROWING_PERCENT = 200;
  * @example heapGrowingFlag(['--heap-growing-percent=50']) // null
  */
 export function heapGrowingFlag(execArgv: readonly string[]): string | null {
-  return execArgv.some((arg) => arg.startsWith('--heap-growing-percent')) ? null : `--heap-growing-percent=${HEAP_GROWING_PERCENT}`;
+  return given(execArgv, 'heap-growing-percent') ? null : `--heap-growing-percent=${HEAP_GROWING_PERCENT}`;
 }
 
 /**
@@ -51,7 +51,7 @@ export function heapGrowingFlag(execArgv: readonly string[]): string | null {
  * @example baselineCompilerFlag(['--jitless']) // null
  */
 export function baselineCompilerFlag(execArgv: readonly string[]): string | null {
-  return execArgv.some((arg) => /^--(?:no-)?(?:always-)?sparkplug\b|^--jitless\b/.test(arg)) ? null : '--always-sparkplug';
+  return given(execArgv, 'always-sparkplug', 'sparkplug', 'jitless') ? null : '--always-sparkplug';
 }
 
 /**
@@ -61,4 +61,16 @@ export function baselineCompilerFlag(execArgv: readonly string[]): string | null
  */
 export function flagsOnceListening(execArgv: readonly string[]): string[] {
   return [heapGrowingFlag(execArgv), baselineCompilerFlag(execArgv)].filter((flag) => flag !== null);
+}
+
+/** Whether node was given one of these V8 flags, as V8 reads them: `_` for `-`, `--no-` before a boolean, `=` before a value. */
+function given(execArgv: readonly string[], ...names: string[]): boolean {
+  return execArgv.some((arg) =>
+    names.includes(
+      arg
+        .split('=')[0]!
+        .replaceAll('_', '-')
+        .replace(/^--(?:no-)?/, ''),
+    ),
+  );
 }

@@ -23,13 +23,16 @@ describe('the V8 flags set once listening', () => {
     expect(heapGrowingFlag([])).toBe(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
     expect(heapGrowingFlag(['--min-semi-space-size=8', '--max-semi-space-size=8'])).toBe('--heap-growing-percent=200');
     expect(heapGrowingFlag(['--heap-growing-percent=50'])).toBeNull();
+    expect(heapGrowingFlag(['--heap_growing_percent=50'])).toBeNull();
   });
 
   it('Sparkplug for every function compiled from then on, unless the operator said otherwise or runs without a JIT', () => {
     expect(baselineCompilerFlag(['--min-semi-space-size=8'])).toBe('--always-sparkplug');
-    for (const theirs of ['--no-always-sparkplug', '--always-sparkplug', '--no-sparkplug', '--sparkplug', '--jitless']) {
+    for (const theirs of ['--no-always-sparkplug', '--always-sparkplug', '--always_sparkplug', '--no-sparkplug', '--sparkplug', '--jitless']) {
       expect(baselineCompilerFlag([theirs]), theirs).toBeNull();
     }
+    // Another flag whose name only begins alike is not theirs.
+    expect(baselineCompilerFlag(['--sparkplug-filter=*'])).toBe('--always-sparkplug');
     expect(flagsOnceListening([])).toEqual([`--heap-growing-percent=${HEAP_GROWING_PERCENT}`, '--always-sparkplug']);
     expect(flagsOnceListening(['--jitless', '--heap-growing-percent=50'])).toEqual([]);
   });
