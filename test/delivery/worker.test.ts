@@ -135,9 +135,9 @@ describe('SEND_RATE_LIMIT on a single instance (SQLite outbox)', () => {
 describe("the relay's connections", () => {
   it('are opened for a posted notification while it is stored: an outbox that stores it only once the relay has greeted them finds them open', async () => {
     const withConnections = await startTestService(
-      // A pool of two: in a larger one, a message handed over while the two are still in their EHLO
-      // would open a third (nodemailer's pool does not wait for a connection being opened).
-      { SMTP_URL: sink.url, SMTP_POOL_SIZE: '2' },
+      // The default pool of five: a message handed over while the two are still in their EHLO joins
+      // one of them (src/transport/smtp.ts, openAhead) rather than opening a third.
+      { SMTP_URL: sink.url },
       {
         outbox: (dataDir) => {
           const outbox = openSqliteOutbox({ dataDir });
