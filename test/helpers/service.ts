@@ -54,12 +54,19 @@ export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 10_000
 
 /**
  * Polls a notification's status until every recipient is `sent`; `read`
- * fetches the status from whichever instance the test asks.
+ * fetches the status (or the error answered) from whichever instance the test
+ * asks. OUTBOX_UNAVAILABLE is asked again, as a client would: an instance
+ * answers it while its Redis is away (in the failover tests, just restarted).
+ * Any other error fails at once, with what was answered.
  */
-export async function waitForAllSent(read: () => Promise<{ recipients: { status: string }[] }>, timeoutMs = 30_000) {
+export async function waitForAllSent(read: () => Promise<{ recipients: { status: string }[] } | { error: { code: string } }>, timeoutMs = 30_000) {
   return waitFor(
     async () => {
       const status = await read();
+      if ('error' in status) {
+        if (status.error.code === 'OUTBOX_UNAVAILABLE') return null;
+        throw new Error(`the status was answered with an error: ${JSON.stringify(status)}`);
+      }
       return status.recipients.every((r) => r.status === 'sent') ? status : null;
     },
     timeoutMs,
