@@ -64,8 +64,9 @@ export interface MailTransport {
 /**
  * What of nodemailer's pool (10.6.0, pinned and patched: package.json) opening
  * connections ahead takes: the pool has no public way to, and makes a
- * connection only when a message waits for one. test/transport/delivery.test.ts
- * fails if these change.
+ * connection only when a message waits for one. Of the resource it makes,
+ * openAhead replaces `connect` while it connects (see there).
+ * test/transport/delivery.test.ts fails if these change.
  */
 interface PoolInternals {
   _closed: boolean;

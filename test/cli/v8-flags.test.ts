@@ -19,7 +19,7 @@ function builtinCacheLog(flags: readonly string[]): string {
 }
 
 describe('the V8 flags set once listening', () => {
-  it('is set once listening unless the operator gave node a growth of their own', () => {
+  it("the old generation's growth, unless the operator gave node one of their own", () => {
     expect(heapGrowingFlag([])).toBe(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
     expect(heapGrowingFlag(['--min-semi-space-size=8', '--max-semi-space-size=8'])).toBe('--heap-growing-percent=200');
     expect(heapGrowingFlag(['--heap-growing-percent=50'])).toBeNull();
