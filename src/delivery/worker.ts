@@ -377,7 +377,12 @@ export function createWorker(options: WorkerOptions): Worker {
       if (back.length)
         await outbox
           .release(back)
-          .catch((error: unknown) => logger.error({ err: error }, 'could not hand back claimed deliveries; they are due again after a restart'));
+          .catch((error: unknown) =>
+            logger.error(
+              { err: error },
+              'could not hand back claimed deliveries; they are due again once their claim runs out (SQLite: at the next start; Redis: when the job lock expires)',
+            ),
+          );
       waiting.clear();
       unsent.clear();
     },

@@ -159,7 +159,11 @@ export interface Outbox {
   begin(deliveryId: string, at: number): Promise<void>;
   /** Records an attempt's outcome (policy.decide) and ends the lease. */
   settle(deliveryId: string, outcome: Outcome): Promise<void>;
-  /** Hands leased deliveries back unsent (shutdown, or recording broke): due again at once. */
+  /**
+   * Hands leased deliveries back unsent (shutdown, or recording broke): due again at once. Rejects
+   * when it cannot; they are then due again once their lease runs out (SQLite: at the next start;
+   * Redis: when the job's lock expires and a stalled check hands it on).
+   */
   release(deliveryIds: readonly string[]): Promise<void>;
   /** Applies a delivery status notification (policy.afterReport): `bounced`, or a delay kept as information. */
   report(delivery: DeliveryRef, report: DeliveryReport): Promise<ReportResult>;

@@ -397,7 +397,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
   /** Jobs being made behind an accepted notification's answer (see queueJobs); close() waits for them. */
   const makingJobs = new Set<Promise<void>>();
   /** Settled jobs being moved out of the active list (see finishJob); close() waits for them. */
-  const finishing = new Set<Promise<void>>();
+  const finishing = new Set<Promise<unknown>>();
   /** Jobs the finishing moves took, for the next claim (see finishJob). */
   const fetched: Hold[] = [];
   let closing = false;
@@ -687,9 +687,10 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
    * is completed, and its move takes the next due job in the same script (BullMQ's fetchNext, under
    * the same token and the same rate limit), kept for the next claim: one script a job less. When
    * the move fails (Redis away, the lock gone), the lock runs out, the stalled check hands the job on
-   * and its next claim completes it (the records are final) or sends what is not.
+   * and its next claim completes it (the records are final) or sends what is not. The promise never
+   * rejects: it holds the move's error, or null, for release() to tell.
    */
-  function finishJob(hold: Hold, delayUntil?: number): Promise<void> {
+  function finishJob(hold: Hold, delayUntil?: number): Promise<unknown> {
     const { job, token } = hold;
     const move = hold.released
       ? job.moveToWait(token)
@@ -699,8 +700,9 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     const moving = move.then(
       (next) => {
         if (Array.isArray(next) && next[0]) keepFetched(Job.fromJSON(worker, next[0], next[1]) as Job<JobData>, token);
+        return null;
       },
-      () => undefined,
+      (error: unknown) => error,
     );
     finishing.add(moving);
     void moving.finally(() => {
@@ -715,7 +717,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
    * handed back unsent, or no longer this instance's. Its job finishes once every delivery claimed
    * from it is done with; the promise is that move's.
    */
-  function closeClaim(deliveryId: string, entry: Claim, how: { released: true } | { retryAt?: number }): Promise<void> | undefined {
+  function closeClaim(deliveryId: string, entry: Claim, how: { released: true } | { retryAt?: number }): Promise<unknown> | undefined {
     const { hold } = entry;
     if (held.get(deliveryId) === entry) held.delete(deliveryId);
     hold.open.delete(entry.position);
@@ -737,14 +739,24 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     void closeClaim(deliveryId, entry, { released: true });
   }
 
-  /** Hands claimed deliveries back unsent: each job goes back to the queue once all claimed from it are done with. */
+  /**
+   * Hands claimed deliveries back unsent: each job goes back to the queue once all claimed from it
+   * are done with. Rejects when a job could not go back (Redis away, its lock gone): its deliveries
+   * are then not due at once, as the contract says, but once the lock runs out and a stalled check
+   * hands the job on, and whoever stops a worker is told so rather than nothing.
+   */
   async function release(deliveryIds: readonly string[]): Promise<void> {
-    const moves: (Promise<void> | undefined)[] = [];
+    const moves: (Promise<unknown> | undefined)[] = [];
     for (const deliveryId of deliveryIds) {
       const entry = held.get(deliveryId);
       if (entry) moves.push(closeClaim(deliveryId, entry, { released: true }));
     }
-    await Promise.all(moves);
+    const failed = (await Promise.all(moves)).filter((error) => error !== undefined && error !== null);
+    if (failed.length)
+      throw new Error(
+        `${failed.length} job(s) could not be given back to the queue (${(failed[0] as Error).message}): their deliveries are due again once the job's lock runs out (within ${lockMs} ms) and a stalled check hands it on`,
+        { cause: failed[0] },
+      );
   }
 
   /** A job taken by a finishing move: held (its lock renewed) until a claim takes it, or close gives it back. */

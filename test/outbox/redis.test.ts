@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { seedFanOut } from '../../examples/fan-out.ts';
 import { StaleDeliveryError } from '../../src/outbox/outbox.ts';
@@ -95,6 +96,29 @@ describe('BullMQ on Redis: the jobs behind the records', () => {
     expect(again.map((d) => [d.deliveryId, d.attempt])).toEqual([[started!.deliveryId, 2]]);
     await outbox.release(again.map((d) => d.deliveryId));
     await outbox.close();
+  });
+
+  it('a hand-back whose job cannot go back (its lock gone) is refused with when its deliveries come back, and they do come back', async () => {
+    const jobPrefix = `${prefix}-lost-lock`;
+    const holder = await openRedisOutbox({ url: redis.url, prefix: jobPrefix, lockMs: 1500 });
+    const n = notificationOf(example('trueconf-weekly'));
+    await holder.accept(n);
+    const claimed = await holder.claim(10, Date.now());
+    expect(claimed).toHaveLength(3);
+    const q = queueOf(jobPrefix);
+    const [job] = await q.getActive();
+    const direct = new Redis(redis.url);
+    await direct.del(`${jobPrefix}:deliveries:${job!.id}:lock`); // as when the lock ran out while Redis was away
+    direct.disconnect();
+    await expect(holder.release(claimed.map((c) => c.deliveryId))).rejects.toThrow(
+      /^1 job\(s\) could not be given back to the queue \(.+\): their deliveries are due again once the job's lock runs out \(within 1500 ms\)/,
+    );
+    // The stalled check hands the job on: another instance sends its three.
+    const other = await openRedisOutbox({ url: redis.url, prefix: jobPrefix, lockMs: 1500 });
+    const again = await claimUntil(other, (c) => c.length >= 3, 10_000);
+    expect(again.map((d) => d.recipient).sort()).toEqual(claimed.map((d) => d.recipient).sort());
+    await other.release(again.map((d) => d.deliveryId));
+    await Promise.all([holder.close(), other.close()]);
   });
 
   it('a retrying delivery whose job comes back before its time (its move was lost) waits for that time', async () => {
