@@ -14,12 +14,21 @@ export interface PollLoopOptions<T> {
   readonly onClaimError: (error: unknown) => void;
   /**
    * While this says so (the delivery worker is sending), the loop gives way:
-   * after each batch it pauses `yieldMs`, and catches up once it says no more.
+   * before each claim it waits until this says no more or `yieldMs` has
+   * passed, and then claims as yielding. A burst shorter than `yieldMs` is not
+   * interrupted at all; a longer one gets a small batch per `yieldMs`; the
+   * loop catches up within `IDLE_CHECK_MS` of the burst's end.
    */
   readonly yieldWhile?: () => boolean;
-  /** Default 250 ms. */
+  /** Default 1 s. */
   readonly yieldMs?: number;
 }
+
+/**
+ * How often a loop that gives way looks whether the worker is still sending.
+ * A function call, so cheap; it bounds how late the catch-up starts.
+ */
+const IDLE_CHECK_MS = 50;
 
 export interface PollLoop {
   start(): void;
@@ -45,8 +54,22 @@ export function pollLoop<T>(options: PollLoopOptions<T>): PollLoop {
     });
   }
 
+  /**
+   * Mail first: waits while the worker sends, `yieldMs` at most. Before, a round of webhooks went
+   * out as soon as a burst made some due and every 250 ms after, and posting them took the cores
+   * the burst needed: with it, a 1600-recipient fan-out with webhooks took +0% to +14% longer
+   * than without (ten runs of bench:service, median +8%); giving way, +1% to +9% (eight runs,
+   * median +5.5%), and its last event came 0.15–0.19 s after the last mail, not 0.14–0.36 s.
+   */
+  async function giveWay(): Promise<void> {
+    const until = Date.now() + (options.yieldMs ?? 1000);
+    while (running && options.yieldWhile?.() && Date.now() < until) await sleep(Math.min(IDLE_CHECK_MS, until - Date.now()));
+  }
+
   async function loop(): Promise<void> {
     while (running) {
+      await giveWay();
+      if (!running) break;
       let items: readonly T[] = [];
       const yielding = options.yieldWhile?.() ?? false;
       try {
@@ -59,7 +82,6 @@ export function pollLoop<T>(options: PollLoopOptions<T>): PollLoop {
         continue;
       }
       await Promise.all(items.map(options.handle));
-      if (yielding && running) await sleep(options.yieldMs ?? 250);
     }
   }
 

@@ -84,7 +84,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   }
 
   const loop = pollLoop({
-    // Mail first: while the worker sends, one round per pause; the rest catches up after the burst.
+    // Mail first: while the worker sends, nothing for a second, then one round a second (poll-loop.ts); the rest catches up after the burst.
     claim: (yielding) => outbox.claimWebhooks(yielding ? concurrency : claimSize, Date.now(), leaseMs),
     handle: post,
     pollMs: options.pollMs ?? 500,
