@@ -262,9 +262,9 @@ async function main() {
   // wait for them), then the raw client, five rounds. One run each is within this machine's noise
   // (4% and 24% on the same code): five of each, compared by their medians; the service's CPU
   // seconds (start included) beside. Which of the two goes first alternates from round to round,
-  // so that each follows the raw client's run as often as the other: when the runs with webhooks
-  // always came right after it, they were 1–13% slower than those without in five runs of this
-  // benchmark, and 2–12% with the order alternating.
+  // so that each follows the raw client's run as often as the other and the order cannot favour
+  // either (when the runs with webhooks always came right after it: +1% to +13% in five runs of
+  // this benchmark; alternating: +0% to +14% in ten, within the noise of each other).
   const receiver = await startWebhookReceiver();
   const hooks = { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}` };
   const without: Awaited<ReturnType<typeof runFanOut>>[] = [];
