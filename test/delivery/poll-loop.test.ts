@@ -33,11 +33,11 @@ describe('pollLoop', () => {
     const started = Date.now();
     const { loop, claims, handled, left } = backlogLoop(40, () => busy, 100);
     loop.start();
-    await new Promise((resolve) => setTimeout(resolve, 350));
+    await new Promise((resolve) => setTimeout(resolve, 450));
     const whileBusy = claims.filter((c) => c.yielding);
     // about one small batch per pause, the first after a pause, not the whole backlog
     expect(whileBusy.length).toBeGreaterThanOrEqual(2);
-    expect(whileBusy.length).toBeLessThanOrEqual(4);
+    expect(whileBusy.length).toBeLessThanOrEqual(5);
     expect(whileBusy[0]!.at - started).toBeGreaterThanOrEqual(95);
     expect(whileBusy[1]!.at - whileBusy[0]!.at).toBeGreaterThanOrEqual(95);
     expect(handled.length).toBe(whileBusy.length * 2);
