@@ -190,6 +190,9 @@ export async function runFanOut(
   return { seconds, rss, cpu, fanOutCpu, mainThreadCpu, waited, sinkCpu, stolen, readyMs: services.map((s) => s.readyMs) };
 }
 
+/** What one fan-out measured (runFanOut). */
+type FanOutRun = Awaited<ReturnType<typeof runFanOut>>;
+
 /** An HTTP endpoint that takes every webhook (204) and counts them. */
 async function startWebhookReceiver(): Promise<{ url: string; count(): number; close(): void }> {
   const { createServer } = await import('node:http');
@@ -267,8 +270,8 @@ async function main() {
   // this benchmark; alternating: +0% to +14% in ten, within the noise of each other).
   const receiver = await startWebhookReceiver();
   const hooks = { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}` };
-  const without: Awaited<ReturnType<typeof runFanOut>>[] = [];
-  const withHooks: Awaited<ReturnType<typeof runFanOut>>[] = [];
+  const without: FanOutRun[] = [];
+  const withHooks: FanOutRun[] = [];
   const taken: number[] = [];
   const catchUp: number[] = [];
   const runWithHooks = async () => {

@@ -397,7 +397,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
   /** Jobs being made behind an accepted notification's answer (see queueJobs); close() waits for them. */
   const makingJobs = new Set<Promise<void>>();
   /** Settled jobs being moved out of the active list (see finishJob); close() waits for them. */
-  const finishing = new Set<Promise<unknown>>();
+  const finishing = new Set<Promise<Error | null>>();
   /** Jobs the finishing moves took, for the next claim (see finishJob). */
   const fetched: Hold[] = [];
   let closing = false;
@@ -690,7 +690,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
    * and its next claim completes it (the records are final) or sends what is not. The promise never
    * rejects: it holds the move's error, or null, for release() to tell.
    */
-  function finishJob(hold: Hold, delayUntil?: number): Promise<unknown> {
+  function finishJob(hold: Hold, delayUntil?: number): Promise<Error | null> {
     const { job, token } = hold;
     const move = hold.released
       ? job.moveToWait(token)
@@ -702,7 +702,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
         if (Array.isArray(next) && next[0]) keepFetched(Job.fromJSON(worker, next[0], next[1]) as Job<JobData>, token);
         return null;
       },
-      (error: unknown) => error,
+      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
     );
     finishing.add(moving);
     void moving.finally(() => {
@@ -717,7 +717,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
    * handed back unsent, or no longer this instance's. Its job finishes once every delivery claimed
    * from it is done with; the promise is that move's.
    */
-  function closeClaim(deliveryId: string, entry: Claim, how: { released: true } | { retryAt?: number }): Promise<unknown> | undefined {
+  function closeClaim(deliveryId: string, entry: Claim, how: { released: true } | { retryAt?: number }): Promise<Error | null> | undefined {
     const { hold } = entry;
     if (held.get(deliveryId) === entry) held.delete(deliveryId);
     hold.open.delete(entry.position);
@@ -746,15 +746,15 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
    * hands the job on, and whoever stops a worker is told so rather than nothing.
    */
   async function release(deliveryIds: readonly string[]): Promise<void> {
-    const moves: (Promise<unknown> | undefined)[] = [];
+    const moves: (Promise<Error | null> | undefined)[] = [];
     for (const deliveryId of deliveryIds) {
       const entry = held.get(deliveryId);
       if (entry) moves.push(closeClaim(deliveryId, entry, { released: true }));
     }
-    const failed = (await Promise.all(moves)).filter((error) => error !== undefined && error !== null);
+    const failed = (await Promise.all(moves)).filter((error) => error instanceof Error);
     if (failed.length)
       throw new Error(
-        `${failed.length} job(s) could not be given back to the queue (${(failed[0] as Error).message}): their deliveries are due again once the job's lock runs out (within ${lockMs} ms) and a stalled check hands it on`,
+        `${failed.length} job(s) could not be given back to the queue (${failed[0]!.message}): their deliveries are due again once the job's lock runs out (within ${lockMs} ms) and a stalled check hands it on`,
         { cause: failed[0] },
       );
   }
