@@ -169,3 +169,33 @@ describe("the relay's connections", () => {
     }
   });
 });
+
+describe('stopping', () => {
+  it('says so when the outbox cannot take back what was claimed and not sent, with the reason, and stops all the same', async () => {
+    sink.dataDelayMs = 300; // the first message is on the wire while the others wait for the one connection
+    const refusing = await startTestService(
+      { SMTP_URL: sink.url, SMTP_POOL_SIZE: '1' },
+      {
+        outbox: (dataDir) => {
+          const outbox = openSqliteOutbox({ dataDir });
+          return { ...outbox, release: async () => Promise.reject(new Error('1 job(s) could not be given back to the queue (lock gone)')) };
+        },
+      },
+    );
+    await refusing.app.inject({
+      method: 'POST',
+      url: '/v1/notifications',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(seedFanOut(4)),
+    });
+    await waitFor(() => sink.sessions.length === 1, 5_000, 'the first message on the wire');
+    await refusing.dispose();
+    const said = refusing.logs.find((line) => String(line.msg).startsWith('could not hand back claimed deliveries'));
+    expect(said).toMatchObject({
+      level: 50,
+      msg: 'could not hand back claimed deliveries; they are due again once their claim runs out (SQLite: at the next start; Redis: when the job lock expires)',
+      err: { message: '1 job(s) could not be given back to the queue (lock gone)' },
+    });
+    expect(sink.received.length).toBeLessThan(4); // some were claimed and not sent: those are what could not go back
+  });
+});
