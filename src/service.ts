@@ -120,6 +120,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
       stopping ??= (async () => {
         await listener?.close();
         await app.close(); // no new requests; in-flight ones finish
+        await bounces?.close(); // the bounce reader's thread
         await worker.stop(); // messages on the wire finish; claimed ones go back
         await dispatcher?.stop(); // webhooks in flight finish; the rest wait in the outbox
         await notices?.stop(); // so do notices to organizers

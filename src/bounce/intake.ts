@@ -1,14 +1,15 @@
 /**
  * What happens to a bounce, however it arrives (the SMTP listener, or
- * `POST /v1/bounces`): read it, find the delivery its VERP address or envelope
- * id names, and apply the report. A bounce whose address does not verify, an
- * auto-reply, or a message that is no bounce changes nothing and is logged.
- * Nothing is ever sent in answer to a bounce (RFC 3834 §2).
+ * `POST /v1/bounces`): read it (in the bounce reader's thread, within its
+ * budget), find the delivery its VERP address or envelope id names, and apply
+ * the report. A bounce whose address does not verify, an auto-reply, a
+ * message that is no bounce or cannot be read in time changes nothing and is
+ * logged. Nothing is ever sent in answer to a bounce (RFC 3834 §2).
  */
 import type { Logger } from 'pino';
 import type { Metrics } from '../delivery/metrics.ts';
 import type { DeliveryRef, Outbox } from '../outbox/outbox.ts';
-import { readBounce } from './dsn.ts';
+import { type BounceReader, createBounceReader } from './reader.ts';
 import { deliveryOfBounceAddress, deliveryOfBounceToken, type VerpOptions } from './verp.ts';
 
 export interface BounceIntakeOptions {
@@ -16,21 +17,25 @@ export interface BounceIntakeOptions {
   readonly verp: VerpOptions;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** Where messages are read. Default a reader of its own (reader.ts), closed with the intake. */
+  readonly reader?: BounceReader;
 }
 
 export interface IntakeResult {
   /** `bounced` or `noted` (a delay) when a delivery changed; else `ignored`, with why. */
   readonly outcome: 'bounced' | 'noted' | 'ignored';
-  readonly reason?: 'auto-reply' | 'not-a-bounce' | 'unverified' | 'no-failure-or-delay' | 'no-such-delivery' | 'nothing-to-change';
+  readonly reason?: 'auto-reply' | 'not-a-bounce' | 'unreadable' | 'unverified' | 'no-failure-or-delay' | 'no-such-delivery' | 'nothing-to-change';
   readonly delivery?: DeliveryRef;
 }
 
 export interface BounceIntake {
   /**
    * @param envelopeRecipients the RCPT TO addresses it came to, when known (the SMTP listener knows them).
-   * @throws when the outbox cannot record (the listener answers 451, so the sending MTA tries again).
+   * @throws when the outbox cannot record, or the reader has too many messages waiting (the listener answers 451, so the sending MTA tries again).
    */
   take(raw: Buffer, envelopeRecipients?: readonly string[]): Promise<IntakeResult>;
+  /** Stops the reader's thread. */
+  close(): Promise<void>;
 }
 
 /**
@@ -38,9 +43,14 @@ export interface BounceIntake {
  */
 export function createBounceIntake(options: BounceIntakeOptions): BounceIntake {
   const { outbox, verp, logger, metrics } = options;
+  const reader = options.reader ?? createBounceReader();
   return {
     async take(raw, envelopeRecipients = []) {
-      const bounce = readBounce(raw);
+      const bounce = await reader.read(raw);
+      if (bounce.kind === 'unreadable') {
+        logger.warn({ reason: bounce.reason, bytes: raw.length }, 'a message to the bounce address could not be read: ignored');
+        return { outcome: 'ignored', reason: 'unreadable' };
+      }
       if (bounce.kind === 'auto-reply') {
         logger.info({ reason: bounce.reason }, 'an auto-reply came to the bounce address: ignored');
         return { outcome: 'ignored', reason: 'auto-reply' };
@@ -72,10 +82,14 @@ export function createBounceIntake(options: BounceIntakeOptions): BounceIntake {
         logger.warn(about, 'a bounce for a delivery the outbox does not have: ignored');
         return { outcome: 'ignored', reason: 'no-such-delivery', delivery };
       }
-      if (result === 'ignored') return { outcome: 'ignored', reason: 'nothing-to-change', delivery };
+      if (result === 'ignored') {
+        logger.debug(about, 'a report that changes nothing (a delay told within the hour, or a delivery already final): ignored');
+        return { outcome: 'ignored', reason: 'nothing-to-change', delivery };
+      }
       metrics.add(result === 'bounced' ? 'bounced' : 'delayed');
       logger.warn(about, result === 'bounced' ? 'delivery bounced after the relay accepted it' : 'the relay reports a delivery delayed');
       return { outcome: result, delivery };
     },
+    close: () => reader.close(),
   };
 }

@@ -72,6 +72,8 @@ const envSchema = z.object({
   BOUNCE_SMTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   BOUNCE_SMTP_HOST: z.string().min(1).optional(),
   BOUNCE_MAX_BYTES: positiveInt(64 * 1024 * 1024).default(1024 * 1024),
+  BOUNCE_MAX_CONNECTIONS: positiveInt(10_000).default(50),
+  BOUNCE_CLIENT_MESSAGES_PER_MINUTE: positiveInt(100_000).default(300),
   WEBHOOK_URL: z
     .string()
     .refine((v) => /^https?:\/\/[^/]+/.test(v), 'must be an https:// (or http://) URL')
@@ -139,7 +141,13 @@ export interface Config {
    */
   readonly bounce: {
     readonly verp: { readonly local: string; readonly domain: string; readonly secret: string };
-    readonly listener: { readonly host: string; readonly port: number; readonly maxBytes: number } | null;
+    readonly listener: {
+      readonly host: string;
+      readonly port: number;
+      readonly maxBytes: number;
+      readonly maxConnections: number;
+      readonly clientMessagesPerMinute: number;
+    } | null;
   } | null;
   /** Signed status webhooks (WEBHOOK_URL), or null. */
   readonly webhook: {
@@ -243,7 +251,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     },
     bounce:
       e.BOUNCE_SECRET && e.BOUNCE_ADDRESS
-        ? bounceConfig(e.BOUNCE_ADDRESS, e.BOUNCE_SECRET, e.BOUNCE_SMTP_PORT, e.BOUNCE_SMTP_HOST ?? e.HOST, e.BOUNCE_MAX_BYTES)
+        ? bounceConfig(e.BOUNCE_ADDRESS, e.BOUNCE_SECRET, e.BOUNCE_SMTP_PORT, {
+            host: e.BOUNCE_SMTP_HOST ?? e.HOST,
+            maxBytes: e.BOUNCE_MAX_BYTES,
+            maxConnections: e.BOUNCE_MAX_CONNECTIONS,
+            clientMessagesPerMinute: e.BOUNCE_CLIENT_MESSAGES_PER_MINUTE,
+          })
         : null,
     webhook: e.WEBHOOK_URL
       ? {
@@ -262,11 +275,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   });
 }
 
-function bounceConfig(address: string, secret: string, port: number | undefined, host: string, maxBytes: number): Config['bounce'] {
+function bounceConfig(
+  address: string,
+  secret: string,
+  port: number | undefined,
+  limits: { host: string; maxBytes: number; maxConnections: number; clientMessagesPerMinute: number },
+): Config['bounce'] {
   const at = address.lastIndexOf('@');
   return {
     verp: { local: address.slice(0, at).split('+')[0]!, domain: address.slice(at + 1), secret },
-    listener: port === undefined ? null : { host, port, maxBytes },
+    listener: port === undefined ? null : { port, ...limits },
   };
 }
 

@@ -139,16 +139,31 @@ export interface DeliveryReport {
 }
 
 /**
- * What a report does to a delivery in `status`: a failure after acceptance
- * makes it `bounced`; a delay report is kept on it as information (`noted`);
- * anything else changes nothing (a report for a delivery not sent yet, or
- * already bounced).
- *
- * @example afterReport('sent', { action: 'failed', … }) // 'bounced'
+ * How often a delivery's delay is told at most: a delay report within this
+ * time of the last one kept changes nothing and makes no webhook event. MTAs
+ * warn once or twice in a delivery's life (Postfix and Sendmail after 4 hours),
+ * so more is a loop or a flood.
  */
-export function afterReport(status: DeliveryStatus, report: Pick<DeliveryReport, 'action'>): 'bounced' | 'noted' | 'ignored' {
+export const DELAY_REPORT_INTERVAL_MS = 60 * 60 * 1000;
+
+/**
+ * What a report does to a delivery in `status`: a failure after acceptance
+ * makes it `bounced`; a delay report is kept on it as information (`noted`),
+ * unless the delivery's last report was a delay less than
+ * DELAY_REPORT_INTERVAL_MS before; anything else changes nothing (a report
+ * for a delivery not sent yet, or already bounced).
+ *
+ * @example afterReport('sent', { action: 'failed', at }) // 'bounced'
+ * @example afterReport('sent', { action: 'delayed', at }, { action: 'delayed', at: at - 60_000 }) // 'ignored'
+ */
+export function afterReport(
+  status: DeliveryStatus,
+  report: Pick<DeliveryReport, 'action' | 'at'>,
+  previous: Pick<DeliveryReport, 'action' | 'at'> | null = null,
+): 'bounced' | 'noted' | 'ignored' {
   if (status !== 'sent' && status !== 'unknown') return 'ignored';
-  return report.action === 'failed' ? 'bounced' : 'noted';
+  if (report.action === 'failed') return 'bounced';
+  return previous?.action === 'delayed' && report.at - previous.at < DELAY_REPORT_INTERVAL_MS ? 'ignored' : 'noted';
 }
 
 /** The statuses a report can act on. */

@@ -215,8 +215,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       try {
         return await bounces.take(request.body);
       } catch (error) {
-        request.log.error({ err: error }, 'a bounce could not be recorded');
-        throw new ApiError('OUTBOX_UNAVAILABLE', 'The outbox cannot record the bounce now; retry later');
+        request.log.error({ err: error }, 'a bounce could not be taken');
+        throw new ApiError('OUTBOX_UNAVAILABLE', 'The bounce cannot be recorded now (the outbox is away, or too many bounces wait to be read); retry later');
       }
     });
   }

@@ -16,6 +16,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import {
   arbitrate,
+  DELAY_REPORT_INTERVAL_MS,
   DELIVERY_STATUSES,
   type DeliveryStatus,
   FINAL_STATUSES,
@@ -135,7 +136,7 @@ function deliveryIdOf(notificationId: string, position: string): string {
 const PENDING = 'pending:';
 
 /** Values per status change in a TRANSITIONS call. */
-const TRANSITION_FIELDS = 13;
+const TRANSITION_FIELDS = 14;
 
 /**
  * Status changes, each atomically: a record changes only from an allowed status (and, when given,
@@ -144,7 +145,9 @@ const TRANSITION_FIELDS = 13;
  * ARGV: key prefix, counters hash, then TRANSITION_FIELDS values per change: deliveries hash,
  * position, allowed statuses (comma-separated), patch (JSON), attempts increment, unconfirmed
  * increment, expected attempts ('' for any), the event (its payload, '' for none), recipient key,
- * now, '1' for a webhook event, when a notice to the organizer is due ('' for none), notification id.
+ * now, '1' for a webhook event, when a notice to the organizer is due ('' for none), notification id,
+ * and for a delay report the time (ISO) after which an earlier delay report makes it change nothing
+ * (DELAY_REPORT_INTERVAL_MS; '' otherwise).
  * Returns {changed (1 or 0), from} per change, flattened.
  */
 const TRANSITIONS = `
@@ -156,6 +159,7 @@ local function apply(a)
   local from = d.status
   if not string.find(',' .. a[3] .. ',', ',' .. from .. ',', 1, true) then return 0, from end
   if a[7] ~= '' and tonumber(d.attempts) ~= tonumber(a[7]) then return 0, from end
+  if a[14] ~= '' and type(d.report) == 'table' and d.report.action == 'delayed' and type(d.report.receivedAt) == 'string' and d.report.receivedAt > a[14] then return 0, from end
   for k, v in pairs(cjson.decode(a[4])) do d[k] = v end
   d.attempts = (tonumber(d.attempts) or 0) + tonumber(a[5])
   d.unconfirmed = (tonumber(d.unconfirmed) or 0) + tonumber(a[6])
@@ -433,6 +437,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     patch: Partial<StoredDelivery>,
     counters: { attempts?: number; unconfirmed?: number; expectedAttempts?: number } = {},
     event: { status: DeliveryStatus | 'delayed'; at: number } | null = null,
+    delayedSince = '',
   ) {
     const webhook = Boolean(event && options.webhooks && WEBHOOK_EVENT_STATUSES.has(event.status));
     const notice =
@@ -466,6 +471,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
       webhook ? '1' : '',
       notice,
       data.notificationId,
+      delayedSince,
     ]);
     return { changed: changed === 1, was: was as DeliveryStatus | '' };
   }
@@ -928,6 +934,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
         { ...(effect === 'bounced' ? { status: 'bounced' as const } : {}), report: stored, updatedAt: report.at },
         {},
         { status: effect === 'bounced' ? 'bounced' : 'delayed', at: report.at },
+        effect === 'noted' ? new Date(report.at - DELAY_REPORT_INTERVAL_MS).toISOString() : '',
       );
       if (changed) return effect;
       return was === '' ? 'no-such-delivery' : 'ignored';

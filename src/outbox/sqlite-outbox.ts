@@ -211,7 +211,7 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
       `UPDATE deliveries SET lease_until = NULL, next_attempt_at = MIN(next_attempt_at, ?) WHERE id = ? AND status IN ('queued', 'retrying')`,
     ),
     counts: work.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status'),
-    byPosition: work.prepare('SELECT id, status FROM deliveries WHERE notification_id = ? AND position = ?'),
+    byPosition: work.prepare('SELECT id, status, report_action, report_at FROM deliveries WHERE notification_id = ? AND position = ?'),
     report: work.prepare(
       `UPDATE deliveries SET status = :status, report_action = :action, report_status = :reportStatus, report_diagnostic = :diagnostic,
          report_remote_mta = :remoteMta, report_reporting_mta = :reportingMta, report_at = :at, updated_at = :at
@@ -422,9 +422,12 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
 
     async report(delivery, report) {
       return write(work, (): ReportResult => {
-        const row = sql.byPosition.get(delivery.notificationId, delivery.position) as { id: number; status: DeliveryStatus } | undefined;
+        const row = sql.byPosition.get(delivery.notificationId, delivery.position) as
+          | { id: number; status: DeliveryStatus; report_action: 'failed' | 'delayed' | null; report_at: number | null }
+          | undefined;
         if (!row) return 'no-such-delivery';
-        const effect = afterReport(row.status, report);
+        const previous = row.report_action && row.report_at !== null ? { action: row.report_action, at: row.report_at } : null;
+        const effect = afterReport(row.status, report, previous);
         if (effect === 'ignored') return effect;
         sql.report.run({
           id: row.id,

@@ -18,6 +18,20 @@ import { pageView } from './views.ts';
 
 export type { FailedDelivery } from './failure-reason.ts';
 
+/**
+ * Another server's words as they are shown: quoted by the locale's string,
+ * and never a link, in our HTML or by a mail client's own linking of text.
+ * An invitee's server chooses them ("log in at https://…"), and the notice
+ * comes from the service. Each `.` becomes U+2024 ONE DOT LEADER and each
+ * `//` two U+2215 DIVISION SLASHes: they look the same, but no linker takes
+ * them for a host name or a scheme's `//` (neither is a dot of IDNA, RFC 3490 §3.1).
+ *
+ * @example unlinkable('log in at https://evil.example/x') // 'log in at https:∕∕evil․example/x'
+ */
+export function unlinkable(text: string | null): string | null {
+  return text === null ? null : text.replaceAll('.', '\u2024').replaceAll('//', '\u2215\u2215');
+}
+
 /** The notice, before it becomes a MIME message. */
 export interface RenderedNotice {
   readonly to: { readonly email: string; readonly name: string };
@@ -59,7 +73,7 @@ export function renderFailureNotice(request: NotificationRequest, failures: read
       email: failure.email,
       name: names.get(failure.email.toLowerCase()) ?? null,
       reason: translate(`failureNotice.reasons.${failureReason(failure)}`),
-      details: failureDetails(failure),
+      details: unlinkable(failureDetails(failure)),
     })),
   };
   const template = options.templates.emails['delivery-failure'];

@@ -230,7 +230,7 @@ describe('bounces after the relay said 250', () => {
     expect(notice.text).toContain('Приглашение не доставлено 2 участникам');
     expect(notice.text).toContain('Mistyped <someone@partner.invalid>\n  Домена из адреса не существует: проверьте часть после @.');
     expect(notice.text).toContain('Ещё одна опечатка <other@partner2.invalid>');
-    expect(notice.text).toContain('Ответ сервера: X-Postfix; Host or domain name not found.');
+    expect(notice.text).toContain('Ответ сервера: «X-Postfix; Host or domain name not found\u2024');
     expect(notice.html).toContain('<h1');
     // The notice itself asks for no DSN and carries no VERP address: a notice that fails ends there.
     expect(notices()[0]).toMatchObject({ envid: null, notify: null });
@@ -245,6 +245,78 @@ describe('bounces after the relay said 250', () => {
       responseCode: 552,
     });
     client.close();
+  });
+});
+
+describe('the bounce listener faces anyone on the network', () => {
+  const listenerClient = () =>
+    nodemailer.createTransport({ host: '127.0.0.1', port: service.bounceListener!.port, ignoreTLS: true, connectionTimeout: 5000, socketTimeout: 10_000 });
+
+  it('refuses (550, not 250) a bounce for a delivery its outbox does not hold: another instance’s, with the same secret', async () => {
+    const client = listenerClient();
+    const elsewhere = bounceAddressFor({ notificationId: randomUUID(), position: 0 }, VERP);
+    const raw = readFileSync(new URL('postfix-failed.eml', FIXTURES), 'utf8').replaceAll('bounces+TOKEN@mail.mydomain.ru', elsewhere);
+    await expect(client.sendMail({ envelope: { from: '', to: [elsewhere] }, raw })).rejects.toMatchObject({ responseCode: 550 });
+    client.close();
+  });
+
+  it('a crafted megabyte to a bounce address holds nothing: the API answers at once while it is read, and it changes nothing', async () => {
+    const client = listenerClient();
+    const address = bounceAddressFor({ notificationId: randomUUID(), position: 0 }, VERP);
+    // What made the old reader's pattern quadratic: 17–43 s for 120 KB.
+    const raw = `From: MAILER-DAEMON@x\r\nSubject: failure notice\r\nTo: ${address}\r\n\r\nHi. This is the qmail-send program\r\n${'<a@'.repeat(300_000)}\r\n`;
+    const sending = client.sendMail({ envelope: { from: '', to: [address] }, raw }).then(
+      (info) => info.response,
+      (error: { responseCode?: number }) => error.responseCode,
+    );
+    const answers: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      expect((await service.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+      answers.push(performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(Math.max(...answers)).toBeLessThan(1000);
+    expect(await sending).toBe(550); // read, and about no delivery here
+    client.close();
+  });
+
+  it('takes BOUNCE_CLIENT_MESSAGES_PER_MINUTE messages a minute from one client, then says 450 (try later), and logs that once', async () => {
+    await service.dispose();
+    await startService({ BOUNCE_CLIENT_MESSAGES_PER_MINUTE: '3' });
+    const client = listenerClient();
+    const address = bounceAddressFor({ notificationId: randomUUID(), position: 0 }, VERP);
+    const replies: (string | number | undefined)[] = [];
+    for (let i = 0; i < 5; i++)
+      replies.push(
+        await client.sendMail({ envelope: { from: '', to: [address] }, raw: 'Subject: hello\r\n\r\nnot a bounce\r\n' }).then(
+          () => 250,
+          (error: { responseCode?: number }) => error.responseCode,
+        ),
+      );
+    expect(replies).toEqual([250, 250, 250, 450, 450]);
+    expect(service.logs.filter((l) => l.msg === 'a client sends more bounces than the listener takes: told to try later')).toHaveLength(1);
+    client.close();
+  });
+
+  it('keeps at most five connections open from one address (421 past that)', async () => {
+    const { connect } = await import('node:net');
+    const greetings = await Promise.all(
+      Array.from(
+        { length: 7 },
+        () =>
+          new Promise<string>((resolve) => {
+            const socket = connect(service.bounceListener!.port, '127.0.0.1');
+            socket.once('data', (data) => {
+              resolve(String(data).slice(0, 3));
+              setTimeout(() => socket.destroy(), 200);
+            });
+            socket.once('error', () => resolve('error'));
+          }),
+      ),
+    );
+    expect(greetings.filter((g) => g === '220')).toHaveLength(5);
+    expect(greetings.filter((g) => g === '421')).toHaveLength(2);
   });
 });
 
@@ -266,7 +338,7 @@ describe('POST /v1/bounces (a bounce piped in by a mail server)', () => {
   const fixture = (name: string, address: string) =>
     readFileSync(new URL(name, FIXTURES), 'utf8').replaceAll('bounces+TOKEN@mail.mydomain.ru', address).replaceAll('ENVID', 'none');
 
-  it.each(['postfix-failed.eml', 'exchange-failed.eml', 'gmail-failed.eml', 'qmail-failed.eml'])(
+  it.each(['postfix-failed.eml', 'exchange-failed.eml', 'gmail-failed.eml', 'qmail-failed.eml', 'exim-failed.eml', 'mailru-failed.eml', 'sendmail-failed.eml'])(
     '%s, addressed to a delivery’s VERP address, bounces it',
     async (name) => {
       const id = await sent();
@@ -276,6 +348,21 @@ describe('POST /v1/bounces (a bounce piped in by a mail server)', () => {
       expect((await status(id)).recipients[0]).toMatchObject({ status: 'bounced', report: { action: 'failed', status: expect.stringMatching(/^5\./) } });
     },
   );
+
+  it('keeps remote words cleaned: no control characters, at most 500 characters, the same in the status and the webhook', async () => {
+    const id = await sent();
+    const hostile = `smtp; 550 5.1.1 \u0000\u001b[31mlog in at https://evil.example\u202e ${'x'.repeat(5000)}`;
+    const raw = fixture('postfix-failed.eml', bounceAddressFor({ notificationId: id, position: 0 }, VERP)).replace(
+      /Diagnostic-Code: smtp; 550 5\.1\.1 <nobody@partner\.example>: Recipient address\r?\n {4}rejected: User unknown/,
+      `Diagnostic-Code: ${hostile}`,
+    );
+    expect((await pipe(raw)).json().outcome).toBe('bounced');
+    const { report } = (await status(id)).recipients[0];
+    expect(report.diagnostic).toHaveLength(500);
+    expect(report.diagnostic).toMatch(/^smtp; 550 5\.1\.1 \[31mlog in at https:\/\/evil\.example x{400,}…$/);
+    const event = await waitFor(() => receiver.of(id).find((e) => e.data.status === 'bounced'));
+    expect(event.data.report).toMatchObject({ diagnostic: report.diagnostic });
+  });
 
   it('a delay report is kept on a sent recipient as information', async () => {
     const id = await sent();

@@ -6,6 +6,7 @@ import {
   afterReport,
   arbitrate,
   canTransition,
+  DELAY_REPORT_INTERVAL_MS,
   DELIVERY_STATUSES,
   decide,
   FINAL_STATUSES,
@@ -40,12 +41,20 @@ describe('statuses and transitions', () => {
 });
 
 describe('afterReport: what a delivery status notification does', () => {
+  const at = Date.UTC(2026, 11, 7, 9);
   it('a failure after acceptance bounces a sent (or unknown) delivery; a delay is noted; nothing else changes', () => {
-    expect(afterReport('sent', { action: 'failed' })).toBe('bounced');
-    expect(afterReport('unknown', { action: 'failed' })).toBe('bounced');
-    expect(afterReport('sent', { action: 'delayed' })).toBe('noted');
+    expect(afterReport('sent', { action: 'failed', at })).toBe('bounced');
+    expect(afterReport('unknown', { action: 'failed', at })).toBe('bounced');
+    expect(afterReport('sent', { action: 'delayed', at })).toBe('noted');
     for (const status of ['queued', 'sending', 'retrying', 'failed', 'expired', 'superseded', 'bounced'] as const)
-      expect(afterReport(status, { action: 'failed' })).toBe('ignored');
+      expect(afterReport(status, { action: 'failed', at })).toBe('ignored');
+  });
+
+  it('a delay is told once per DELAY_REPORT_INTERVAL_MS: a second within it changes nothing; a failure always counts', () => {
+    const delayed = { action: 'delayed', at } as const;
+    expect(afterReport('sent', { action: 'delayed', at: at + DELAY_REPORT_INTERVAL_MS - 1 }, delayed)).toBe('ignored');
+    expect(afterReport('sent', { action: 'delayed', at: at + DELAY_REPORT_INTERVAL_MS }, delayed)).toBe('noted');
+    expect(afterReport('sent', { action: 'failed', at: at + 1 }, delayed)).toBe('bounced');
   });
 });
 

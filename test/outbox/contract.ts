@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newNotification } from '../../src/delivery/admission.ts';
-import type { Outcome } from '../../src/delivery/policy.ts';
+import { DELAY_REPORT_INTERVAL_MS, type Outcome } from '../../src/delivery/policy.ts';
 import { parseNotificationRequest } from '../../src/model/parse.ts';
 import { type ClaimedDelivery, type LastReply, type NewNotification, type Outbox, StaleDeliveryError } from '../../src/outbox/outbox.ts';
 import { acceptedBy } from '../../src/transport/delivery-error.ts';
@@ -264,6 +264,10 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       };
       expect(await outbox.report({ notificationId: n.id, position: 0 }, failed)).toBe('bounced');
       expect(await outbox.report({ notificationId: n.id, position: 1 }, { ...failed, action: 'delayed', status: '4.4.7' })).toBe('noted');
+      // A second delay within DELAY_REPORT_INTERVAL_MS changes nothing (and makes no event); one after it is noted.
+      const later = { ...failed, action: 'delayed' as const, status: '4.4.1', diagnostic: 'again' };
+      expect(await outbox.report({ notificationId: n.id, position: 1 }, { ...later, at: failed.at + DELAY_REPORT_INTERVAL_MS - 1000 })).toBe('ignored');
+      expect(await outbox.report({ notificationId: n.id, position: 1 }, { ...later, at: failed.at + DELAY_REPORT_INTERVAL_MS + 1000 })).toBe('noted');
       expect(await outbox.report({ notificationId: n.id, position: 2 }, failed)).toBe('ignored'); // still queued: not sent yet
       expect(await outbox.report({ notificationId: n.id, position: 0 }, failed)).toBe('ignored'); // bounced already
       expect(await outbox.report({ notificationId: randomUUID(), position: 0 }, failed)).toBe('no-such-delivery');
@@ -279,7 +283,7 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
           reportingMta: 'dns; relay.mydomain.ru',
         },
       });
-      expect(second).toMatchObject({ status: 'sent', report: { action: 'delayed', status: '4.4.7' } });
+      expect(second).toMatchObject({ status: 'sent', report: { action: 'delayed', status: '4.4.1', diagnostic: 'again' } });
       expect(third!.report).toBeNull();
       expect(await outbox.counts()).toMatchObject({ bounced: 1, sent: 1, queued: 1 });
     });

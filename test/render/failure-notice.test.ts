@@ -1,9 +1,13 @@
 import { load } from 'cheerio';
+import LinkifyIt from 'linkify-it';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseNotificationRequest } from '../../src/model/parse.ts';
 import { type FailedDelivery, failureReason } from '../../src/render/failure-reason.ts';
 import { createRenderer, type Renderer } from '../../src/render/renderer.ts';
 import { example } from '../helpers/examples.ts';
+
+/** U+2024 ONE DOT LEADER: how a dot of another server's words is shown (failure-notice.ts, unlinkable). */
+const DOT = '\u2024';
 
 let renderer: Renderer;
 beforeAll(async () => {
@@ -24,6 +28,23 @@ const refused = (email: string, response: string): FailedDelivery => ({
 });
 
 describe('the notice to the organizer of undeliverable invitations', () => {
+  it('shows another server’s words quoted and never as a link, in the HTML or to a mail client’s linker', () => {
+    const request = parseNotificationRequest(example('trueconf-weekly'));
+    const [attendee] = request.attendees.filter((a) => a.email !== request.organizer.email);
+    const words = 'smtp; 550 5.1.1 Your invitation is blocked: log in at https://evil.example/login or www.evil.example to release it';
+    const notice = renderer.renderFailureNotice(request, [bounced(attendee!.email, '5.1.1', words)]);
+    const linkify = new LinkifyIt();
+    const $ = load(notice.html);
+    const shown = $('p')
+      .filter((_, p) => $(p).text().includes('Your invitation is blocked'))
+      .text();
+    expect(shown).toMatch(/^The server said: “smtp; 550 5․1․1 Your invitation is blocked: log in at https:∕∕evil․example\/login/);
+    const textLine = notice.text.split('\n').find((line) => line.includes('Your invitation is blocked'))!;
+    expect(textLine).toContain('“smtp; 550 5․1․1 Your invitation is blocked');
+    for (const text of [shown, textLine]) expect(linkify.match(text)?.map((m) => m.url) ?? []).toEqual([]);
+    expect($('a[href*="evil"]')).toHaveLength(0);
+  });
+
   it("is in organizer.locale, in organizer.timeZone, names each attendee and the reason in plain words, with the server's answer", () => {
     const payload = example('trueconf-weekly');
     payload.organizer.locale = 'ru';
@@ -39,7 +60,7 @@ describe('the notice to the organizer of undeliverable invitations', () => {
     expect(notice.subject).toBe(`Не доставлено: ${request.event.title}`);
     expect(notice.text).toContain('Приглашение не доставлено 2 участникам');
     expect(notice.text).toContain(
-      `${first!.name} <${first!.email}>\n  Домена из адреса не существует: проверьте часть после @.\n  Ответ сервера: smtp; 550 5.1.2 Host or domain name not found`,
+      `${first!.name} <${first!.email}>\n  Домена из адреса не существует: проверьте часть после @.\n  Ответ сервера: «smtp; 550 5${DOT}1${DOT}2 Host or domain name not found»`,
     );
     expect(notice.text).toContain(`${second!.name} <${second!.email}>\n  Почтовый ящик переполнен.`);
     expect(notice.text).toContain('(GMT+05:00)'); // the organizer's zone, not the event's Moscow
@@ -69,9 +90,9 @@ describe('the notice to the organizer of undeliverable invitations', () => {
     const request = parseNotificationRequest(payload);
     const notice = renderer.renderFailureNotice(request, [refused('x@partner.invalid', '550 5.7.1 <x@partner.invalid>: rejected & logged')]);
     expect(notice.subject).toBe('Undeliverable: Q&A <draft>');
-    expect(notice.text).toContain('550 5.7.1 <x@partner.invalid>: rejected & logged');
+    expect(notice.text).toContain(`550 5${DOT}7${DOT}1 <x@partner${DOT}invalid>: rejected & logged`);
     expect(notice.html).toContain('Q&amp;A &lt;draft&gt;');
-    expect(notice.html).toContain('550 5.7.1 &lt;x@partner.invalid&gt;: rejected &amp; logged');
+    expect(notice.html).toContain(`550 5${DOT}7${DOT}1 &lt;x@partner${DOT}invalid&gt;: rejected &amp; logged`);
     expect(notice.html).not.toMatch(/&amp;amp;|<draft>/);
   });
 });
