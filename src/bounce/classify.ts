@@ -9,7 +9,7 @@
  * `Auto-Submitted: auto-replied`, Sendmail `auto-generated (failure)`, and
  * they are bounces all the same.
  */
-import { remoteText } from './remote-text.ts';
+import { remoteText } from '../model/remote-text.ts';
 import {
   addressIn,
   enhancedStatusIn,

@@ -4,6 +4,7 @@
  * transient (try again later), permanent (report it), or unknown (the relay
  * may have the message: it did not answer the end of DATA).
  */
+import { remoteText } from '../model/remote-text.ts';
 
 /** The relay's answer to one message, as the status API shows it (`lastReply`). */
 export interface RelayReply {
@@ -38,9 +39,13 @@ const INFRASTRUCTURE_CODES = new Set([
   'ECONNRESET',
   'EPIPE',
 ]);
-// A connection that times out or breaks once the whole message was handed over leaves the
-// outcome unknown: the relay may have taken the message and its answer was lost (RFC 5321 §4.5.3.2.6, §6.1).
-const LOST_ANSWER_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'ECONNRESET', 'EPIPE']);
+// Only a reply that times out once the whole message was handed over leaves the outcome unknown:
+// the relay may be working on it, and may take it (RFC 5321 §4.5.3.2.6, §6.1). A connection reset or
+// closed before the reply is a temporary failure like any other, resent with the same Message-ID: a
+// whole message fits in the socket's buffers, so that it was written says nothing of what the relay
+// has, and a relay that drops connections mid-DATA (overloaded, restarting) would otherwise leave
+// its recipients `unknown`, never delivered.
+const LOST_ANSWER_CODES = new Set(['ETIMEDOUT']);
 
 interface SmtpErrorLike {
   code?: string;
@@ -56,17 +61,20 @@ interface SmtpErrorLike {
  */
 export function acceptedBy(response: string): SendResult {
   const responseCode = Number(/^\d{3}/.exec(response)?.[0] ?? 250);
-  return { verdict: 'accepted', reply: { code: 'OK', responseCode, response, message: response } };
+  const said = remoteText(response) ?? String(responseCode);
+  return { verdict: 'accepted', reply: { code: 'OK', responseCode, response: said, message: said } };
 }
 
 /**
  * Classifies an error of nodemailer's SMTP client (RFC 5321 §4.2.1: 4yz is
  * transient, 5yz permanent). `handedOver`: the whole message had been given to
- * the connection when the error came, so a lost connection is an unknown outcome.
+ * the connection when the error came, so a reply that timed out is an unknown
+ * outcome; a reset or a closed connection is transient all the same.
  *
  * @example classifyFailure({ code: 'EENVELOPE', responseCode: 550, response: '550 5.1.1 No such user' }).verdict // 'permanent'
  * @example classifyFailure({ code: 'ECONNECTION', message: 'connect ECONNREFUSED' }).verdict // 'transient'
  * @example classifyFailure({ code: 'ETIMEDOUT', message: 'Timeout' }, { handedOver: true }).verdict // 'unknown'
+ * @example classifyFailure({ code: 'ECONNECTION', message: 'Connection closed unexpectedly' }, { handedOver: true }).verdict // 'transient'
  */
 export function classifyFailure(error: unknown, context: { readonly handedOver?: boolean } = {}): SendResult {
   const e = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as SmtpErrorLike;
@@ -80,7 +88,8 @@ export function classifyFailure(error: unknown, context: { readonly handedOver?:
   else if (code === 'EENVELOPE' || code === 'EMESSAGE')
     verdict = 'permanent'; // refused before any server saw it
   else verdict = 'transient';
-  return { verdict, reply: { code, responseCode, response: e.response ?? null, message: e.message ?? code } };
+  // The relay's words may carry a remote server's (remote-text.ts): cleaned here, where they enter.
+  return { verdict, reply: { code, responseCode, response: remoteText(e.response), message: remoteText(e.message) ?? code } };
 }
 
 /**

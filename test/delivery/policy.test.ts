@@ -94,6 +94,9 @@ describe('decide: a send result becomes the outcome to record', () => {
   it('the same timeout before the message was handed over is an ordinary transient failure', () => {
     expect(classifyFailure({ code: 'ETIMEDOUT', message: 'Greeting never received' }).verdict).toBe('transient');
     expect(classifyFailure({ code: 'ECONNECTION', message: 'closed' }, { handedOver: false }).verdict).toBe('transient');
+    // a reset or a close after the whole message was written is no answer lost in time: the relay dropped it
+    for (const code of ['ECONNECTION', 'ECONNRESET', 'ESOCKET', 'EPIPE'])
+      expect(classifyFailure({ code, message: 'closed' }, { handedOver: true }).verdict, code).toBe('transient');
     // a relay that answered, even late, is read by its code
     expect(classifyFailure({ code: 'EMESSAGE', responseCode: 554, response: '554 no' }, { handedOver: true }).verdict).toBe('permanent');
   });

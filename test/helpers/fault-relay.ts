@@ -15,6 +15,8 @@ export interface RelayScript {
   dataReplyDelayMs?: number;
   /** Close the connection after this many bytes of message data (mid-DATA). */
   dropAfterBytes?: number;
+  /** Close the connection at the first bytes of a message to these recipients, when this says so (a reset during DATA). */
+  dropDuringData?: (recipients: readonly string[]) => boolean;
   /** Close the connection, without a reply, at the MAIL FROM of its nth message (a relay done with a connection it kept open). */
   dropAtMessage?: number;
 }
@@ -68,6 +70,10 @@ export class FaultRelay {
       buffer += chunk.toString('latin1');
       for (;;) {
         if (inData) {
+          if (data.length === 0 && buffer.length > 0 && this.script.dropDuringData?.(recipients)) {
+            socket.destroy();
+            return;
+          }
           const limit = this.script.dropAfterBytes;
           if (limit !== undefined && data.length + buffer.length >= limit) {
             socket.destroy();

@@ -34,6 +34,28 @@ async function settled(service: TestService, id: string, timeoutMs = 20_000) {
   );
 }
 
+describe('a relay that resets the connection during DATA', () => {
+  it('twice for some recipients: every recipient ends sent, each message taken once (a reset is a temporary failure, not an unknown outcome)', async () => {
+    const relay = await new FaultRelay().start();
+    cleanups.push(() => relay.stop());
+    const drops = new Map<string, number>();
+    relay.script.dropDuringData = ([to]) => {
+      if (!to || Number(/\d+/.exec(to)?.[0]) % 5 !== 0) return false;
+      const count = drops.get(to) ?? 0;
+      drops.set(to, count + 1);
+      return count < 2;
+    };
+    // An unknown outcome would wait RETRY_UNCONFIRMED_DELAY_MS (an hour): the test would time out.
+    const service = await startTestService({ SMTP_URL: relay.url });
+    cleanups.push(() => service.dispose());
+    const { id } = (await post(service, seedFanOut(50))).json();
+    const status = await settled(service, id);
+    expect(status.recipients.filter((r) => r.status !== 'sent')).toEqual([]);
+    expect([...drops.values()].filter((count) => count >= 2)).toHaveLength(10);
+    for (const recipient of status.recipients) expect(relay.messages.filter((m) => m.to.includes(recipient.email))).toHaveLength(1);
+  });
+});
+
 describe('a relay that answers the end of DATA after the reply timeout', () => {
   it('gets each message at most twice (one resend, same Message-ID), and the status says unknown', async () => {
     const relay = await new FaultRelay().start();

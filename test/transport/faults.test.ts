@@ -1,8 +1,9 @@
 /**
  * What the transport makes of a relay that misbehaves: each fault becomes a
- * verdict the delivery rules act on. The one that matters most: a relay that
- * took the whole message but whose answer never came is `unknown` (it may
- * have the message), never `transient` (which would resend it at every retry).
+ * verdict the delivery rules act on. The ones that matter most: a relay that
+ * took the whole message but whose answer did not come in time is `unknown`
+ * (it may have the message), never `transient` (which would resend it at
+ * every retry); a connection reset or closed before the answer is `transient`.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { OutgoingMessage } from '../../src/message/compose.ts';
@@ -77,11 +78,17 @@ describe('relay faults become verdicts', () => {
     expect(relay.messages).toHaveLength(0);
   });
 
-  it('the connection dropped after the whole message, before the answer: unknown (the relay may have it)', async () => {
+  it('the connection dropped after the whole message, before the answer: transient (resent with the same Message-ID), not unknown', async () => {
     relay.script.afterData = 'drop';
     const result = await transport.send(message);
-    expect(result.verdict).toBe('unknown');
+    expect(result.verdict).toBe('transient');
     expect(relay.messages).toHaveLength(1);
+  });
+
+  it('a reset during DATA, the whole message already in the socket: transient', async () => {
+    relay.script.dropDuringData = () => true;
+    expect((await transport.send(message)).verdict).toBe('transient');
+    expect(relay.messages).toHaveLength(0);
   });
 
   it('an answer to the end of DATA slower than SMTP_REPLY_TIMEOUT_MS: unknown, not transient', async () => {

@@ -2,7 +2,7 @@
  * Words another server wrote (a bounce's Diagnostic-Code, its Reporting-MTA,
  * a relay's reply line) are untrusted: anyone who can make a server bounce,
  * or who runs one, chooses them. They are cleaned once, where they enter
- * (the bounce reader, the SMTP transport), and stored, shown and posted as
+ * (the bounce reader, the SMTP transport's reading of the relay's replies), and stored, shown and posted as
  * cleaned: no control or bidirectional-formatting characters (a terminal's
  * escape sequences, a NUL, text that reads backwards), white space folded,
  * and a length cap.
