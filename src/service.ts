@@ -16,6 +16,7 @@ import { buildApp } from './http/app.ts';
 import { createNoticeSender } from './notice/sender.ts';
 import type { ClaimedDelivery, Outbox } from './outbox/outbox.ts';
 import { openSqliteOutbox } from './outbox/sqlite-outbox.ts';
+import { dkimSigningPlan, keyFilesReadableByOthers } from './transport/dkim-keys.ts';
 import { createSmtpTransport } from './transport/smtp.ts';
 import { createWebhookDispatcher } from './webhook/dispatcher.ts';
 
@@ -55,11 +56,18 @@ export async function createService(config: Config, options: ServiceOptions = {}
     // BullMQ's limiter holds the rate across instances; one SQLite instance limits its own pool.
     ...(config.sendRatePerSecond && !config.queue ? { ratePerSecond: config.sendRatePerSecond } : {}),
     onDkimFallback: (fromDomain, signedAs) =>
-      logger.warn(
-        { fromDomain, signedAs },
-        'no DKIM key for this From domain: signed with the service domain key (DMARC alignment fails for it; see README, "Sender authentication")',
-      ),
+      signedAs
+        ? logger.warn(
+            { fromDomain, signedAs },
+            'no DKIM key for this From domain: signed with the service domain key (DMARC alignment fails for it; see README, "Sender authentication")',
+          )
+        : logger.warn({ fromDomain }, 'no DKIM key for this From domain nor for the service domain: sent unsigned (see README, "Sender authentication")'),
   });
+  if (config.smtp.dkimKeys?.length) {
+    logger.info({ dkim: dkimSigningPlan(config.smtp.dkimKeys, config.smtp.serviceDomain) }, 'DKIM: which key signs mail from which From domain');
+    for (const file of keyFilesReadableByOthers(config.smtp.dkimKeys))
+      logger.warn({ file }, 'a DKIM private key can be read by other users: chmod 600 it (or 640 for a group the service alone is in)');
+  }
   const metrics = createMetrics();
   const verp = config.bounce?.verp;
   const worker = createWorker({

@@ -206,7 +206,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   if (dkimSet > 0 && dkimSet < 3) problems.push('DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE: set all three to sign, or none');
   if (dkimSet === 3) {
     try {
-      dkimKeys.push({ domainName: e.DKIM_DOMAIN!.toLowerCase(), keySelector: e.DKIM_SELECTOR!, privateKey: readFileSync(e.DKIM_PRIVATE_KEY_FILE!, 'utf8') });
+      dkimKeys.push({
+        domainName: e.DKIM_DOMAIN!.toLowerCase(),
+        keySelector: e.DKIM_SELECTOR!,
+        privateKey: readFileSync(e.DKIM_PRIVATE_KEY_FILE!, 'utf8'),
+        file: e.DKIM_PRIVATE_KEY_FILE!,
+      });
     } catch (error) {
       problems.push(`DKIM_PRIVATE_KEY_FILE: cannot be read (${(error as Error).message})`);
     }

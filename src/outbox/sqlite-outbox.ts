@@ -6,7 +6,7 @@
  * killed process and loses at most the last outcomes on power loss, which
  * costs a resend, never a message.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { LRUCache } from 'lru-cache';
@@ -126,9 +126,10 @@ export interface SqliteOutboxOptions {
  * @example const outbox = openSqliteOutbox({ dataDir: './data' });
  */
 export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
-  mkdirSync(options.dataDir, { recursive: true });
+  // Attendees' names and addresses, request bodies: for the service's user alone (0700, files 0600).
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const lock = lockDataDir(options.dataDir);
-  const file = join(options.dataDir, 'outbox.sqlite');
+  const file = ownerOnlyFile(join(options.dataDir, 'outbox.sqlite'));
   const durable = new DatabaseSync(file);
   durable.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;');
   // One transaction, so a new database's tables are written and synced once, not once a statement
@@ -640,6 +641,17 @@ function deliveryRecord(row: DeliveryRow): DeliveryRecord {
   };
 }
 
+/**
+ * The path of a file only its owner may read and write: made 0600 before
+ * SQLite opens it (SQLite makes a new file 0644, and its -wal and -shm files
+ * take the database file's mode), or narrowed to 0600 if it was wider.
+ */
+function ownerOnlyFile(path: string): string {
+  closeSync(openSync(path, 'a', 0o600));
+  if (statSync(path).mode & 0o077) chmodSync(path, 0o600);
+  return path;
+}
+
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
@@ -651,7 +663,7 @@ function iso(ms: number | null): string | null {
  * reused pid taken for a live holder).
  */
 function lockDataDir(dataDir: string): { close(): void } {
-  const lock = new DatabaseSync(join(dataDir, 'instance.lock'));
+  const lock = new DatabaseSync(ownerOnlyFile(join(dataDir, 'instance.lock')));
   try {
     lock.exec('PRAGMA busy_timeout = 0; PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;');
   } catch (error) {

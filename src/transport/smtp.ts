@@ -25,12 +25,12 @@ export interface SmtpTransportOptions {
   readonly requireTLS?: boolean;
   /** Accept a relay certificate that does not verify (a test relay only). */
   readonly allowInvalidCertificate?: boolean;
-  /** DKIM keys (RFC 6376); each message is signed with its From domain's, or the service domain's. */
+  /** DKIM keys (RFC 6376); each message is signed with its From domain's, or the service domain's, or not at all. */
   readonly dkimKeys?: readonly DkimKey[];
-  /** The service mailbox's domain: whose key signs mail from a domain without one. */
+  /** The service mailbox's domain: whose key signs mail from a domain without one. Unset: such mail goes unsigned. */
   readonly serviceDomain?: string;
-  /** Told once per From domain that had no key of its own. */
-  readonly onDkimFallback?: (fromDomain: string, signedAs: string) => void;
+  /** Told once per From domain that had no key of its own: `signedAs` the service domain, or null (sent unsigned). */
+  readonly onDkimFallback?: (fromDomain: string, signedAs: string | null) => void;
   /** Milliseconds to wait for a connection and for the greeting. Default 30 s. */
   readonly timeoutMs?: number;
   /**
@@ -217,18 +217,19 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
     socketTimeout: options.replyTimeoutMs ?? 600_000,
     ...(options.allowInvalidCertificate ? { tls: { rejectUnauthorized: false } } : {}),
   } as ConstructorParameters<typeof SMTPPool>[0]);
-  const keyring = options.dkimKeys?.length ? createDkimKeyring(options.dkimKeys, options.serviceDomain ?? options.dkimKeys[0]!.domainName) : null;
+  const keyring = options.dkimKeys?.length ? createDkimKeyring(options.dkimKeys, options.serviceDomain ?? '') : null;
   const signers = new Map<DkimKey, DKIM>();
   const fellBack = new Set<string>();
   /** The message signed with its From domain's key (or the service domain's), or as it is without keys. */
   async function signed(message: OutgoingMessage): Promise<Buffer> {
     const fromDomain = message.from.slice(message.from.lastIndexOf('@') + 1).toLowerCase();
-    const choice = keyring?.keyFor(fromDomain);
-    if (!choice) return message.raw;
-    if (choice.fallback && !fellBack.has(fromDomain)) {
+    if (!keyring) return message.raw;
+    const choice = keyring.keyFor(fromDomain);
+    if ((!choice || choice.fallback) && !fellBack.has(fromDomain)) {
       fellBack.add(fromDomain);
-      options.onDkimFallback?.(fromDomain, choice.key.domainName);
+      options.onDkimFallback?.(fromDomain, choice ? choice.key.domainName : null);
     }
+    if (!choice) return message.raw;
     let signer = signers.get(choice.key);
     if (!signer) {
       signer = new DKIM({ ...choice.key });

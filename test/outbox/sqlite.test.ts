@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +16,23 @@ outboxContract('SQLite', () => {
 });
 
 describe('SQLite outbox', () => {
+  it('keeps its files to the service’s user: DATA_DIR 0700, every file in it 0600 (the write-ahead log too), and narrows a wider one', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'outbox-'));
+    const dataDir = join(parent, 'data');
+    const outbox = openSqliteOutbox({ dataDir });
+    await outbox.accept(notificationOf(example('skype-invitation')));
+    const modes = () => Object.fromEntries(readdirSync(dataDir).map((name) => [name, statSync(join(dataDir, name)).mode & 0o777]));
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    expect(Object.keys(modes())).toEqual(expect.arrayContaining(['outbox.sqlite', 'outbox.sqlite-wal', 'instance.lock']));
+    expect(Object.values(modes()).filter((mode) => mode !== 0o600)).toEqual([]);
+    await outbox.close();
+    chmodSync(join(dataDir, 'outbox.sqlite'), 0o644);
+    const again = openSqliteOutbox({ dataDir });
+    expect(modes()['outbox.sqlite']).toBe(0o600);
+    await again.close();
+    rmSync(parent, { recursive: true, force: true });
+  });
+
   it('refuses a DATA_DIR another live outbox holds', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'outbox-'));
     const first = openSqliteOutbox({ dataDir });

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/config.ts';
 import { composeMessage } from '../../src/message/compose.ts';
 import { parseNotificationRequest } from '../../src/model/parse.ts';
 import { createRenderer } from '../../src/render/renderer.ts';
+import { dkimSigningPlan, keyFilesReadableByOthers } from '../../src/transport/dkim-keys.ts';
 import { createSmtpTransport } from '../../src/transport/smtp.ts';
 import { example } from '../helpers/examples.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
@@ -91,6 +92,27 @@ describe('SMTP options from the configuration', () => {
     expect(signature()).toMatch(/\bd=mydomain\.ru;/);
     expect(fallbacks).toEqual(['elsewhere.example→mydomain.ru']);
     transport.close();
+
+    // Without a key for the service domain, mail from a domain without one goes unsigned: partner.ru's key never signs it.
+    const noServiceKey = loadConfig({ SMTP_URL: sink.url, DKIM_KEYS_DIR: keys, SERVICE_MAILBOX: 'calendar@nokey-service.example' });
+    const unsigned: string[] = [];
+    const strict = createSmtpTransport({ ...noServiceKey.smtp, onDkimFallback: (domain, as) => unsigned.push(`${domain}→${as}`) });
+    await strict.send(await from('someone@nokey.example'));
+    const headers = sink.received.at(-1)!.raw.toString().split('\r\n\r\n')[0]!;
+    expect(headers).not.toMatch(/^DKIM-Signature:/m);
+    await strict.send(await from('o.kuznetsova@partner.ru'));
+    expect(signature()).toMatch(/\bd=partner\.ru; q=dns\/txt; s=cal2026;/);
+    expect(unsigned).toEqual(['nokey.example→null']);
+    strict.close();
+    expect(dkimSigningPlan(noServiceKey.smtp.dkimKeys!, noServiceKey.smtp.serviceDomain)).toEqual({
+      'mydomain.ru': 'd=mydomain.ru; s=invites',
+      'partner.ru': 'd=partner.ru; s=cal2026',
+      '*': 'unsigned (no key for the service domain nokey-service.example)',
+    });
+    for (const key of noServiceKey.smtp.dkimKeys!) chmodSync(key.file!, 0o644);
+    expect(keyFilesReadableByOthers(noServiceKey.smtp.dkimKeys!)).toHaveLength(2);
+    for (const key of noServiceKey.smtp.dkimKeys!) chmodSync(key.file!, 0o600);
+    expect(keyFilesReadableByOthers(noServiceKey.smtp.dkimKeys!)).toEqual([]);
     expect(() => loadConfig({ DKIM_KEYS_DIR: join(dir, 'nowhere') })).toThrow(/DKIM_KEYS_DIR/);
   });
 
