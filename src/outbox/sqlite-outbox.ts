@@ -6,7 +6,7 @@
  * killed process and loses at most the last outcomes on power loss, which
  * costs a resend, never a message.
  */
-import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { LRUCache } from 'lru-cache';
@@ -223,7 +223,12 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
   // Bodies are read at every claim; a notification's body is the same for all its recipients.
   const bodies = new LRUCache<string, { body: string; acceptedAt: number; deadlineAt: number }>({ max: 100 });
   /** The last write that failed for want of room or I/O, until a write succeeds again (for /readyz). */
-  let writeFault: Error | null = null;
+  /** The last storage fault of a write, with the bytes the disk had free then; cleared by a write that succeeds. */
+  let writeFault: { error: Error; freeBytes: number } | null = null;
+  const freeBytes = () => {
+    const disk = statfsSync(options.dataDir);
+    return disk.bavail * disk.bsize;
+  };
 
   function statusOf(id: string): NotificationStatus | null {
     const row = sql.notification.get(id) as NotificationRow | undefined;
@@ -239,13 +244,14 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
   }
 
   /** A write, with a full disk or an I/O error remembered for checkWritable and reported as itself. */
-  function write<T>(db: DatabaseSync, work: () => T, options: { transaction: boolean } = { transaction: true }): T {
+  function write<T>(db: DatabaseSync, work: () => T, how: { transaction: boolean; probe?: boolean } = { transaction: true }): T {
     try {
-      const result = options.transaction ? transaction(db, work) : work();
-      writeFault = null;
+      const result = how.transaction ? transaction(db, work) : work();
+      // A probe's few bytes may fit where a notification's do not (a nearly full disk): it clears nothing.
+      if (!how.probe) writeFault = null;
       return result;
     } catch (error) {
-      if (isStorageFault(error)) writeFault = error as Error;
+      if (isStorageFault(error)) writeFault = { error: error as Error, freeBytes: freeBytes() };
       throw error;
     }
   }
@@ -493,8 +499,10 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
     },
 
     async checkWritable() {
-      write(durable, () => sql.probe.run(Date.now()), { transaction: false });
-      if (writeFault) throw writeFault;
+      // A fault stands until a real write succeeds, or the disk has had room made since (an idle service).
+      if (writeFault && freeBytes() > writeFault.freeBytes + ROOM_MADE_BYTES) writeFault = null;
+      if (writeFault) throw writeFault.error;
+      write(durable, () => sql.probe.run(Date.now()), { transaction: false, probe: true });
     },
 
     async close() {
@@ -541,6 +549,9 @@ function transaction<T>(db: DatabaseSync, work: () => T): T {
     throw error;
   }
 }
+
+/** Room made on the disk since a write failed that lets /readyz try writing again: a notification of a thousand recipients is about a megabyte. */
+const ROOM_MADE_BYTES = 1024 * 1024;
 
 /** A full disk or an I/O error: the outbox cannot take writes until an operator acts. */
 function isStorageFault(error: unknown): boolean {

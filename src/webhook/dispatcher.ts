@@ -34,6 +34,39 @@ export interface WebhookDispatcherOptions {
 
 export type WebhookDispatcher = PollLoop;
 
+/** How often, at most, a receiver that keeps refusing is told of in the log. */
+export const REFUSAL_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * The log of a receiver that does not take events: the first refusal as a
+ * warning with its details, then one summary line a minute at most (how many
+ * since, and the last), and one line when it takes events again. A receiver
+ * down for an hour with thousands of events waiting wrote a line per try.
+ */
+function refusalLog(logger: Logger) {
+  let lastLoggedAt = Number.NEGATIVE_INFINITY;
+  let since = 0;
+  let failing = false;
+  return {
+    add(details: { webhookId: string; attempt: number; failure: string; retryAt: string }) {
+      failing = true;
+      since++;
+      const now = Date.now();
+      if (now - lastLoggedAt < REFUSAL_LOG_INTERVAL_MS) return;
+      logger.warn({ ...details, refusedSinceLastLine: since }, 'webhooks not taken; they will be sent again (one line a minute while this lasts)');
+      lastLoggedAt = now;
+      since = 0;
+    },
+    recovered() {
+      if (!failing) return;
+      logger.info({ refusedSinceLastLine: since }, 'the webhook receiver takes events again');
+      failing = false;
+      since = 0;
+      lastLoggedAt = Number.NEGATIVE_INFINITY;
+    },
+  };
+}
+
 /** How many rounds of `concurrency` requests one claim holds. */
 const CLAIM_ROUNDS = 4;
 
@@ -50,6 +83,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   const claimSize = concurrency * CLAIM_ROUNDS;
   const leaseMs = timeoutMs * (CLAIM_ROUNDS + 1) + 1000;
   const poster = createJsonPoster(options.url, { timeoutMs, connections: concurrency });
+  const refusals = refusalLog(logger);
   async function post(event: WebhookEvent): Promise<void> {
     const sentAt = new Date();
     let failure: string | null = null;
@@ -68,14 +102,12 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     }
     try {
       if (failure === null) {
+        refusals.recovered();
         await outbox.settleWebhook(event, { delivered: true });
         return;
       }
       const retryAt = nextRetryAt(event.attempt, Date.now(), options.retry);
-      logger.warn(
-        { webhookId: event.id, attempt: event.attempt, failure, retryAt: new Date(retryAt).toISOString() },
-        'webhook not taken; it will be sent again',
-      );
+      refusals.add({ webhookId: event.id, attempt: event.attempt, failure, retryAt: new Date(retryAt).toISOString() });
       await outbox.settleWebhook(event, { retryAt });
     } catch (error) {
       // The outbox is away: the lease runs out and the same event goes again.

@@ -7,6 +7,9 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
+/** The most of an answer's body read before its connection is dropped. */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+
 export interface JsonPoster {
   /** Resolves with the HTTP status once the whole answer has come; rejects on a network error or after the timeout. */
   post(headers: Readonly<Record<string, string>>, body: string): Promise<number>;
@@ -35,14 +38,23 @@ export function createJsonPoster(url: string, options: { readonly timeoutMs: num
         });
         const timer = setTimeout(() => request.destroy(new Error(`no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
         request.on('response', (response: IncomingMessage) => {
-          response.resume(); // the body is not read: a 2xx is the answer
+          // The body means nothing (a 2xx is the answer): read and dropped up to a small cap, so that
+          // the connection can be kept; a longer one costs its connection, never the memory to hold it.
+          let bytes = 0;
+          response.on('data', (chunk: Buffer) => {
+            bytes += chunk.length;
+            if (bytes <= MAX_ANSWER_BYTES) return;
+            clearTimeout(timer);
+            resolve(response.statusCode ?? 0);
+            response.destroy();
+          });
           response.on('end', () => {
             clearTimeout(timer);
             resolve(response.statusCode ?? 0);
           });
           response.on('close', () => {
             clearTimeout(timer);
-            if (!response.complete) reject(new Error('the answer broke off'));
+            if (!response.complete && bytes <= MAX_ANSWER_BYTES) reject(new Error('the answer broke off'));
           });
         });
         request.on('error', (error) => {

@@ -9,10 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { seedFanOut } from '../../examples/fan-out.ts';
+import { openSqliteOutbox } from '../../src/outbox/sqlite-outbox.ts';
 import { example } from '../helpers/examples.ts';
 import { FaultRelay } from '../helpers/fault-relay.ts';
 import { startTestService, type TestService, waitFor } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
+import { notificationOf } from '../outbox/contract.ts';
 
 const FINAL = ['sent', 'failed', 'expired', 'unknown', 'superseded'];
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -95,7 +97,7 @@ describe('a relay that answers the end of DATA after the reply timeout', () => {
  * DATA_DIR on a tmpfs of its own, so that the disk really fills. Needs root
  * and mount(8), which the project's machines and CI have (as root).
  */
-function tinyDisk(): { dir: string; fill(): void; free(): void } {
+function tinyDisk(): { dir: string; fill(): void; free(): void; freeSome(files: number): void } {
   const dir = mkdtempSync(join(tmpdir(), 'tiny-disk-'));
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir]);
   cleanups.push(() => {
@@ -117,10 +119,28 @@ function tinyDisk(): { dir: string; fill(): void; free(): void } {
     free() {
       for (let i = 0; i < 200; i++) rmSync(`${filler}.${i}`, { force: true });
     },
+    freeSome(files: number) {
+      for (let i = 0; i < files; i++) rmSync(`${filler}.${i}`, { force: true });
+    },
   };
 }
 
 describe('a full disk under the SQLite outbox', () => {
+  it('a nearly full disk: /readyz fails while notifications cannot be stored, though its own few bytes still fit, and passes once room is made', async () => {
+    const disk = tinyDisk();
+    mkdirSync(disk.dir);
+    const outbox = openSqliteOutbox({ dataDir: disk.dir });
+    cleanups.push(() => outbox.close());
+    await outbox.accept(notificationOf(example('skype-invitation')));
+    disk.fill();
+    disk.freeSome(1); // 64 KB: room for the probe's row, not for a fan-out
+    await expect(outbox.accept(notificationOf(seedFanOut(400)))).rejects.toThrow(/full/i);
+    await expect(outbox.checkWritable()).rejects.toThrow(/full/i);
+    disk.free();
+    await expect(outbox.checkWritable()).resolves.toBeUndefined();
+    await outbox.accept(notificationOf(seedFanOut(400)));
+  });
+
   it('stops sending at the first outcome it cannot record, says so in /readyz, and resumes with nothing lost when there is room again', async () => {
     const disk = tinyDisk();
     mkdirSync(disk.dir);

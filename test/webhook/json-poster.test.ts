@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createJsonPoster } from '../../src/webhook/json-poster.ts';
+import { createJsonPoster, MAX_ANSWER_BYTES } from '../../src/webhook/json-poster.ts';
 
 const closers: (() => void)[] = [];
 afterEach(() => {
@@ -27,6 +27,31 @@ async function receiver(answer: 'ok' | 'refuse' | 'hang') {
 }
 
 describe('createJsonPoster', () => {
+  it('reads at most MAX_ANSWER_BYTES of an answer, then drops it with its connection: a 2xx with a endless body is still a 2xx', async () => {
+    let written = 0;
+    const server = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      // An answer that never ends: only the reader's cap stops it.
+      const pump = () => {
+        while (!response.destroyed && written < 512 * 1024 * 1024 && response.write(chunk)) written += chunk.length;
+        if (!response.destroyed) response.once('drain', pump);
+      };
+      pump();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closers.push(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const poster = createJsonPoster(`http://127.0.0.1:${(server.address() as { port: number }).port}/hooks`, { timeoutMs: 5000, connections: 1 });
+    closers.push(() => poster.close());
+    expect(await poster.post({}, '{}')).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(written).toBeLessThan(32 * 1024 * 1024); // the server stopped writing when its client hung up
+    expect(MAX_ANSWER_BYTES).toBe(64 * 1024);
+  });
+
   it('posts JSON with the given headers and answers the status, over a kept-alive connection', async () => {
     const { url, bodies } = await receiver('ok');
     const poster = createJsonPoster(url, { timeoutMs: 2000, connections: 2 });

@@ -84,10 +84,14 @@ describe.each([
     await waitFor(async () => (await s.outbox.status(id))!.recipients.every((r) => r.status === 'sent'), 10_000, 'all sent');
     await new Promise((resolve) => setTimeout(resolve, 30_000)); // down for 30 s: retry after retry refused
     expect(receiver.of(id)).toHaveLength(0);
-    expect(s.logs.some((l) => l.msg === 'webhook not taken; it will be sent again')).toBe(true);
+    // Every event refused again and again, and one line said so: a line a minute at most, not one a try.
+    const refusedLines = s.logs.filter((l) => l.msg === 'webhooks not taken; they will be sent again (one line a minute while this lasts)');
+    expect(refusedLines).toHaveLength(1);
     receiver.mode = 'ok';
     const events = await waitFor(() => (receiver.of(id).length === 3 ? receiver.of(id) : null), 15_000, 'three events after the outage');
     expect(events.every((e) => e.type === 'delivery.sent')).toBe(true);
+    const recovered = await waitFor(() => s.logs.find((l) => l.msg === 'the webhook receiver takes events again'), 5000, 'the recovery line');
+    expect(recovered.refusedSinceLastLine).toBeGreaterThan(3);
   });
 });
 
