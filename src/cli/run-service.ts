@@ -1,8 +1,9 @@
 /**
  * The service on the configuration of the environment (README,
  * "Configuration"); every default is embedded, so nothing needs setting.
- * SIGTERM or SIGINT stops it cleanly. Started by start.cjs (npm start), bundled or
- * from the sources.
+ * The first SIGTERM or SIGINT stops it cleanly (a drain); repeats within
+ * FORCE_AFTER_MS are ignored, a later one forces the stop. Started by
+ * start.cjs (npm start), bundled or from the sources.
  */
 import { channel } from 'node:diagnostics_channel';
 import { setFlagsFromString } from 'node:v8';
@@ -24,19 +25,45 @@ async function main(): Promise<number> {
   channel(LISTENING_CHANNEL).publish({ address });
   // After the publish: run-bundle.cjs has written the code cache under the flags the next start will have.
   for (const flag of flagsOnceListening(process.execArgv)) setFlagsFromString(flag);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      service.logger.info({ signal }, 'stopping');
-      service.stop().then(resolve, (error: unknown) => {
-        service.logger.error({ err: error }, 'stopping failed');
-        resolve();
-      });
+  const forced = await new Promise<boolean>((resolve) => {
+    let stoppingSince: number | null = null;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stoppingSince === null) {
+        stoppingSince = Date.now();
+        service.logger.info({ signal }, 'stopping: no new requests; the messages on the wire finish, the rest go back to the outbox');
+        service.stop().then(
+          () => resolve(false),
+          (error: unknown) => {
+            service.logger.error({ err: error }, 'stopping failed');
+            resolve(false);
+          },
+        );
+        return;
+      }
+      const sinceMs = Date.now() - stoppingSince;
+      if (sinceMs < FORCE_AFTER_MS) {
+        service.logger.info({ signal, sinceMs }, 'already stopping: this signal is ignored (one Ctrl-C or systemd stop reaches the service more than once)');
+        return;
+      }
+      service.logger.warn({ signal, sinceMs }, 'a second signal while stopping: stopping now; messages on the wire go out again after the next start');
+      resolve(true);
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
+  // Forced: what is still draining (sockets on the wire, the outbox) would hold the process.
+  if (forced) process.exit(1);
   service.logger.info('stopped');
   return 0;
 }
+
+/**
+ * A signal this long after the first forces the stop; earlier ones are
+ * ignored. Ctrl-C in a terminal reaches node twice (from the terminal, to the
+ * whole process group, and from npm, which passes it on), and so does
+ * systemd's stop with its default KillMode=control-group: those repeats come
+ * within milliseconds. A person who presses Ctrl-C again, later, means it.
+ */
+const FORCE_AFTER_MS = 5000;
 
 runMain(main);

@@ -14,15 +14,24 @@ export async function startChildService(env: Record<string, string>): Promise<Ch
   return untilListening(spawnService(process.execPath, startArgs(), env));
 }
 
-/** `npm start` itself (npm, its shell, then node), for what npm does with signals. */
-export async function startWithNpm(env: Record<string, string>): Promise<ChildService> {
-  return untilListening(spawnService('npm', ['start', '--silent'], env));
+/**
+ * `npm start` itself (npm, its shell, then node), for what npm does with signals.
+ * `group`: in a process group of its own, as a terminal runs it (signal it with `process.kill(-pid)`).
+ */
+export async function startWithNpm(env: Record<string, string>, options: { group?: boolean } = {}): Promise<ChildService> {
+  return untilListening(spawnService('npm', ['start', '--silent'], env, options));
 }
 
 /** A service process that may never listen (a start that fails), with its output and exit. */
-export function spawnService(command: string, args: readonly string[], env: Record<string, string>): Omit<ChildService, 'url'> {
+export function spawnService(
+  command: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  options: { group?: boolean } = {},
+): Omit<ChildService, 'url'> {
   const child = spawn(command, args, {
     cwd: ROOT,
+    detached: options.group ?? false,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { seedFanOut } from '../../examples/fan-out.ts';
-import { type ChildService, startChildService } from '../helpers/child-service.ts';
+import { type ChildService, startChildService, startWithNpm } from '../helpers/child-service.ts';
 import { waitFor, waitForAllSent } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 
@@ -34,6 +34,53 @@ async function post(url: string, payload: unknown) {
   expect(response.status).toBe(202);
   return (await response.json()) as { id: string };
 }
+
+describe('signals, as a terminal and systemd send them', () => {
+  async function drainsOnce(signalIt: (child: ChildService) => void, startIt: () => Promise<ChildService>) {
+    sink.dataDelayMs = 150; // a message on the wire takes a while: the signals come while some are
+    const first = await startIt();
+    children.push(first);
+    await post(first.url, seedFanOut(120));
+    await waitFor(() => sink.received.length >= 10, 20_000, '10 messages');
+    signalIt(first);
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toContain('"msg":"stopped"');
+    expect(first.output()).toContain('already stopping: this signal is ignored');
+    sink.dataDelayMs = 0;
+    await start();
+    await waitFor(() => sink.messageIdsByRecipient().size === 120, 30_000, 'all 120 recipients');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect([...sink.messageIdsByRecipient().values()].filter((ids) => ids.length > 1)).toEqual([]);
+  }
+
+  it('Ctrl-C: SIGINT to the whole process group of `npm start` (node hears it twice): a drained stop, exit 0, no duplicate after the restart', async () => {
+    await drainsOnce(
+      (child) => process.kill(-child.process.pid!, 'SIGINT'),
+      () => startWithNpm({ DATA_DIR: dataDir, SMTP_URL: sink.url, SMTP_POOL_SIZE: String(POOL_SIZE) }, { group: true }),
+    );
+  });
+
+  it('SIGTERM twice to node alone, 100 ms apart: the second is ignored, the drain finishes', async () => {
+    await drainsOnce((child) => {
+      child.process.kill('SIGTERM');
+      setTimeout(() => child.process.kill('SIGTERM'), 100);
+    }, start);
+  });
+
+  it('a signal 5 s or more into the stop forces it: exit 1, said in the log', async () => {
+    sink.dataDelayMs = 60_000; // nothing on the wire finishes
+    const child = await start();
+    await post(child.url, seedFanOut(5));
+    await waitFor(() => sink.sessions.length > 0, 10_000, 'a connection to the relay');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    child.process.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 5200));
+    expect(child.process.exitCode).toBeNull(); // still draining
+    child.process.kill('SIGINT');
+    expect(await child.exited).toBe(1);
+    expect(child.output()).toContain('a second signal while stopping: stopping now');
+  });
+});
 
 describe('nothing accepted is lost', () => {
   it('SIGKILL in the middle of a 400-recipient fan-out: after a restart all 400 are delivered, duplicates within the pool size', async () => {
