@@ -1,10 +1,11 @@
 /**
- * npm run preview -- [--port 4000]
+ * npm run preview -- [--port 4000] [--host 127.0.0.1] [--allow-remote]
  *
  * Serves the preview of every example in every language on
  * http://127.0.0.1:<port>, updated on every save under templates/ and
  * locales/. "Send to Mailpit" sends through SMTP_URL (default
- * smtp://localhost:1025).
+ * smtp://localhost:1025). It listens on loopback; another --host needs
+ * --allow-remote, as anyone who reaches it can make it send mail.
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -14,13 +15,17 @@ import { loadConfig, runMain, UsageError } from './common.ts';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { port: { type: 'string', default: '4000' }, host: { type: 'string', default: '127.0.0.1' } } });
+  const { values } = parseArgs({
+    args,
+    options: { port: { type: 'string', default: '4000' }, host: { type: 'string', default: '127.0.0.1' }, 'allow-remote': { type: 'boolean', default: false } },
+  });
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('usage: npm run preview -- --port <0-65535>');
   const config = loadConfig();
   const preview = await startPreview({
     port,
     host: values.host,
+    allowRemote: values['allow-remote'],
     templatesDir: `${ROOT}templates`,
     localesDir: `${ROOT}locales`,
     examplesDir: `${ROOT}examples`,

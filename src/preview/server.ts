@@ -25,7 +25,10 @@ import { previewPage } from './page.ts';
 
 export interface PreviewOptions {
   readonly port: number;
+  /** Where it listens; default 127.0.0.1. Anything but loopback needs `allowRemote`. */
   readonly host?: string;
+  /** Listen on a host that is not loopback: anyone who can reach it can make it send mail through SMTP_URL. */
+  readonly allowRemote?: boolean;
   readonly templatesDir: string;
   readonly localesDir: string;
   readonly examplesDir: string;
@@ -82,6 +85,7 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
   };
   const watchers: FSWatcher[] = [options.templatesDir, options.localesDir].map((dir) => watch(dir, { recursive: true }, changed));
 
+  const listening = { port: options.port };
   const server: Server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
       if (!response.headersSent) send(response, 500, 'application/json', JSON.stringify({ problem: describeProblem(error) }));
@@ -89,6 +93,8 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
   });
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const refusal = crossSiteRefusal(request, listening.port, options.allowRemote ?? false);
+    if (refusal) return json(response, 403, { problem: { file: '', line: null, message: refusal } });
     const url = new URL(request.url ?? '/', 'http://preview');
     if (request.method === 'GET' && url.pathname === '/') return send(response, 200, 'text/html; charset=utf-8', previewPage());
     if (request.method === 'GET' && url.pathname === '/favicon.ico') return send(response, 204, 'image/x-icon', '');
@@ -191,10 +197,17 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
     return { request, email };
   }
 
-  await new Promise<void>((resolve) => server.listen(options.port, options.host ?? '127.0.0.1', resolve));
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopback(host) && !options.allowRemote)
+    throw new Error(`--host ${host} is not loopback: anyone who reaches it could send mail through SMTP_URL; add --allow-remote if you mean it`);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, resolve);
+  });
   const address = server.address() as AddressInfo;
+  listening.port = address.port;
   return {
-    url: `http://${options.host ?? '127.0.0.1'}:${address.port}`,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`,
     async close() {
       clearTimeout(timer);
       for (const w of watchers) w.close();
@@ -203,6 +216,31 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+
+function isLoopback(host: string): boolean {
+  return LOOPBACK_NAMES.has(host.toLowerCase()) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Why a request is refused, or null. A page open in the translator's browser
+ * may post to the preview (it would mail the examples through SMTP_URL), and
+ * a DNS name rebound to 127.0.0.1 may read it: every request must name a
+ * loopback host and this port (unless --allow-remote), and a request that
+ * says where it comes from (`Origin`, which browsers send with every POST)
+ * must come from the preview's own page.
+ */
+function crossSiteRefusal(request: IncomingMessage, port: number, allowRemote: boolean): string | null {
+  const host = request.headers.host ?? '';
+  const hostName = host.replace(/:\d+$/, '');
+  if (!allowRemote && (!isLoopback(hostName) || host !== `${hostName}:${port}`))
+    return `the preview answers only to a loopback host on port ${port}, not "${host}"`;
+  const origin = request.headers.origin;
+  if (origin !== undefined && origin !== `http://${host}`) return `requests from ${origin} are refused: only the preview's own page may use it`;
+  if (request.method !== 'GET' && request.method !== 'HEAD' && request.headers['sec-fetch-site'] === 'cross-site') return 'cross-site requests are refused';
+  return null;
 }
 
 function describeProblem(error: unknown): BuildProblem {

@@ -1,5 +1,7 @@
 /// <reference lib="dom" />
 import { mkdirSync } from 'node:fs';
+import { createServer, get as httpGet } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,6 +114,47 @@ describe('the preview, in headless Chromium', () => {
     await page.click('#send');
     await expectText(page.locator('#status'), /^Sent to smtp:\/\/127\.0\.0\.1:\d+: 250 /, 10_000);
     expect(sink.received.map((m) => m.to)).toEqual([['a.smirnov@mydomain.ru']]);
+  });
+
+  it('refuses what another site’s page asks of it: a cross-site POST sends nothing; a foreign Host is refused (DNS rebinding)', async () => {
+    const before = sink.received.length;
+    const target = `${preview.url}/api/send?example=skype-invitation&locale=ru&recipient=a.smirnov%40mydomain.ru`;
+    const evil = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/html' });
+      response.end(`<!doctype html><title>evil</title><script>
+        fetch(${JSON.stringify(target)}, { method: 'POST', mode: 'no-cors' }).finally(() => { document.title = 'posted'; });
+        const form = document.createElement('form'); form.method = 'POST'; form.action = ${JSON.stringify(target)};
+        document.documentElement.append(form);
+      </script>`);
+    });
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.2', resolve));
+    const other = await browser.newPage();
+    try {
+      await other.goto(`http://127.0.0.2:${(evil.address() as AddressInfo).port}/`);
+      await other.waitForFunction(() => document.title === 'posted');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(sink.received.length).toBe(before);
+      const port = new URL(preview.url).port;
+      // fetch() will not set Host: a raw request, as a browser sends it to a name rebound to 127.0.0.1.
+      const rebound = await new Promise<number>((resolve, reject) =>
+        httpGet({ host: '127.0.0.1', port, path: '/api/examples', headers: { host: `evil.example:${port}` } }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        }).on('error', reject),
+      );
+      expect(rebound).toBe(403);
+      expect((await fetch(`${preview.url}/api/examples`)).status).toBe(200);
+    } finally {
+      await other.close();
+      evil.close();
+    }
+  });
+
+  it('listens on loopback only, unless told --allow-remote', async () => {
+    const options = { port: 0, templatesDir: scratch.templatesDir, localesDir: scratch.localesDir, examplesDir: EXAMPLES_DIR, smtpUrl: sink.url };
+    await expect(startPreview({ ...options, host: '0.0.0.0' })).rejects.toThrow(/--host 0\.0\.0\.0 is not loopback[\s\S]*--allow-remote/);
+    const remote = await startPreview({ ...options, host: '0.0.0.0', allowRemote: true });
+    await remote.close();
   });
 
   it('is usable: focus visible, readable at 360 px, no console errors', async () => {
