@@ -264,7 +264,7 @@ describe('the bounce listener faces anyone on the network', () => {
     const client = listenerClient();
     const address = bounceAddressFor({ notificationId: randomUUID(), position: 0 }, VERP);
     // What made the old reader's pattern quadratic: 17–43 s for 120 KB.
-    const raw = `From: MAILER-DAEMON@x\r\nSubject: failure notice\r\nTo: ${address}\r\n\r\nHi. This is the qmail-send program\r\n${'<a@'.repeat(300_000)}\r\n`;
+    const raw = `From: MAILER-DAEMON@x\r\nSubject: failure notice\r\nTo: ${address}\r\n\r\nHi. This is the qmail-send program\r\n<${'a@'.repeat(450_000)}\r\n`;
     const sending = client.sendMail({ envelope: { from: '', to: [address] }, raw }).then(
       (info) => info.response,
       (error: { responseCode?: number }) => error.responseCode,
