@@ -22,7 +22,7 @@ export type ReadResult = Bounce | { readonly kind: 'unreadable'; readonly reason
 
 export interface BounceReader {
   /**
-   * @throws BounceReaderBusyError when MAX_WAITING messages already wait (try again later).
+   * @throws BounceReaderBusyError when MAX_WAITING messages already wait, or the error of a thread that cannot start (try again later).
    */
   read(raw: Uint8Array): Promise<ReadResult>;
   close(): Promise<void>;
@@ -47,6 +47,7 @@ export class BounceReaderBusyError extends Error {
 interface Job {
   readonly raw: Uint8Array;
   readonly resolve: (result: ReadResult) => void;
+  readonly reject: (error: unknown) => void;
 }
 
 /**
@@ -95,8 +96,9 @@ export function createBounceReader(options: BounceReaderOptions = {}): BounceRea
     try {
       worker = await thread;
     } catch (error) {
+      // Our fault, not the message's: the caller answers "try later" (451), never "unreadable" (554).
       thread = null;
-      return { kind: 'unreadable', reason: (error as Error).message };
+      throw error;
     }
     const id = nextId++;
     // Its own memory, moved to the thread (a Buffer may be a view of Node's shared pool, which cannot move).
@@ -132,7 +134,7 @@ export function createBounceReader(options: BounceReaderOptions = {}): BounceRea
     if (busy) return;
     busy = true;
     try {
-      for (let job = waiting.shift(); job; job = waiting.shift()) job.resolve(await readOnThread(job.raw));
+      for (let job = waiting.shift(); job; job = waiting.shift()) await readOnThread(job.raw).then(job.resolve, job.reject);
     } finally {
       busy = false;
     }
@@ -142,8 +144,8 @@ export function createBounceReader(options: BounceReaderOptions = {}): BounceRea
     read(raw) {
       if (closed) return Promise.resolve({ kind: 'unreadable', reason: 'the bounce reader is closed' });
       if (waiting.length >= MAX_WAITING) return Promise.reject(new BounceReaderBusyError());
-      return new Promise<ReadResult>((resolve) => {
-        waiting.push({ raw, resolve });
+      return new Promise<ReadResult>((resolve, reject) => {
+        waiting.push({ raw, resolve, reject });
         void drain();
       });
     },
