@@ -18,13 +18,14 @@ import type { AcceptOutcome, NotificationStatus, Outbox } from '../outbox/outbox
 import { DOCS_ROUTES, registerDocs } from './docs.ts';
 import { ApiError } from './errors.ts';
 import { prometheusText } from './prometheus.ts';
+import { watchRelay } from './relay-health.ts';
 
 export interface AppDependencies {
   readonly config: Config;
   readonly outbox: Outbox;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** Tells whether the SMTP relay answers (for /readyz). */
+  /** Tells whether the SMTP relay answers (for the probes and /metrics; relay-health.ts). */
   readonly checkSmtp: () => Promise<unknown>;
   /**
    * Called when an authorised POST of a notification has come, before it is
@@ -85,6 +86,7 @@ function refuseJsonSchema({ method, url, httpPart, httpStatus }: { method: strin
  */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const { config, outbox, metrics } = deps;
+  const relay = watchRelay(deps.checkSmtp, deps.logger);
   const app = Fastify({
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     bodyLimit: config.http.bodyLimitBytes,
@@ -221,17 +223,20 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     });
   }
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // Kubernetes' meanings: liveness says the process works; readiness says it can take notifications
+  // (the outbox takes writes: on Redis, Redis answers). The relay is reported in both, and fails neither:
+  // while it is away the outbox is exactly what should keep taking notifications.
+  app.get('/healthz', async () => ({ status: 'ok', smtp: await relay.state() }));
 
   app.get('/readyz', async (_request, reply) => {
-    const [outboxState, smtpState] = await Promise.all([probe(() => outbox.checkWritable()), probe(deps.checkSmtp)]);
-    const ready = outboxState === 'ok' && smtpState === 'ok';
+    const [outboxState, smtpState] = await Promise.all([probe(() => outbox.checkWritable()), relay.state()]);
+    const ready = outboxState === 'ok';
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', outbox: outboxState, smtp: smtpState });
   });
 
   app.get('/metrics', async (request, reply) => {
     const counts = await outboxRead(request, () => outbox.counts());
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(prometheusText(metrics, counts));
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(prometheusText(metrics, counts, relay.up));
   });
 
   await registerDocs(app, deps.version ?? '0.0.0');

@@ -240,10 +240,16 @@ export function openApiDocument(version: string) {
           },
         },
       },
-      '/healthz': { get: { summary: 'The process is alive', security: [], responses: { '200': { description: 'alive' } } } },
+      '/healthz': {
+        get: {
+          summary: 'Liveness: the process works. `smtp` says whether the relay answers (checked at most every 30 s); it never fails this probe',
+          security: [],
+          responses: { '200': { description: 'alive' } },
+        },
+      },
       '/readyz': {
         get: {
-          summary: 'The outbox takes writes and the SMTP relay answers',
+          summary: 'Readiness: the outbox takes writes (on Redis: Redis answers). `smtp` reports the relay, and does not fail readiness',
           security: [],
           responses: { '200': { description: 'ready' }, '503': { description: 'not ready, with why' } },
         },

@@ -9,8 +9,15 @@ import type { DeliveryStatus } from '../outbox/outbox.ts';
  * // # TYPE invite_mailer_deliveries gauge
  * // invite_mailer_deliveries{status="queued"} 12 …
  */
-export function prometheusText(metrics: Metrics, counts: Readonly<Record<DeliveryStatus, number>>): string {
+export function prometheusText(metrics: Metrics, counts: Readonly<Record<DeliveryStatus, number>>, relayUp: 1 | 0 | null = null): string {
   const lines = [
+    ...(relayUp === null
+      ? []
+      : [
+          '# HELP invite_mailer_relay_up Whether the SMTP relay answered its last check (at most 30 s old when a probe asked): 1 or 0.',
+          '# TYPE invite_mailer_relay_up gauge',
+          `invite_mailer_relay_up ${relayUp}`,
+        ]),
     '# HELP invite_mailer_deliveries Deliveries in the outbox by status.',
     '# TYPE invite_mailer_deliveries gauge',
     ...Object.entries(counts).map(([status, n]) => `invite_mailer_deliveries{status="${status}"} ${n}`),

@@ -306,13 +306,25 @@ describe.each([
   });
 
   describe('health, readiness, metrics, docs', () => {
-    it('/healthz is alive, /readyz checks the outbox and the relay', async () => {
-      expect((await service.app.inject('/healthz')).json()).toEqual({ status: 'ok' });
+    it('/healthz is liveness, /readyz readiness (the outbox takes writes); the relay is reported in both and in /metrics, and fails neither', async () => {
+      expect((await service.app.inject('/healthz')).json()).toEqual({ status: 'ok', smtp: 'ok' });
       expect((await service.app.inject('/readyz')).json()).toEqual({ status: 'ready', outbox: 'ok', smtp: 'ok' });
       await restartWith({ SMTP_URL: 'smtp://127.0.0.1:9', SMTP_TIMEOUT_MS: '1000' });
-      const notReady = await service.app.inject('/readyz');
-      expect(notReady.statusCode).toBe(503);
-      expect(notReady.json()).toMatchObject({ status: 'not ready', outbox: 'ok', smtp: expect.stringMatching(/ECONNREFUSED/) });
+      // The relay is down: the outbox should go on taking notifications, so the instance stays in the load balancer.
+      const ready = await service.app.inject('/readyz');
+      expect(ready.statusCode).toBe(200);
+      expect(ready.json()).toMatchObject({ status: 'ready', outbox: 'ok', smtp: expect.stringMatching(/ECONNREFUSED/) });
+      const alive = await service.app.inject('/healthz');
+      expect(alive.statusCode).toBe(200);
+      expect(alive.json()).toMatchObject({ status: 'ok', smtp: expect.stringMatching(/ECONNREFUSED/) });
+      expect((await service.app.inject('/metrics')).body).toContain('\ninvite_mailer_relay_up 0\n');
+      expect(service.logs.filter((l) => l.msg === 'the SMTP relay does not answer: notifications are still taken and wait in the outbox')).toHaveLength(1);
+      expect((await post(example('skype-invitation'))).statusCode).toBe(202);
+      // The outbox that cannot take writes is what takes the instance out.
+      service.outbox.checkWritable = async () => {
+        throw new Error('disk full');
+      };
+      expect((await service.app.inject('/readyz')).statusCode).toBe(503);
     });
 
     it('a status or /metrics read while the outbox cannot answer is 503 OUTBOX_UNAVAILABLE, not 500', async () => {
