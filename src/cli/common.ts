@@ -52,6 +52,12 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/**
+ * Errors whose message names the setting and what to do: printed as one line
+ * without a stack, exit code 1 (a configuration that does not validate, 2).
+ */
+const ACTIONABLE_CODES = new Set(['EDATADIR', 'ELISTEN']);
+
 /** Runs a command's main, printing errors as a person wants to read them. */
 export function runMain(main: (args: string[]) => Promise<number>): void {
   main(process.argv.slice(2)).then(
@@ -59,9 +65,13 @@ export function runMain(main: (args: string[]) => Promise<number>): void {
       process.exitCode = code;
     },
     (error: unknown) => {
-      if (error instanceof UsageError || (error as { code?: string }).code === 'CONFIG_INVALID') {
+      const code = (error as { code?: string }).code ?? '';
+      if (error instanceof UsageError || code === 'CONFIG_INVALID') {
         console.error((error as Error).message);
         process.exitCode = 2;
+      } else if (ACTIONABLE_CODES.has(code)) {
+        console.error(`invite-mailer: ${(error as Error).message}`);
+        process.exitCode = 1;
       } else {
         console.error(error);
         process.exitCode = 1;

@@ -17,7 +17,13 @@ import { flagsOnceListening } from './v8-flags.ts';
 async function main(): Promise<number> {
   const config = loadConfig();
   const service = await createService(config);
-  const address = await service.app.listen({ host: config.http.host, port: config.http.port });
+  let address: string;
+  try {
+    address = await service.app.listen({ host: config.http.host, port: config.http.port });
+  } catch (error) {
+    await service.stop();
+    throw listenError(error as NodeJS.ErrnoException, config.http.host, config.http.port);
+  }
   service.logger.info(
     { address, smtp: redactedSmtpUrl(config.smtp.url), dataDir: config.dataDir, auth: Boolean(config.http.apiToken) },
     `invite-mailer listening on ${address}`,
@@ -55,6 +61,19 @@ async function main(): Promise<number> {
   if (forced) process.exit(1);
   service.logger.info('stopped');
   return 0;
+}
+
+/** Why the API cannot listen, in words that name the setting. */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  const why =
+    error.code === 'EADDRINUSE'
+      ? `PORT ${port} on ${host} is in use by another process: stop it, or set PORT to a free port`
+      : error.code === 'EACCES'
+        ? `PORT ${port} on ${host} needs privileges this user does not have: set PORT above 1023 (and put a proxy in front), or run as a user that may bind it`
+        : error.code === 'EADDRNOTAVAIL'
+          ? `HOST ${host} is not an address of this machine: set HOST to one of its addresses (127.0.0.1, 0.0.0.0)`
+          : `cannot listen on ${host}:${port} (${error.code ?? error.message}): check HOST and PORT`;
+  return Object.assign(new Error(why), { code: 'ELISTEN' });
 }
 
 /**

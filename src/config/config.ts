@@ -24,14 +24,17 @@ export class ConfigError extends Error {
 }
 
 const flag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
-const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+/** A whole number from the environment, with messages a person can act on (not zod's "expected number, received NaN"). */
+const wholeNumber = (min: number, max: number) =>
+  z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(min, `must be ${min} or more`).max(max, `must be ${max} or less`);
+const positiveInt = (max: number) => wholeNumber(1, max);
 const optionalText = z.string().trim().min(1).optional();
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PORT: wholeNumber(0, 65535).default(8080),
   DATA_DIR: z.string().min(1).default('./data'),
   QUEUE_URL: z
     .string()
@@ -69,7 +72,7 @@ const envSchema = z.object({
   SERVICE_NAME: optionalText,
   BOUNCE_ADDRESS: emailAddress().optional(),
   BOUNCE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  BOUNCE_SMTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  BOUNCE_SMTP_PORT: wholeNumber(0, 65535).optional(),
   BOUNCE_SMTP_HOST: z.string().min(1).optional(),
   BOUNCE_MAX_BYTES: positiveInt(64 * 1024 * 1024).default(1024 * 1024),
   BOUNCE_MAX_CONNECTIONS: positiveInt(10_000).default(50),

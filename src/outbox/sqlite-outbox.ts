@@ -127,9 +127,11 @@ export interface SqliteOutboxOptions {
  */
 export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
   // Attendees' names and addresses, request bodies: for the service's user alone (0700, files 0600).
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const file = dataDirFile(options.dataDir, () => {
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    return ownerOnlyFile(join(options.dataDir, 'outbox.sqlite'));
+  });
   const lock = lockDataDir(options.dataDir);
-  const file = ownerOnlyFile(join(options.dataDir, 'outbox.sqlite'));
   const durable = new DatabaseSync(file);
   durable.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;');
   // One transaction, so a new database's tables are written and synced once, not once a statement
@@ -653,6 +655,25 @@ function deliveryRecord(row: DeliveryRow): DeliveryRecord {
 }
 
 /**
+ * Makes DATA_DIR's folder and file; a failure says what is wrong with DATA_DIR
+ * and what to do, in one line (`code: 'EDATADIR'`), not a stack that names mkdir.
+ */
+function dataDirFile(dataDir: string, make: () => string): string {
+  try {
+    return make();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EEXIST' || code === 'ENOTDIR'
+        ? 'is not a folder (a file is in its way): set DATA_DIR to a folder, or remove the file'
+        : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+          ? `cannot be written by this user (${code}): give it write access to the folder, or set DATA_DIR to one it may write`
+          : `cannot be used (${(error as Error).message}): set DATA_DIR to a folder this user may write`;
+    throw Object.assign(new Error(`DATA_DIR ${dataDir} ${why}`), { code: 'EDATADIR' });
+  }
+}
+
+/**
  * The path of a file only its owner may read and write: made 0600 before
  * SQLite opens it (SQLite makes a new file 0644, and its -wal and -shm files
  * take the database file's mode), or narrowed to 0600 if it was wider.
@@ -680,7 +701,9 @@ function lockDataDir(dataDir: string): { close(): void } {
   } catch (error) {
     lock.close();
     if ((error as { errcode?: number }).errcode === 5) {
-      throw new Error(`DATA_DIR ${dataDir} is in use by another running instance; run one instance per DATA_DIR (QUEUE_URL for several)`);
+      throw Object.assign(new Error(`DATA_DIR ${dataDir} is in use by another running instance; run one instance per DATA_DIR (QUEUE_URL for several)`), {
+        code: 'EDATADIR',
+      });
     }
     throw error;
   }

@@ -34,6 +34,30 @@ describe('start and stop', () => {
     await expect(fetch(`${service.url}/healthz`)).rejects.toThrow();
   });
 
+  it('common mistakes end in one line naming the setting and what to do, never a stack: PORT in use or not a number, DATA_DIR a file', async () => {
+    const first = await startChildService({ DATA_DIR: dataDir() });
+    children.push(first);
+    const port = new URL(first.url).port;
+    const file = join(dataDir(), 'a-file');
+    writeFileSync(file, 'not a folder');
+    const cases: [Record<string, string>, number, RegExp][] = [
+      [
+        { DATA_DIR: dataDir(), PORT: port },
+        1,
+        new RegExp(`^invite-mailer: PORT ${port} on 127\\.0\\.0\\.1 is in use by another process: stop it, or set PORT to a free port$`, 'm'),
+      ],
+      [{ DATA_DIR: dataDir(), PORT: 'abc' }, 2, /^ {2}- PORT: must be a whole number$/m],
+      [{ DATA_DIR: file }, 1, /^invite-mailer: DATA_DIR .*a-file is not a folder \(a file is in its way\): set DATA_DIR to a folder, or remove the file$/m],
+    ];
+    for (const [env, code, message] of cases) {
+      const started = spawnService(process.execPath, startArgs(), { PORT: '0', ...env });
+      children.push(started);
+      expect(await started.exited).toBe(code);
+      expect(started.output()).toMatch(message);
+      expect(started.output()).not.toMatch(/^\s+at /m);
+    }
+  });
+
   it('Redis down at start: retries with backoff, then exits 1 naming the reason (never hangs)', async () => {
     const port = await freePort();
     const started = Date.now();
