@@ -64,3 +64,35 @@ describe('npm run send', () => {
     expect(sink.received.map((m) => m.to[0])).toEqual(['d.orlov@mydomain.ru', 'i.volkova@mydomain.ru']);
   });
 });
+
+describe('npm run preview', () => {
+  it('an unknown flag or a port in use is one line and the usage, exit code 2; SIGTERM to npm stops node and frees the port', async () => {
+    const unknown = await run('npm', ['run', '--silent', 'preview', '--', '--bogus'], { cwd: ROOT }).catch((error) => error);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe("Unknown option '--bogus'\nusage: npm run preview -- [--port 4000] [--host 127.0.0.1] [--allow-remote]\n");
+
+    const { freePort } = await import('../helpers/redis.ts');
+    const port = await freePort();
+    const { spawn } = await import('node:child_process');
+    const first = spawn('npm', ['run', '--silent', 'preview', '--', '--port', String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let said = '';
+    first.stdout.on('data', (chunk) => (said += chunk));
+    await expect.poll(() => said, { timeout: 30_000 }).toContain(`preview on http://127.0.0.1:${port}`);
+    const busy = await run('npm', ['run', '--silent', 'preview', '--', '--port', String(port)], { cwd: ROOT }).catch((error) => error);
+    expect(busy.code).toBe(2);
+    expect(busy.stderr).toBe(`port ${port} is in use by another process: stop it, or choose another with --port\n`);
+
+    first.kill('SIGTERM'); // to npm, as a process manager does
+    await new Promise((resolve) => first.once('exit', resolve));
+    await expect
+      .poll(
+        () =>
+          fetch(`http://127.0.0.1:${port}/`).then(
+            () => 'answering',
+            () => 'gone',
+          ),
+        { timeout: 5000 },
+      )
+      .toBe('gone');
+  });
+});
