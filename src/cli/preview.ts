@@ -20,7 +20,11 @@ async function main(args: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args,
-      options: { port: { type: 'string', default: '4000' }, host: { type: 'string', default: '127.0.0.1' }, 'allow-remote': { type: 'boolean', default: false } },
+      options: {
+        port: { type: 'string', default: '4000' },
+        host: { type: 'string', default: '127.0.0.1' },
+        'allow-remote': { type: 'boolean', default: false },
+      },
     }));
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n${USAGE}`);
