@@ -5,7 +5,7 @@
 import { hash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { BounceIntake } from '../bounce/intake.ts';
 import type { Config } from '../config/config.ts';
@@ -101,6 +101,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       return reply.code(apiError.status).type('application/json').send(apiError.toJSON());
     },
     clientErrorHandler: answerClientError,
+    logController: new ProbesAtDebug(),
     schemaController: { compilersFactory: NO_JSON_SCHEMA_COMPILERS },
   });
   /** Idempotency keys whose first request is being stored by this instance. */
@@ -242,6 +243,25 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await registerDocs(app, deps.version ?? '0.0.0');
 
   return app;
+}
+
+/** Routes an orchestrator calls every few seconds. */
+const PROBE_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
+
+/**
+ * Fastify's request log lines, with the probes' at debug rather than info: a
+ * Kubernetes probe every few seconds would otherwise be most of the log.
+ */
+class ProbesAtDebug extends LogController {
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
+    if (PROBE_ROUTES.has(request.routeOptions.url ?? '')) request.log.debug({ req: request }, 'incoming request');
+    else super.incomingRequest(request, reply);
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (!error && PROBE_ROUTES.has(request.routeOptions.url ?? '')) reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    else super.requestCompleted(error, request, reply);
+  }
 }
 
 /** A read of the outbox; an outbox that cannot answer (Redis down, disk gone) is a 503, not a fault of ours. */

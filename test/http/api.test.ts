@@ -327,6 +327,19 @@ describe.each([
       expect((await service.app.inject('/readyz')).statusCode).toBe(503);
     });
 
+    it('logs the probes’ requests at debug, every other request at info', async () => {
+      const before = service.logs.length;
+      await service.app.inject('/healthz');
+      await service.app.inject('/readyz');
+      await service.app.inject('/metrics');
+      const lines = service.logs.slice(before).filter((l) => l.msg === 'incoming request' || l.msg === 'request completed');
+      const levelOf = (url: string) => new Set(lines.filter((l) => (l.req as { url?: string } | undefined)?.url === url).map((l) => l.level));
+      expect(levelOf('/healthz')).toEqual(new Set([20]));
+      expect(levelOf('/readyz')).toEqual(new Set([20]));
+      expect(levelOf('/metrics')).toEqual(new Set([30]));
+      expect(lines.filter((l) => l.msg === 'request completed').map((l) => l.level)).toEqual([20, 20, 30]);
+    });
+
     it('a status or /metrics read while the outbox cannot answer is 503 OUTBOX_UNAVAILABLE, not 500', async () => {
       const { id } = (await post(example('skype-invitation'))).json();
       const down = async () => {
