@@ -62,6 +62,8 @@ describe('npm run send', () => {
     expect(lines[1]).toBe('rejected\tanna.schmidt@partner.example\tpermanent\t550 5.1.1 No such user');
     expect(lines[2]).toMatch(/^accepted\ti\.volkova@mydomain\.ru\t/);
     expect(sink.received.map((m) => m.to[0])).toEqual(['d.orlov@mydomain.ru', 'i.volkova@mydomain.ru']);
+    // Not a terminal: no progress line, only the summary, on stderr.
+    expect(String(failure.stderr)).toMatch(/^2 accepted, 1 rejected in \d+\.\d s\n$/);
   });
 });
 
