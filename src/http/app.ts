@@ -14,8 +14,8 @@ import type { Metrics } from '../delivery/metrics.ts';
 import type { AcceptedRequest } from '../delivery/worker.ts';
 import { InvalidRequestError } from '../model/errors.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
-import type { AcceptOutcome, NotificationStatus, Outbox } from '../outbox/outbox.ts';
-import { DOCS_ROUTES, registerDocs } from './docs.ts';
+import { type AcceptOutcome, DELIVERY_STATUSES, type DeliveryStatus, type NotificationStatus, type Outbox } from '../outbox/outbox.ts';
+import { DOCS_PREFIX, DOCS_ROUTES, registerDocs } from './docs.ts';
 import { ApiError } from './errors.ts';
 import { prometheusText } from './prometheus.ts';
 import { watchRelay } from './relay-health.ts';
@@ -55,7 +55,7 @@ const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
  * readiness, metrics and the API's description (the document and Swagger UI's
  * page and assets). Every other route needs it.
  */
-export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json', ...DOCS_ROUTES]);
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/', '/healthz', '/readyz', '/metrics', '/openapi.json', ...DOCS_ROUTES]);
 
 /**
  * Fastify's JSON-schema compilers, replaced. Requests are checked by the zod
@@ -207,8 +207,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.get<{ Params: { id: string } }>('/v1/notifications/:id', async (request) => {
     const status = await outboxRead(request, () => outbox.status(request.params.id));
     if (!status) throw new ApiError('NOT_FOUND', 'No notification with this id');
-    return status;
+    return withTotals(status);
   });
+
+  // Where a person who opens the service's address in a browser wants to be.
+  app.get('/', async (_request, reply) => reply.redirect(DOCS_PREFIX, 302));
 
   if (deps.bounces) {
     const bounces = deps.bounces;
@@ -243,6 +246,18 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await registerDocs(app, deps.version ?? '0.0.0');
 
   return app;
+}
+
+/**
+ * A notification's status with `totals`: how many recipients are in each
+ * status, every status named (0 for none), so that a caller needs no count of its own.
+ *
+ * @example withTotals(status).totals // { queued: 0, sending: 0, sent: 3, …, bounced: 0 }
+ */
+function withTotals(status: NotificationStatus): NotificationStatus & { totals: Record<DeliveryStatus, number> } {
+  const totals = Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, 0])) as Record<DeliveryStatus, number>;
+  for (const recipient of status.recipients) totals[recipient.status]++;
+  return { ...status, totals };
 }
 
 /** Routes an orchestrator calls every few seconds. */

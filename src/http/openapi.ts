@@ -3,6 +3,7 @@
  * same zod schema that validates requests, the error codes from their
  * registry. @fastify/swagger serves it and Swagger UI shows it (see docs.ts).
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { notificationRequestSchema } from '../model/schema.ts';
 import { DELIVERY_STATUSES } from '../outbox/outbox.ts';
@@ -41,6 +42,11 @@ const status = {
   type: 'object',
   properties: {
     id: { type: 'string' },
+    totals: {
+      type: 'object',
+      description: 'How many recipients are in each status (every status named, 0 for none).',
+      properties: Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, { type: 'integer' }])),
+    },
     type: { type: 'string' },
     event: { type: 'object', properties: { uid: { type: 'string' }, sequence: { type: 'integer' } } },
     acceptedAt: { type: 'string', format: 'date-time' },
@@ -99,6 +105,26 @@ const errorResponses = (...codes: (keyof typeof API_ERRORS)[]) =>
     ]),
   );
 
+/** Where the contract's example requests are (examples/README.md describes them). */
+const EXAMPLES_DIR = new URL('../../examples/', import.meta.url);
+
+/**
+ * Every example request of examples/, as OpenAPI examples: its file name, and
+ * as summary its type and title.
+ *
+ * @example contractExamples()['trueconf-weekly'].summary // 'invitation: Еженедельный статус проекта «Север»'
+ */
+export function contractExamples(): Record<string, { summary: string; value: unknown }> {
+  const examples: Record<string, { summary: string; value: unknown }> = {};
+  for (const file of readdirSync(EXAMPLES_DIR)
+    .filter((name) => name.endsWith('.json'))
+    .sort()) {
+    const value = JSON.parse(readFileSync(new URL(file, EXAMPLES_DIR), 'utf8')) as { type: string; event: { title: string } };
+    examples[file.replace(/\.json$/, '')] = { summary: `${value.type}: ${value.event.title}`, value };
+  }
+  return examples;
+}
+
 /** The request's JSON Schema, from the zod schema that validates requests. */
 function requestJsonSchema(): object {
   const request = z.toJSONSchema(notificationRequestSchema, { io: 'input', unrepresentable: 'any' });
@@ -113,6 +139,7 @@ function requestJsonSchema(): object {
  */
 export function openApiDocument(version: string) {
   let request: object | undefined;
+  let examples: Record<string, { summary: string; value: unknown }> | undefined;
   return {
     openapi: '3.1.0',
     info: {
@@ -191,7 +218,19 @@ export function openApiDocument(version: string) {
               description: 'The same key with the same body returns the first answer.',
             },
           ],
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/NotificationRequest' } } } },
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: { $ref: '#/components/schemas/NotificationRequest' },
+                // The contract's examples, each one Swagger UI's "Try it out" can send as it is (a 202).
+                get examples() {
+                  examples ??= contractExamples();
+                  return examples;
+                },
+              },
+            },
+          },
           responses: {
             '202': {
               description: 'Stored durably; every recipient will be sent or reported.',

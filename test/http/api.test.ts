@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { API_ERRORS } from '../../src/http/errors.ts';
+import { DELIVERY_STATUSES } from '../../src/outbox/outbox.ts';
 import { BAD_INPUTS } from '../helpers/bad-inputs.ts';
 import { expectDeliveredInvite } from '../helpers/delivered.ts';
 import { EXAMPLE_NAMES, example } from '../helpers/examples.ts';
@@ -373,6 +374,26 @@ describe.each([
       expect(response.body).toContain('invite_mailer_events_total{event="accepted"} 3');
       expect(response.body).toContain('invite_mailer_events_total{event="sent"} 3');
       expect(response.body).toMatch(/# TYPE invite_mailer_deliveries gauge/);
+    });
+
+    it('/ sends a browser to /docs, with no token', async () => {
+      const response = await service.app.inject('/');
+      expect(response.statusCode).toBe(302);
+      expect(response.headers.location).toBe('/docs');
+    });
+
+    it('every contract example in the OpenAPI document, posted as Swagger UI’s "Try it out" sends it, is accepted (202); the status counts recipients by status', async () => {
+      const document = (await service.app.inject('/openapi.json')).json();
+      const examples = document.paths['/v1/notifications'].post.requestBody.content['application/json'].examples;
+      expect(Object.keys(examples).sort()).toEqual([...EXAMPLE_NAMES].sort());
+      for (const [name, { summary, value }] of Object.entries(examples as Record<string, { summary: string; value: unknown }>)) {
+        expect(summary).toMatch(/^(invitation|update|cancellation|reply): /);
+        const response = await post(value);
+        expect(response.statusCode, name).toBe(202);
+        const status = (await service.app.inject({ method: 'GET', url: `/v1/notifications/${response.json().id}`, headers: auth })).json();
+        expect(Object.keys(status.totals).sort()).toEqual([...DELIVERY_STATUSES].sort());
+        expect(Object.values(status.totals as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(status.recipients.length);
+      }
     });
 
     it('/openapi.json describes the API and its errors (test/http/docs.test.ts shows it in a browser)', async () => {

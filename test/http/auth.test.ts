@@ -86,6 +86,7 @@ describe('the token guards every route but the public list', () => {
 
   it('the public list is exactly what the README names', () => {
     expect([...PUBLIC_ROUTES].sort()).toEqual([
+      '/',
       '/docs',
       '/docs/',
       '/docs/json',
