@@ -29,6 +29,7 @@ import {
 } from '../delivery/policy.ts';
 import type { CalendarMethod } from '../model/itip-method.ts';
 import { WEBHOOK_EVENT_STATUSES, webhookPayload } from '../webhook/event.ts';
+import { newWebhookId } from '../webhook/webhook-id.ts';
 import {
   type AcceptOutcome,
   type ClaimedDelivery,
@@ -136,7 +137,7 @@ function deliveryIdOf(notificationId: string, position: string): string {
 const PENDING = 'pending:';
 
 /** Values per status change in a TRANSITIONS call. */
-const TRANSITION_FIELDS = 14;
+const TRANSITION_FIELDS = 15;
 
 /**
  * Status changes, each atomically: a record changes only from an allowed status (and, when given,
@@ -146,8 +147,8 @@ const TRANSITION_FIELDS = 14;
  * position, allowed statuses (comma-separated), patch (JSON), attempts increment, unconfirmed
  * increment, expected attempts ('' for any), the event (its payload, '' for none), recipient key,
  * now, '1' for a webhook event, when a notice to the organizer is due ('' for none), notification id,
- * and for a delay report the time (ISO) after which an earlier delay report makes it change nothing
- * (DELAY_REPORT_INTERVAL_MS; '' otherwise).
+ * for a delay report the time (ISO) after which an earlier delay report makes it change nothing
+ * (DELAY_REPORT_INTERVAL_MS; '' otherwise), and the event's webhook id (webhook/webhook-id.ts).
  * Returns {changed (1 or 0), from} per change, flattened.
  */
 const TRANSITIONS = `
@@ -175,8 +176,9 @@ local function apply(a)
     event.data.messageId = d.messageId
     event.data.lastReply = d.lastReply
     if d.report then event.data.report = d.report end
-    local id = 'evt_' .. redis.call('INCR', prefix .. ':wh-seq')
-    local entry = cjson.encode({id = id, payload = cjson.encode(event)})
+    -- The id goes out with the webhook; the sequence orders an organizer's notice's failures.
+    local seq = redis.call('INCR', prefix .. ':wh-seq')
+    local entry = cjson.encode({id = a[15], seq = seq, payload = cjson.encode(event)})
     if a[11] == '1' then
       redis.call('RPUSH', prefix .. ':wh:' .. a[9], entry)
       redis.call('ZADD', prefix .. ':wh-pending', 'NX', tonumber(a[10]), a[9])
@@ -251,7 +253,10 @@ const ACK_NOTICE = `
 local dropped = 0
 while true do
   local head = redis.call('LINDEX', KEYS[2], 0)
-  if not head or tonumber(string.sub(cjson.decode(head).id, 5)) > tonumber(ARGV[2]) then break end
+  if not head then break end
+  local e = cjson.decode(head)
+  -- Entries stored before webhook ids were minted (evt_<sequence>) have no seq of their own.
+  if tonumber(e.seq or string.sub(e.id, 5)) > tonumber(ARGV[2]) then break end
   redis.call('LPOP', KEYS[2])
   dropped = dropped + 1
 end
@@ -472,6 +477,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
       notice,
       data.notificationId,
       delayedSince,
+      payload ? newWebhookId() : '',
     ]);
     return { changed: changed === 1, was: was as DeliveryStatus | '' };
   }
@@ -965,8 +971,9 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
         const claimed = await run.claimNotice(key.noticePending, key.noticeList(notificationId), key.noticeAttempts, notificationId, now, now + leaseMs);
         if (!claimed) continue;
         const [attempt, ...entries] = claimed;
-        const stored = entries.map((entry) => JSON.parse(entry) as { id: string; payload: string });
-        const through = stored.at(-1)!.id.slice(4);
+        const stored = entries.map((entry) => JSON.parse(entry) as { id: string; seq?: number; payload: string });
+        const last = stored.at(-1)!;
+        const through = String(last.seq ?? last.id.slice(4)); // (an entry stored before ids were minted: evt_<sequence>)
         const found = await notification(notificationId);
         if (!found) {
           // Its notification is gone: there is nothing left to tell.

@@ -23,6 +23,7 @@ import {
 } from '../delivery/policy.ts';
 import type { CalendarMethod } from '../model/itip-method.ts';
 import { WEBHOOK_EVENT_STATUSES, webhookPayload } from '../webhook/event.ts';
+import { newWebhookId } from '../webhook/webhook-id.ts';
 import {
   type AcceptOutcome,
   type ClaimedDelivery,
@@ -90,6 +91,7 @@ CREATE INDEX IF NOT EXISTS deliveries_notification ON deliveries(notification_id
 CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS webhook_events (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
+  webhook_id TEXT,
   recipient_key TEXT NOT NULL,
   payload TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
@@ -185,18 +187,18 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
          sent_at = CASE WHEN :status = 'sent' THEN :at ELSE sent_at END, updated_at = :at, lease_until = NULL
        WHERE id = :id AND status = 'sending'`,
     ),
-    addWebhook: work.prepare('INSERT INTO webhook_events (recipient_key, payload, next_attempt_at) VALUES (?, ?, ?)'),
+    addWebhook: work.prepare('INSERT INTO webhook_events (webhook_id, recipient_key, payload, next_attempt_at) VALUES (?, ?, ?, ?)'),
     // Oldest first, stopping at :max: each candidate is checked to be its recipient's oldest by an
     // index probe, rather than every event being compared with every other (which cost the fan-out 30%).
     dueWebhooks: work.prepare(
-      `SELECT e.id, e.recipient_key, e.payload, e.attempts FROM webhook_events e
+      `SELECT e.id, e.webhook_id, e.recipient_key, e.payload, e.attempts FROM webhook_events e
        WHERE e.next_attempt_at <= :now AND (e.lease_until IS NULL OR e.lease_until <= :now)
          AND NOT EXISTS (SELECT 1 FROM webhook_events f WHERE f.recipient_key = e.recipient_key AND f.id < e.id)
        ORDER BY e.id LIMIT :max`,
     ),
     leaseWebhook: work.prepare('UPDATE webhook_events SET lease_until = ?, attempts = attempts + 1 WHERE id = ?'),
-    dropWebhook: work.prepare('DELETE FROM webhook_events WHERE id = ?'),
-    retryWebhook: work.prepare('UPDATE webhook_events SET lease_until = NULL, next_attempt_at = ? WHERE id = ?'),
+    dropWebhook: work.prepare('DELETE FROM webhook_events WHERE webhook_id = ?'),
+    retryWebhook: work.prepare('UPDATE webhook_events SET lease_until = NULL, next_attempt_at = ? WHERE webhook_id = ?'),
     addNotice: work.prepare('INSERT INTO organizer_notices (notification_id, payload, due_at) VALUES (?, ?, ?)'),
     // A notification's notice is due when its first failure's window has passed and no one holds it.
     dueNotices: work.prepare(
@@ -282,7 +284,7 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
       report,
     };
     const payload = webhookPayload(data, at);
-    if (webhook) sql.addWebhook.run(`${row.notification_id}/${row.position}`, payload, at);
+    if (webhook) sql.addWebhook.run(newWebhookId(), `${row.notification_id}/${row.position}`, payload, at);
     if (notice) sql.addNotice.run(row.notification_id, payload, at + options.notices!.windowMs);
   }
 
@@ -312,7 +314,7 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
   const transitionBatch = writeBatch((items: readonly ({ id: number; at: number } | { id: number; outcome: Outcome })[]) =>
     write(work, () => items.map((item) => ('outcome' in item ? settleOne(item) : Number(sql.begin.run(item.at, item.id).changes)))),
   );
-  const settleWebhookBatch = writeBatch((items: readonly { id: number; retryAt: number | null }[]) =>
+  const settleWebhookBatch = writeBatch((items: readonly { id: string; retryAt: number | null }[]) =>
     write(work, () => items.map(({ id, retryAt }) => (retryAt === null ? sql.dropWebhook.run(id) : sql.retryWebhook.run(retryAt, id)).changes)),
   );
 
@@ -456,15 +458,15 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
 
     async claimWebhooks(max, now, leaseMs) {
       return write(work, () =>
-        (sql.dueWebhooks.all({ now, max }) as { id: number; recipient_key: string; payload: string; attempts: number }[]).map((row) => {
+        (sql.dueWebhooks.all({ now, max }) as { id: number; webhook_id: string; recipient_key: string; payload: string; attempts: number }[]).map((row) => {
           sql.leaseWebhook.run(now + leaseMs, row.id);
-          return { id: `evt_${row.id}`, recipientKey: row.recipient_key, payload: row.payload, attempt: row.attempts + 1 };
+          return { id: row.webhook_id, recipientKey: row.recipient_key, payload: row.payload, attempt: row.attempts + 1 };
         }),
       );
     },
 
     async settleWebhook(event, result) {
-      await settleWebhookBatch({ id: Number(event.id.slice(4)), retryAt: 'delivered' in result ? null : result.retryAt });
+      await settleWebhookBatch({ id: event.id, retryAt: 'delivered' in result ? null : result.retryAt });
     },
 
     async claimNotices(max, now, leaseMs) {
@@ -528,6 +530,10 @@ function migrate(db: DatabaseSync): void {
     ['report_at', 'INTEGER'],
   ];
   for (const [name, type] of added) if (!columns.has(name)) db.exec(`ALTER TABLE deliveries ADD COLUMN ${name} ${type}`);
+  // Webhook ids minted with each event (webhook/webhook-id.ts); events stored before keep the id they went out with.
+  const webhookColumns = new Set((db.prepare('PRAGMA table_info(webhook_events)').all() as { name: string }[]).map((c) => c.name));
+  if (!webhookColumns.has('webhook_id')) db.exec("ALTER TABLE webhook_events ADD COLUMN webhook_id TEXT; UPDATE webhook_events SET webhook_id = 'evt_' || id");
+  db.exec('CREATE UNIQUE INDEX IF NOT EXISTS webhook_events_webhook_id ON webhook_events(webhook_id)');
 }
 
 const transactionStatements = new WeakMap<DatabaseSync, { begin: StatementSync; commit: StatementSync }>();

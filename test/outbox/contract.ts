@@ -318,7 +318,8 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
         lastReply: { code: 'OK', responseCode: 250 },
       });
       expect(byType['delivery.failed']!.body.data).toMatchObject({ position: 2, status: 'failed', lastReply: { responseCode: 550 } });
-      expect(first.every((e) => /^evt_\d+$/.test(e.id) && e.attempt === 1)).toBe(true);
+      // UUIDv7 (RFC 9562): minted with the event, never a counter that starts again with a new outbox.
+      expect(first.every((e) => /^evt_[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(e.id) && e.attempt === 1)).toBe(true);
       expect(await outbox.claimWebhooks(10, Date.now(), 60_000)).toEqual([]); // leased
 
       await outbox.settleWebhook(byType['delivery.sent']!, { delivered: true });
