@@ -18,7 +18,7 @@ import { type AcceptOutcome, DELIVERY_STATUSES, type DeliveryStatus, type Notifi
 import { DOCS_PREFIX, DOCS_ROUTES, registerDocs } from './docs.ts';
 import { ApiError } from './errors.ts';
 import { prometheusText } from './prometheus.ts';
-import { watchRelay } from './relay-health.ts';
+import { probe, watchRelay } from './relay-health.ts';
 
 export interface AppDependencies {
   readonly config: Config;
@@ -62,7 +62,7 @@ export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/', '/healthz', '/re
  * schemas of src/model in the handlers, and answers are serialized by
  * JSON.stringify, so ajv and fast-json-stringify have nothing to do here; a
  * fastify instance loads both unless given compilers, which cost about 50 ms
- * of every start (CPU profile of `npm start`, README "Performance").
+ * of every start (CPU profile of `npm start`, docs/design/own-paths.md).
  * A route that declares a schema to validate or serialize with (body,
  * querystring, params, headers, response) fails at boot, naming the route,
  * instead of going unchecked. A `schema` with only documentation (`hide`)
@@ -320,15 +320,6 @@ function recipientCount(json: unknown): number {
 /** The first answer to a notification: its id and every recipient queued. */
 function acceptedBody(notification: NotificationStatus) {
   return { id: notification.id, recipients: notification.recipients.map((r) => ({ email: r.email, status: 'queued' as const })) };
-}
-
-async function probe(check: () => Promise<unknown>): Promise<string> {
-  try {
-    await Promise.race([check(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref())]);
-    return 'ok';
-  } catch (error) {
-    return (error as Error).message || String(error);
-  }
 }
 
 function toApiError(error: FastifyError | ApiError | InvalidRequestError): ApiError {

@@ -13,6 +13,23 @@ export const RELAY_CHECK_INTERVAL_MS = 30_000;
 /** How long one check may take. */
 const CHECK_TIMEOUT_MS = 5000;
 
+/**
+ * Runs a health check within CHECK_TIMEOUT_MS: `ok`, or why not (the error's message).
+ *
+ * @example await probe(() => outbox.checkWritable()) // 'ok' | 'database or disk is full'
+ */
+export async function probe(check: () => Promise<unknown>): Promise<string> {
+  try {
+    await Promise.race([
+      check(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS / 1000} s`)), CHECK_TIMEOUT_MS).unref()),
+    ]);
+    return 'ok';
+  } catch (error) {
+    return (error as Error).message || String(error);
+  }
+}
+
 export interface RelayHealth {
   /** `ok`, or why the relay does not answer; checked again when the last check is older than RELAY_CHECK_INTERVAL_MS. */
   state(): Promise<string>;
@@ -27,16 +44,7 @@ export function watchRelay(check: () => Promise<unknown>, logger: Logger, now: (
   let last: { state: string; at: number } | null = null;
   let running: Promise<string> | null = null;
   async function checkNow(): Promise<string> {
-    let state: string;
-    try {
-      await Promise.race([
-        check(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS / 1000} s`)), CHECK_TIMEOUT_MS).unref()),
-      ]);
-      state = 'ok';
-    } catch (error) {
-      state = (error as Error).message || String(error);
-    }
+    const state = await probe(check);
     const wasUp = last === null ? null : last.state === 'ok';
     // Told once a change: the first check only when it fails.
     if ((wasUp === null && state !== 'ok') || (wasUp !== null && wasUp !== (state === 'ok'))) {
