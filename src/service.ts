@@ -59,9 +59,9 @@ export async function createService(config: Config, options: ServiceOptions = {}
       signedAs
         ? logger.warn(
             { fromDomain, signedAs },
-            'no DKIM key for this From domain: signed with the service domain key (DMARC alignment fails for it; see README, "Sender authentication")',
+            'no DKIM key for this From domain: signed with the service domain key (DMARC alignment fails for it; see docs/deliverability.md)',
           )
-        : logger.warn({ fromDomain }, 'no DKIM key for this From domain nor for the service domain: sent unsigned (see README, "Sender authentication")'),
+        : logger.warn({ fromDomain }, 'no DKIM key for this From domain nor for the service domain: sent unsigned (see docs/deliverability.md)'),
   });
   if (config.smtp.dkimKeys?.length) {
     logger.info({ dkim: dkimSigningPlan(config.smtp.dkimKeys, config.smtp.serviceDomain) }, 'DKIM: which key signs mail from which From domain');

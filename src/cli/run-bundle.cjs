@@ -11,7 +11,7 @@
  * start. A cache made after the code ran holds them too (V8's "code cache
  * after execution"). Alternating starts, nine each, twice: 363–364 ms median
  * to listening with Node's compile cache of the ES-module bundle, 286–287 ms
- * with this one (README, "Performance").
+ * with this one (docs/design/own-paths.md).
  *
  * Plain JavaScript for the reason service-bundle.cjs gives.
  */

@@ -1,6 +1,6 @@
 /**
- * The service on the configuration of the environment (README,
- * "Configuration"); every default is embedded, so nothing needs setting.
+ * The service on the configuration of the environment
+ * (docs/configuration.md); every default is embedded, so nothing needs setting.
  * The first SIGTERM or SIGINT stops it cleanly (a drain); repeats within
  * FORCE_AFTER_MS are ignored, a later one forces the stop. Started by
  * start.cjs (npm start), bundled or from the sources.

@@ -4,8 +4,8 @@
  * dependencies, kept in `node_modules/.cache/invite-mailer/service/` and made
  * again when any file it was made of changes. Why: a start that resolves,
  * reads, strips and links some 600 modules one by one spent about 150 ms
- * more before listening than one that loads one bundled file (README,
- * "Performance"); run-bundle.cjs runs it. The bundle is a cache, never a second source: a change to
+ * more before listening than one that loads one bundled file
+ * (docs/design/own-paths.md); run-bundle.cjs runs it. The bundle is a cache, never a second source: a change to
  * src/, a dependency or a patch rebuilds it on the next start (about a
  * second here), and where it cannot be built the service runs from its sources.
  *
@@ -16,7 +16,7 @@
  * as ES modules, Node's ES module loader (resolving and linking each file,
  * and making a module namespace of each built-in they import) ran the
  * start's first line at 57–69 ms, against 50–58 ms as CommonJS
- * (alternating starts, README "Performance").
+ * (alternating starts, docs/design/own-paths.md).
  *
  * Run directly (`node src/cli/service-bundle.cjs`, npm's postinstall) it
  * builds the bundle and starts it once (run-bundle.cjs, startOnce), so the

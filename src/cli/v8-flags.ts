@@ -14,7 +14,7 @@
  * V8 lets the old generation grow to up to four times what its last full
  * collection kept before it collects again; at two (`--heap-growing-percent=100`)
  * a 1600-recipient fan-out peaked at 164–168 MB instead of 204–209 MB
- * (alternating fan-outs, README "Performance"). At three, with the young
+ * (alternating fan-outs, docs/design/own-paths.md). At three, with the young
  * generation at 8 MB (npm start's flags), it peaks at 165–173 MB and takes
  * about 6% less time than at two with 4 MB (149–157 MB).
  *
@@ -26,7 +26,7 @@
  * alternating first fan-outs, fourteen each, took 1.31 s and 1.46 s against
  * 1.46 s and 1.58 s (medians of six and eight; nine pairs of fourteen shorter),
  * the service's CPU 1.40–1.55 s against 1.48–1.69 s, for ~3 MB more at the peak
- * (README, "Performance").
+ * (docs/design/own-paths.md).
  */
 
 /** The growth npm start runs the service with: each full collection allows three times what it kept. */

@@ -1,7 +1,7 @@
 /**
  * The service's configuration: read from the environment once at start,
  * validated as a whole (one error listing every problem), then frozen.
- * Every variable, its default and meaning is in the README's table.
+ * Every variable, its default and meaning is in docs/configuration.md (a test keeps it complete).
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';

@@ -1,6 +1,6 @@
 /**
  * Every error the API answers with: a stable code, its HTTP status and what
- * it means. The README's error table is this registry; a test keeps them equal.
+ * it means. The error table of docs/api.md is this registry; a test keeps them equal.
  */
 import type { RequestIssue } from '../model/errors.ts';
 

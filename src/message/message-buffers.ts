@@ -3,7 +3,7 @@
  * sent. In a fan-out each message (~45 KB) stays alive while it is on the
  * wire, long enough for V8 to move its buffer to the old generation, where
  * only a full collection frees it: 20–40 MB of sent messages waited for one
- * at the peak (README, "Performance"). Buffers handed back are written over
+ * at the peak (docs/design/own-paths.md). Buffers handed back are written over
  * by the next message instead.
  *
  * Only a message whose bytes nobody reads any more may be handed back: the

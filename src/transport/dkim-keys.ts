@@ -4,7 +4,7 @@
  * `From:` the organizer at one of several customer domains, each domain needs
  * its own key. A message whose From domain has no key is signed with the
  * service domain's key (it still authenticates the service; DMARC then rests
- * on the other policy, see the README), and that is logged once per domain;
+ * on the other policy, see docs/deliverability.md), and that is logged once per domain;
  * without a service domain key it goes unsigned. A customer's key never signs
  * another domain's mail: that would have one customer vouch for another.
  */

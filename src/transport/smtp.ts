@@ -125,7 +125,7 @@ interface SentInfo {
  * handed to the pool as it is, not through `sendMail`: that builds a
  * MailComposer tree around raw bytes, parses the envelope's addresses and
  * draws random boundaries for every message, ~10% of the fan-out's CPU for
- * nothing here (README, "Performance"). nodemailer is pinned (patches/), so
+ * nothing here (docs/design/own-paths.md). nodemailer is pinned (patches/), so
  * this reading of its pool cannot change under us unseen; the transport tests
  * check it on the wire.
  */

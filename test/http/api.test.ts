@@ -128,7 +128,7 @@ describe.each([
       expect(sink.received).toHaveLength(3);
     });
 
-    it('takes any printable ASCII key, spaces included, as the README says; refuses a control character', async () => {
+    it('takes any printable ASCII key, spaces included, as docs/api.md says; refuses a control character', async () => {
       const spaced = await post(example('skype-invitation'), { 'idempotency-key': 'event 42 / v0' });
       expect(spaced.statusCode).toBe(202);
       expect((await post(example('skype-invitation'), { 'idempotency-key': 'event 42 / v0' })).headers['idempotent-replayed']).toBe('true');

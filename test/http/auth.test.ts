@@ -84,7 +84,7 @@ describe('the token guards every route but the public list', () => {
     expect([200, 302, 503]).toContain(response.status); // /readyz may say not ready, /docs/static/index.html redirects to /docs/; never 401
   });
 
-  it('the public list is exactly what the README names', () => {
+  it('the public list is exactly what docs/api.md names', () => {
     expect([...PUBLIC_ROUTES].sort()).toEqual([
       '/',
       '/docs',
