@@ -13,12 +13,14 @@ import { messageOptionsOf, rendererFor } from './config/parts.ts';
 import { createMetrics } from './delivery/metrics.ts';
 import { createWorker, type Worker } from './delivery/worker.ts';
 import { buildApp } from './http/app.ts';
-import { createNoticeSender } from './notice/sender.ts';
+import { createNoticeSender, noticeConsumer } from './notice/sender.ts';
+import type { EventConsumer } from './outbox/events.ts';
 import type { ClaimedDelivery, Outbox } from './outbox/outbox.ts';
-import { openSqliteOutbox } from './outbox/sqlite-outbox.ts';
+import { openSqliteOutbox } from './outbox/sqlite/open.ts';
 import { dkimSigningPlan, keyFilesReadableByOthers } from './transport/dkim-keys.ts';
 import { createSmtpTransport } from './transport/smtp.ts';
 import { createWebhookDispatcher } from './webhook/dispatcher.ts';
+import { WEBHOOK_CONSUMER } from './webhook/event.ts';
 
 export interface Service {
   readonly app: FastifyInstance;
@@ -101,7 +103,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
       : null;
   const dispatcher = config.webhook
     ? createWebhookDispatcher({
-        outbox,
+        events: outbox.events,
         logger,
         url: config.webhook.url,
         secret: config.webhook.secret,
@@ -111,7 +113,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
       })
     : null;
   const notices = config.organizerNotices
-    ? createNoticeSender({ outbox, renderer, transport, serviceMailbox: config.sender.serviceMailbox, logger, retry: config.retry })
+    ? createNoticeSender({ events: outbox.events, outbox, renderer, transport, serviceMailbox: config.sender.serviceMailbox, logger, retry: config.retry })
     : null;
   worker.start();
   dispatcher?.start();
@@ -145,16 +147,21 @@ export async function createService(config: Config, options: ServiceOptions = {}
  * the embedded SQLite outbox in DATA_DIR. Nothing else in the service knows which.
  */
 export async function openOutbox(config: Config): Promise<Outbox> {
-  const events = { webhooks: config.webhook !== null, ...(config.organizerNotices ? { notices: config.organizerNotices } : {}) };
-  if (!config.queue) return openSqliteOutbox({ dataDir: config.dataDir, ...events });
-  const { openRedisOutbox } = await import('./outbox/redis-outbox.ts');
+  const consumers = consumersOf(config);
+  if (!config.queue) return openSqliteOutbox({ dataDir: config.dataDir, consumers });
+  const { openRedisOutbox } = await import('./outbox/redis/open.ts');
   return openRedisOutbox({
     url: config.queue.url,
     prefix: config.queue.prefix,
     connectWithinMs: config.queue.connectTimeoutMs,
-    ...events,
+    consumers,
     ...(config.sendRatePerSecond ? { sendRatePerSecond: config.sendRatePerSecond } : {}),
   });
+}
+
+/** Who hears of deliveries' changes: the status webhook (WEBHOOK_URL), the organizer's notices (NOTIFY_ORGANIZER). */
+function consumersOf(config: Config): EventConsumer[] {
+  return [...(config.webhook ? [WEBHOOK_CONSUMER] : []), ...(config.organizerNotices ? [noticeConsumer(config.organizerNotices.windowMs)] : [])];
 }
 
 async function packageVersion(): Promise<string> {

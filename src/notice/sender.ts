@@ -15,13 +15,30 @@ import { nextRetryAt, type RetryPolicy } from '../delivery/retry-policy.ts';
 import { composeFailureNotice } from '../message/notice.ts';
 import type { Mailbox } from '../message/sender.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
-import type { NoticeBatch, Outbox } from '../outbox/outbox.ts';
+import type { EventBatch, EventConsumer, EventQueue, EventResult } from '../outbox/events.ts';
+import type { DeliveryStore } from '../outbox/outbox.ts';
 import type { FailedDelivery } from '../render/failure-reason.ts';
 import type { Renderer } from '../render/renderer.ts';
 import type { MailTransport } from '../transport/smtp.ts';
 
+/** The notice sender's name among the outbox's consumers. */
+export const NOTICE_CONSUMER = 'notice';
+
+/**
+ * The outbox's consumer for notices: a notification's failures, gathered for
+ * `windowMs` after the first, all taken at once.
+ *
+ * @example openSqliteOutbox({ dataDir, consumers: [noticeConsumer(60_000)] })
+ */
+export function noticeConsumer(windowMs: number): EventConsumer {
+  return { name: NOTICE_CONSUMER, hears: UNDELIVERED_STATUSES, keyBy: 'notification', take: 'all', delayMs: windowMs };
+}
+
 export interface NoticeSenderOptions {
-  readonly outbox: Outbox;
+  /** The outbox's event queue (noticeConsumer's events). */
+  readonly events: EventQueue;
+  /** Where the notification's request is read. */
+  readonly outbox: Pick<DeliveryStore, 'body'>;
   readonly renderer: Pick<Renderer, 'renderFailureNotice'>;
   readonly transport: Pick<MailTransport, 'send'>;
   /** The notice's From. */
@@ -35,28 +52,33 @@ export interface NoticeSenderOptions {
 }
 
 /**
- * @example const notices = createNoticeSender({ outbox, renderer, transport, serviceMailbox, logger, retry }); notices.start();
+ * @example const notices = createNoticeSender({ events: outbox.events, outbox, renderer, transport, serviceMailbox, logger, retry }); notices.start();
  */
 export function createNoticeSender(options: NoticeSenderOptions): PollLoop {
-  const { outbox, logger } = options;
+  const { events, outbox, logger } = options;
   const leaseMs = options.leaseMs ?? 600_000;
 
-  async function send(batch: NoticeBatch): Promise<void> {
-    const about = { notificationId: batch.notificationId, attempt: batch.attempt, recipients: batch.failures.map((f) => f.recipient) };
-    let result: { readonly done: true } | { readonly retryAt: number };
+  async function send(batch: EventBatch): Promise<void> {
+    const notificationId = batch.key;
+    const facts = batch.events.map((event) => event.fact);
+    const about = { notificationId, attempt: batch.attempt, recipients: facts.map((f) => f.recipient) };
+    let result: EventResult;
     try {
-      const request = parseNotificationRequest(JSON.parse(batch.body));
+      const body = await outbox.body(notificationId);
+      // Erased, or past RETENTION: there is no one left to tell of.
+      if (body === null) return await settle(batch, { done: true }, about);
+      const request = parseNotificationRequest(JSON.parse(body));
       const organizer = request.organizer.email.toLowerCase();
       // Mail to the organizer that failed (a reply's, a copy's) is not told to that same address.
-      const failures: FailedDelivery[] = batch.failures
-        .filter((f) => f.status !== 'delayed' && UNDELIVERED_STATUSES.has(f.status) && f.recipient !== null && f.recipient.toLowerCase() !== organizer)
-        .map((f) => ({ email: f.recipient!, status: f.status as FailedDelivery['status'], lastReply: f.lastReply, report: f.report }));
+      const failures: FailedDelivery[] = facts
+        .filter((f) => f.status !== 'delayed' && UNDELIVERED_STATUSES.has(f.status) && f.recipient.toLowerCase() !== organizer)
+        .map((f) => ({ email: f.recipient, status: f.status as FailedDelivery['status'], lastReply: f.lastReply, report: f.report }));
       if (failures.length === 0) return await settle(batch, { done: true }, about);
       const notice = options.renderer.renderFailureNotice(request, failures);
       const message = composeFailureNotice(
         request,
         notice,
-        { notificationId: batch.notificationId, through: batch.through, messageIds: batch.failures.map((f) => f.messageId) },
+        { notificationId, through: batch.through, messageIds: facts.map((f) => f.messageId) },
         {
           serviceMailbox: options.serviceMailbox,
           date: new Date(),
@@ -83,9 +105,9 @@ export function createNoticeSender(options: NoticeSenderOptions): PollLoop {
     await settle(batch, result, about);
   }
 
-  async function settle(batch: NoticeBatch, result: { readonly done: true } | { readonly retryAt: number }, about: object): Promise<void> {
+  async function settle(batch: EventBatch, result: EventResult, about: object): Promise<void> {
     try {
-      await outbox.settleNotice(batch, result);
+      await events.settle(batch, result);
     } catch (error) {
       // The outbox is away: the lease runs out and the notice goes again.
       logger.error({ ...about, err: error }, "could not record the organizer's notice");
@@ -93,7 +115,7 @@ export function createNoticeSender(options: NoticeSenderOptions): PollLoop {
   }
 
   return pollLoop({
-    claim: () => outbox.claimNotices(4, Date.now(), leaseMs),
+    claim: () => events.claim(NOTICE_CONSUMER, 4, Date.now(), leaseMs),
     handle: send,
     pollMs: options.pollMs ?? 1000,
     onClaimError: (error) => logger.error({ err: error }, "could not claim the organizer's notices"),

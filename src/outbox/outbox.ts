@@ -1,16 +1,18 @@
 /**
- * The outbox: where an accepted notification waits, one row per recipient,
- * until it is sent or its failure is known. One small interface, so that the
- * embedded SQLite outbox and the Redis/BullMQ one can replace each other;
- * both pass test/outbox/contract.ts.
+ * The outbox: where an accepted notification waits, one record per recipient,
+ * until it is sent or its failure is known; what others hear of it
+ * (events.ts); and how long any of it is kept. Small interfaces, so that the
+ * embedded SQLite outbox (sqlite/) and the Redis/BullMQ one (redis/) can
+ * replace each other: both pass test/outbox/contract.ts and events-contract.ts.
  */
 import type { DeliveryReport, DeliveryStatus, Outcome } from '../delivery/policy.ts';
 import type { CalendarMethod } from '../model/itip-method.ts';
 import type { NotificationRequest } from '../model/schema.ts';
 import type { RelayReply } from '../transport/delivery-error.ts';
-import type { WebhookEventData } from '../webhook/event.ts';
+import type { EventQueue, StoredReport } from './events.ts';
 
 export { DELIVERY_STATUSES, type DeliveryStatus, FINAL_STATUSES } from '../delivery/policy.ts';
+export type { StoredReport } from './events.ts';
 
 /**
  * Thrown by `begin` and `settle` when the delivery is no longer in the state
@@ -40,44 +42,6 @@ export interface DeliveryRecord {
   readonly nextAttemptAt: string | null;
   /** The last delivery status notification about it: why it bounced, or that it is delayed. */
   readonly report: StoredReport | null;
-}
-
-/** A delivery report as the status API shows it. */
-export interface StoredReport {
-  readonly action: DeliveryReport['action'];
-  readonly status: string | null;
-  readonly diagnostic: string | null;
-  readonly remoteMta: string | null;
-  readonly reportingMta: string | null;
-  readonly receivedAt: string;
-}
-
-/** A stored webhook event, leased to a dispatcher. */
-export interface WebhookEvent {
-  /** `webhook-id`: the same on every retry. */
-  readonly id: string;
-  /** The recipient it is about: events of one recipient go out in order. */
-  readonly recipientKey: string;
-  /** The JSON body (webhook/event.ts). */
-  readonly payload: string;
-  /** 1 on the first try. */
-  readonly attempt: number;
-}
-
-/**
- * One notification's recipients that could not be reached (UNDELIVERED_STATUSES),
- * gathered for one notice to the organizer and leased to the notice sender.
- */
-export interface NoticeBatch {
-  readonly notificationId: string;
-  /** The request as accepted (JSON text). */
-  readonly body: string;
-  /** In the order they happened; the outbox filled in address, reply and report. */
-  readonly failures: readonly WebhookEventData[];
-  /** 1 on the first try. */
-  readonly attempt: number;
-  /** Which stored failures the batch holds: settling removes those, not ones that came after. */
-  readonly through: string;
 }
 
 /** Which delivery a bounce names (a VERP address, or the DSN's envelope id). */
@@ -144,10 +108,13 @@ export interface ClaimedDelivery {
   readonly deadlineAt: number;
 }
 
-export interface Outbox {
+/** Deliveries: accepted, leased to workers, settled, reported on. */
+export interface DeliveryStore {
   /** Stores a notification and a queued delivery per recipient, all or nothing. */
   accept(notification: NewNotification): Promise<AcceptOutcome>;
   status(id: string): Promise<NotificationStatus | null>;
+  /** The request as accepted (JSON text), or null when there is no such notification (any more). */
+  body(id: string): Promise<string | null>;
   /**
    * Leases up to `max` due deliveries to this worker, applying the delivery
    * rules (policy.arbitrate) on the way: a delivery made obsolete becomes
@@ -167,30 +134,38 @@ export interface Outbox {
   release(deliveryIds: readonly string[]): Promise<void>;
   /** Applies a delivery status notification (policy.afterReport): `bounced`, or a delay kept as information. */
   report(delivery: DeliveryRef, report: DeliveryReport): Promise<ReportResult>;
-  /**
-   * With `webhooks` on, every change of a recipient to a final status and
-   * every delay report is stored as a webhook event in the same write as the
-   * change. Leases due events, at most one per recipient (its oldest), so
-   * that per recipient they go out in order; a lease that runs out (a crash)
-   * makes the same event due again, with the same id.
-   */
-  claimWebhooks(max: number, now: number, leaseMs: number): Promise<WebhookEvent[]>;
-  /** Delivered: the event is done. Otherwise it is due again at `retryAt`. */
-  settleWebhook(event: WebhookEvent, result: { readonly delivered: true } | { readonly retryAt: number }): Promise<void>;
-  /**
-   * With `notices` on, every change of a recipient to an undelivered status is
-   * stored for the organizer in the same write, due a window later so that the
-   * failures of a notification come as one notice. Leases due notifications,
-   * each with every failure stored so far; a lease that runs out makes it due again.
-   */
-  claimNotices(max: number, now: number, leaseMs: number): Promise<NoticeBatch[]>;
-  /** Sent (or given up): those failures are done. Otherwise due again at `retryAt`. */
-  settleNotice(batch: NoticeBatch, result: { readonly done: true } | { readonly retryAt: number }): Promise<void>;
   /** How many deliveries are in each status. */
   counts(): Promise<Record<DeliveryStatus, number>>;
   /** Throws when the outbox cannot take a write. */
   checkWritable(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What a purge or an erasure removed. */
+export interface Removed {
+  readonly notifications: number;
+  /** Events no consumer had taken yet, by consumer. */
+  readonly undeliveredEvents: Readonly<Record<string, number>>;
+}
+
+/** How long anything is kept (RETENTION), and erasure on request. */
+export interface Retention {
+  /**
+   * Removes up to `max` notifications whose recipients all became final at or
+   * before `finalBefore`, with their deliveries, facts and events, from every
+   * file or key that held them. Call again while it removes `max`.
+   */
+  purge(finalBefore: number, max: number): Promise<Removed>;
+  /** Removes one notification now, whatever its state: what was not sent is never sent. Null: no such notification. */
+  erase(id: string): Promise<Removed | null>;
+}
+
+/**
+ * Every committed change of a delivery that a consumer hears of (events.ts)
+ * is stored as a fact, and queued for that consumer, in the same write.
+ */
+export interface Outbox extends DeliveryStore, Retention {
+  readonly events: EventQueue;
 }
 
 /**

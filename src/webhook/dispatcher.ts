@@ -12,11 +12,13 @@ import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { type PollLoop, pollLoop } from '../delivery/poll-loop.ts';
 import { nextRetryAt, type RetryPolicy } from '../delivery/retry-policy.ts';
-import type { Outbox, WebhookEvent } from '../outbox/outbox.ts';
+import type { EventBatch, EventQueue } from '../outbox/events.ts';
+import { WEBHOOK_CONSUMER, webhookPayload } from './event.ts';
 import { createJsonPoster } from './json-poster.ts';
 
 export interface WebhookDispatcherOptions {
-  readonly outbox: Outbox;
+  /** The outbox's event queue (WEBHOOK_CONSUMER's events). */
+  readonly events: EventQueue;
   readonly url: string;
   /** `whsec_<base64>` */
   readonly secret: string;
@@ -71,10 +73,10 @@ function refusalLog(logger: Logger) {
 const CLAIM_ROUNDS = 4;
 
 /**
- * @example const dispatcher = createWebhookDispatcher({ outbox, url, secret, logger, retry: { initialDelayMs: 5000, maxDelayMs: 3_600_000 } }); dispatcher.start();
+ * @example const dispatcher = createWebhookDispatcher({ events: outbox.events, url, secret, logger, retry: { initialDelayMs: 5000, maxDelayMs: 3_600_000 } }); dispatcher.start();
  */
 export function createWebhookDispatcher(options: WebhookDispatcherOptions): WebhookDispatcher {
-  const { outbox, logger } = options;
+  const { events, logger } = options;
   const signer = new Webhook(options.secret);
   const timeoutMs = options.timeoutMs ?? 10_000;
   const concurrency = options.concurrency ?? 16;
@@ -84,7 +86,10 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   const leaseMs = timeoutMs * (CLAIM_ROUNDS + 1) + 1000;
   const poster = createJsonPoster(options.url, { timeoutMs, connections: concurrency });
   const refusals = refusalLog(logger);
-  async function post(event: WebhookEvent): Promise<void> {
+  async function post(batch: EventBatch): Promise<void> {
+    // One event a batch: the consumer takes a recipient's oldest.
+    const event = batch.events[0]!;
+    const payload = webhookPayload(event.fact);
     const sentAt = new Date();
     let failure: string | null = null;
     try {
@@ -92,9 +97,9 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
         {
           'webhook-id': event.id,
           'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
-          'webhook-signature': signer.sign(event.id, sentAt, event.payload),
+          'webhook-signature': signer.sign(event.id, sentAt, payload),
         },
-        event.payload,
+        payload,
       );
       if (status < 200 || status > 299) failure = `HTTP ${status}`;
     } catch (error) {
@@ -103,12 +108,12 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     try {
       if (failure === null) {
         refusals.recovered();
-        await outbox.settleWebhook(event, { delivered: true });
+        await events.settle(batch, { done: true });
         return;
       }
-      const retryAt = nextRetryAt(event.attempt, Date.now(), options.retry);
-      refusals.add({ webhookId: event.id, attempt: event.attempt, failure, retryAt: new Date(retryAt).toISOString() });
-      await outbox.settleWebhook(event, { retryAt });
+      const retryAt = nextRetryAt(batch.attempt, Date.now(), options.retry);
+      refusals.add({ webhookId: event.id, attempt: batch.attempt, failure, retryAt: new Date(retryAt).toISOString() });
+      await events.settle(batch, { retryAt });
     } catch (error) {
       // The outbox is away: the lease runs out and the same event goes again.
       logger.error({ err: error, webhookId: event.id }, 'could not record a webhook outcome');
@@ -117,7 +122,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
 
   const loop = pollLoop({
     // Mail first: while the worker sends, nothing for a second, then one round a second (poll-loop.ts); the rest catches up after the burst.
-    claim: (yielding) => outbox.claimWebhooks(yielding ? concurrency : claimSize, Date.now(), leaseMs),
+    claim: (yielding) => events.claim(WEBHOOK_CONSUMER.name, yielding ? concurrency : claimSize, Date.now(), leaseMs),
     handle: post,
     pollMs: options.pollMs ?? 500,
     onClaimError: (error) => logger.error({ err: error }, 'could not claim webhook events'),

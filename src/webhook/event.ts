@@ -1,38 +1,32 @@
 /**
- * The status webhook's payload: one event per change of a recipient to a
- * final status, and per delay report, in the Standard Webhooks shape
- * (`type`, `timestamp`, `data`). Pure. The id (`webhook-id`) is the outbox's,
- * stable across retries.
+ * The status webhook's events: which changes of a recipient it hears of (a
+ * final status, a delay report), and the Standard Webhooks payload (`type`,
+ * `timestamp`, `data`) made of a stored fact when it is sent. Pure. The id
+ * (`webhook-id`) is the stored event's, the same on every retry.
  */
-import type { DeliveryStatus } from '../delivery/policy.ts';
-import type { LastReply, StoredReport } from '../outbox/outbox.ts';
+import type { DeliveryFact, EventConsumer, FactStatus } from '../outbox/events.ts';
 
 /** Statuses whose reaching is told to the webhook, and `delayed` for a delay report. */
-export const WEBHOOK_EVENT_STATUSES: ReadonlySet<DeliveryStatus | 'delayed'> = new Set([
-  'sent',
-  'failed',
-  'expired',
-  'unknown',
-  'superseded',
-  'bounced',
-  'delayed',
-]);
+export const WEBHOOK_EVENT_STATUSES: ReadonlySet<FactStatus> = new Set(['sent', 'failed', 'expired', 'unknown', 'superseded', 'bounced', 'delayed']);
 
-export interface WebhookEventData {
-  readonly notificationId: string;
-  readonly position: number;
-  /** The recipient's address (the outbox fills it in when the caller does not know it). */
-  readonly recipient: string | null;
-  readonly status: DeliveryStatus | 'delayed';
-  readonly messageId: string | null;
-  readonly lastReply: LastReply | null;
-  readonly report: StoredReport | null;
-}
+/** The outbox's consumer for webhooks: per recipient, one event at a time, in order. */
+export const WEBHOOK_CONSUMER: EventConsumer = { name: 'webhook', hears: WEBHOOK_EVENT_STATUSES, keyBy: 'delivery', take: 'oldest', delayMs: 0 };
 
 /**
- * @example webhookPayload({ notificationId, position: 0, recipient: 'a@x.ru', status: 'sent', messageId, lastReply, report: null }, Date.now())
- *          // '{"type":"delivery.sent","timestamp":"…","data":{…}}'
+ * The same bytes for the same fact: a retry's body is the first try's.
+ *
+ * @example webhookPayload({ notificationId, position: 0, recipient: 'a@x.ru', status: 'sent', messageId, lastReply, report: null, at: Date.now() })
+ *          // '{"type":"delivery.sent","timestamp":"…","data":{"notificationId":…}}'
  */
-export function webhookPayload(data: WebhookEventData, at: number): string {
-  return JSON.stringify({ type: `delivery.${data.status}`, timestamp: new Date(at).toISOString(), data });
+export function webhookPayload(fact: DeliveryFact): string {
+  const data = {
+    notificationId: fact.notificationId,
+    position: fact.position,
+    recipient: fact.recipient,
+    status: fact.status,
+    messageId: fact.messageId,
+    lastReply: fact.lastReply,
+    report: fact.report,
+  };
+  return JSON.stringify({ type: `delivery.${fact.status}`, timestamp: new Date(fact.at).toISOString(), data });
 }

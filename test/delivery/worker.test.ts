@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { seedFanOut } from '../../examples/fan-out.ts';
 import { parseNotificationRequest } from '../../src/model/parse.ts';
 import type { Outbox } from '../../src/outbox/outbox.ts';
-import { openSqliteOutbox } from '../../src/outbox/sqlite-outbox.ts';
+import { openSqliteOutbox } from '../../src/outbox/sqlite/open.ts';
 import { example } from '../helpers/examples.ts';
 import { startTestService, type TestService, waitFor } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';

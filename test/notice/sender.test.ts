@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createNoticeSender } from '../../src/notice/sender.ts';
+import { createNoticeSender, NOTICE_CONSUMER, noticeConsumer } from '../../src/notice/sender.ts';
 import type { Outbox } from '../../src/outbox/outbox.ts';
-import { openSqliteOutbox } from '../../src/outbox/sqlite-outbox.ts';
+import { openSqliteOutbox } from '../../src/outbox/sqlite/open.ts';
 import { createRenderer, type Renderer } from '../../src/render/renderer.ts';
 import { createSmtpTransport } from '../../src/transport/smtp.ts';
 import { example } from '../helpers/examples.ts';
@@ -32,7 +32,7 @@ describe("the organizer's notice sender", () => {
     const sink = await new SmtpSink().start();
     cleanups.push(() => sink.stop());
     const dataDir = mkdtempSync(join(tmpdir(), 'notice-'));
-    const outbox: Outbox = openSqliteOutbox({ dataDir, notices: { windowMs: 0 } });
+    const outbox: Outbox = openSqliteOutbox({ dataDir, consumers: [noticeConsumer(0)] });
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
     cleanups.push(() => outbox.close());
 
@@ -50,6 +50,7 @@ describe("the organizer's notice sender", () => {
     const transport = createSmtpTransport({ url: sink.url });
     cleanups.push(() => transport.close());
     const sender = createNoticeSender({
+      events: outbox.events,
       outbox,
       renderer,
       transport,
@@ -71,6 +72,46 @@ describe("the organizer's notice sender", () => {
     expect(notice.text).toContain(`could not be delivered to ${others.length} people`);
     for (const email of others) expect(notice.text).toContain(`<${email}>\n  There is no such mailbox`);
     expect(notice.text).not.toContain(`<${organizer}>`);
-    expect(await outbox.claimNotices(10, Date.now() + 60_000, 60_000)).toEqual([]);
+    expect(await outbox.events.claim(NOTICE_CONSUMER, 10, Date.now() + 60_000, 60_000)).toEqual([]);
+  });
+
+  it('tells no one of a notification erased before its notice went, and lets its failures go', async () => {
+    const sink = await new SmtpSink().start();
+    cleanups.push(() => sink.stop());
+    const dataDir = mkdtempSync(join(tmpdir(), 'notice-'));
+    const outbox: Outbox = openSqliteOutbox({ dataDir, consumers: [noticeConsumer(0)] });
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    cleanups.push(() => outbox.close());
+    const n = notificationOf(example('skype-invitation'));
+    await outbox.accept(n);
+    const [delivery] = await outbox.claim(10, Date.now());
+    const refused = { code: 'EENVELOPE', responseCode: 550, response: '550 5.1.1 no such user', message: 'no such user' };
+    await attempt(outbox, delivery!, outcomes.final('failed', '<0@x>', refused));
+    // The failure is waiting for its notice; the request's body is what erasure takes first.
+    const events = outbox.events;
+    let settled = 0;
+    const counting = {
+      claim: events.claim.bind(events),
+      settle: async (...args: Parameters<typeof events.settle>) => ((settled += 1), events.settle(...args)),
+    };
+    const gone = { body: async () => null };
+    const transport = createSmtpTransport({ url: sink.url });
+    cleanups.push(() => transport.close());
+    const sender = createNoticeSender({
+      events: counting,
+      outbox: gone,
+      renderer,
+      transport,
+      serviceMailbox: { name: 'Calendar', address: 'calendar@mydomain.ru' },
+      logger: pino({ level: 'silent' }),
+      retry: { initialDelayMs: 100, maxDelayMs: 200 },
+      pollMs: 20,
+    });
+    sender.start();
+    cleanups.push(() => sender.stop());
+    await waitFor(() => settled === 1, 10_000, 'the failure let go');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(sink.received).toEqual([]);
+    expect(await outbox.events.claim(NOTICE_CONSUMER, 10, Date.now() + 60_000, 60_000)).toEqual([]);
   });
 });

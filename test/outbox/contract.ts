@@ -1,12 +1,14 @@
 /**
- * What every outbox promises, run against each backend (sqlite.test.ts,
- * redis.test.ts): the same suite, so that they can replace each other.
+ * What every delivery store promises, run against each backend (sqlite.test.ts,
+ * redis.test.ts): the same suite, so that they can replace each other. The
+ * event queue's promises: events-contract.ts; RETENTION's: retention-contract.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newNotification } from '../../src/delivery/admission.ts';
 import { DELAY_REPORT_INTERVAL_MS, type Outcome } from '../../src/delivery/policy.ts';
 import { parseNotificationRequest } from '../../src/model/parse.ts';
+import type { EventConsumer } from '../../src/outbox/events.ts';
 import { type ClaimedDelivery, type LastReply, type NewNotification, type Outbox, StaleDeliveryError } from '../../src/outbox/outbox.ts';
 import { acceptedBy } from '../../src/transport/delivery-error.ts';
 import { example } from '../helpers/examples.ts';
@@ -26,34 +28,8 @@ export async function claimUntil(outbox: Outbox, enough: (claimed: ClaimedDelive
   return claimed;
 }
 
-/** Claims webhook events until `count` came (a lease or a retry time has to run out first). */
-async function claimWebhooksUntil(outbox: Outbox, count: number, leaseMs = 60_000) {
-  const events = [];
-  const started = Date.now();
-  while (events.length < count) {
-    if (Date.now() - started > 90_000) throw new Error('no webhook event came');
-    events.push(...(await outbox.claimWebhooks(10, Date.now(), leaseMs)));
-    if (events.length < count) await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return events;
-}
-
-/** The notice window the harnesses open their outbox with (`notices: { windowMs }`). */
-export const NOTICE_WINDOW_MS = 400;
-
-/** Claims organizer notices until one comes. */
-async function claimNoticeWhenDue(outbox: Outbox, leaseMs = 60_000) {
-  const started = Date.now();
-  for (;;) {
-    const [batch] = await outbox.claimNotices(10, Date.now(), leaseMs);
-    if (batch) return { batch, claimedAt: Date.now() };
-    if (Date.now() - started > 30_000) throw new Error('no notice came');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 export interface OutboxHarness {
-  /** A fresh, empty outbox. */
+  /** A fresh, empty outbox, with CONTRACT_CONSUMERS. */
   open(): Promise<Outbox>;
   /** The same outbox opened again after close (a restart on the same data). */
   reopen(): Promise<Outbox>;
@@ -70,7 +46,7 @@ export function notificationOf(payload: unknown, overrides: Partial<NewNotificat
   return { ...admitted, ...overrides };
 }
 
-const reply: LastReply = { code: 'EENVELOPE', responseCode: 451, response: '451 4.7.1 Try later', message: 'greylisted' };
+export const reply: LastReply = { code: 'EENVELOPE', responseCode: 451, response: '451 4.7.1 Try later', message: 'greylisted' };
 
 /** Outcomes as the worker's policy makes them. */
 export const outcomes = {
@@ -97,8 +73,27 @@ export async function attempt(outbox: Outbox, delivery: ClaimedDelivery, outcome
   await outbox.settle(delivery.deliveryId, outcome);
 }
 
+/** The notice-like consumer's window. */
+export const GATHER_WINDOW_MS = 400;
+
+/**
+ * Consumers every harness opens its outbox with: one that takes a delivery's
+ * events one by one (as the webhook does), one that gathers a notification's
+ * failures for a window (as the organizer's notice does).
+ */
+export const CONTRACT_CONSUMERS: readonly EventConsumer[] = [
+  {
+    name: 'one-by-one',
+    hears: new Set(['sent', 'failed', 'expired', 'unknown', 'superseded', 'bounced', 'delayed']),
+    keyBy: 'delivery',
+    take: 'oldest',
+    delayMs: 0,
+  },
+  { name: 'gathered', hears: new Set(['failed', 'expired', 'bounced']), keyBy: 'notification', take: 'all', delayMs: GATHER_WINDOW_MS },
+];
+
 export function outboxContract(name: string, harness: () => OutboxHarness): void {
-  describe(`outbox contract: ${name}`, () => {
+  describe(`delivery store contract: ${name}`, () => {
     let h: OutboxHarness;
     let outbox: Outbox;
     beforeEach(async () => {
@@ -288,119 +283,11 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       expect(await outbox.counts()).toMatchObject({ bounced: 1, sent: 1, queued: 1 });
     });
 
-    it('stores a webhook event with each final status and report, hands out one per recipient in order, again after a lost lease, with the same id', async () => {
-      const n = notificationOf(example('trueconf-weekly'));
+    it('gives the request as accepted, and null for no such notification', async () => {
+      const n = notificationOf(example('skype-invitation'));
       await outbox.accept(n);
-      const claimed = new Map((await outbox.claim(10, Date.now())).map((c) => [c.position, c]));
-      await attempt(outbox, claimed.get(0)!, outcomes.sent('<0@x>', '250 2.0.0 queued'));
-      await attempt(outbox, claimed.get(1)!, outcomes.retrying(Date.now() + 60_000));
-      await attempt(outbox, claimed.get(2)!, outcomes.final('failed', '<2@x>', { ...reply, responseCode: 550, response: '550 5.1.1 no' }));
-      const bounce = {
-        action: 'failed' as const,
-        status: '5.1.1',
-        diagnostic: 'smtp; 550 5.1.1 unknown',
-        remoteMta: null,
-        reportingMta: 'dns; relay',
-        at: Date.now(),
-      };
-      expect(await outbox.report({ notificationId: n.id, position: 0 }, bounce)).toBe('bounced');
-
-      const first = await outbox.claimWebhooks(10, Date.now(), 60_000);
-      const byType = Object.fromEntries(first.map((e) => [JSON.parse(e.payload).type, { ...e, body: JSON.parse(e.payload) }]));
-      // one per recipient: position 0 has sent and bounced, only sent is out; position 1 retries, no event
-      expect(Object.keys(byType).sort()).toEqual(['delivery.failed', 'delivery.sent']);
-      expect(byType['delivery.sent']!.body.data).toMatchObject({
-        notificationId: n.id,
-        position: 0,
-        recipient: n.recipients[0]!.email,
-        status: 'sent',
-        messageId: '<0@x>',
-        lastReply: { code: 'OK', responseCode: 250 },
-      });
-      expect(byType['delivery.failed']!.body.data).toMatchObject({ position: 2, status: 'failed', lastReply: { responseCode: 550 } });
-      // UUIDv7 (RFC 9562): minted with the event, never a counter that starts again with a new outbox.
-      expect(first.every((e) => /^evt_[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(e.id) && e.attempt === 1)).toBe(true);
-      expect(await outbox.claimWebhooks(10, Date.now(), 60_000)).toEqual([]); // leased
-
-      await outbox.settleWebhook(byType['delivery.sent']!, { delivered: true });
-      const [bounced] = await claimWebhooksUntil(outbox, 1, 500); // a short lease, lost below
-      expect(JSON.parse(bounced!.payload)).toMatchObject({ type: 'delivery.bounced', data: { position: 0, status: 'bounced', report: { status: '5.1.1' } } });
-
-      await outbox.settleWebhook(byType['delivery.failed']!, { retryAt: Date.now() + 300 });
-      const [again] = await claimWebhooksUntil(outbox, 1);
-      expect(again).toMatchObject({ id: byType['delivery.failed']!.id, attempt: 2 });
-
-      // a lost lease (the dispatcher died without an answer): the same event again, after the lease
-      await outbox.close();
-      outbox = await h.reopen();
-      const [afterCrash] = await claimWebhooksUntil(outbox, 1, 500);
-      expect(afterCrash!.id).toBe(bounced!.id);
-    });
-
-    it('gathers the undelivered recipients of a notification for one notice to the organizer, a window after the first; what comes later waits for the next', async () => {
-      const n = notificationOf(example('trueconf-weekly'));
-      await outbox.accept(n);
-      const claimed = new Map((await outbox.claim(10, Date.now())).map((c) => [c.position, c]));
-      const noSuchUser = { ...reply, responseCode: 550, response: '550 5.1.1 no such user' };
-      await attempt(outbox, claimed.get(0)!, outcomes.sent('<0@x>'));
-      const firstFailureAt = Date.now();
-      await attempt(outbox, claimed.get(1)!, outcomes.final('failed', '<1@x>', noSuchUser));
-      await attempt(outbox, claimed.get(2)!, outcomes.final('unknown', '<2@x>')); // may have arrived: not a failure to tell of
-      expect(await outbox.claimNotices(10, Date.now(), 60_000)).toEqual([]); // inside the window
-      const bounce = {
-        action: 'failed' as const,
-        status: '5.1.2',
-        diagnostic: 'smtp; 550 5.1.2 host not found',
-        remoteMta: null,
-        reportingMta: 'dns; relay',
-        at: Date.now(),
-      };
-      expect(await outbox.report({ notificationId: n.id, position: 0 }, bounce)).toBe('bounced');
-
-      const { batch, claimedAt } = await claimNoticeWhenDue(outbox);
-      expect(claimedAt - firstFailureAt).toBeGreaterThanOrEqual(NOTICE_WINDOW_MS); // not before the window after the first failure
-      expect(batch).toMatchObject({ notificationId: n.id, body: n.body, attempt: 1 });
-      expect(batch.failures).toEqual([
-        expect.objectContaining({
-          position: 1,
-          recipient: n.recipients[1]!.email,
-          status: 'failed',
-          messageId: '<1@x>',
-          lastReply: expect.objectContaining({ response: '550 5.1.1 no such user' }),
-        }),
-        expect.objectContaining({
-          position: 0,
-          recipient: n.recipients[0]!.email,
-          status: 'bounced',
-          report: expect.objectContaining({ status: '5.1.2', diagnostic: bounce.diagnostic }),
-        }),
-      ]);
-      expect(await outbox.claimNotices(10, Date.now(), 60_000)).toEqual([]); // leased
-
-      // Not sent: due again at the retry time, the same failures, the next attempt.
-      await outbox.settleNotice(batch, { retryAt: Date.now() + 200 });
-      const { batch: again } = await claimNoticeWhenDue(outbox, 300); // a short lease, lost below
-      expect(again).toMatchObject({ attempt: 2, through: batch.through, failures: batch.failures });
-
-      // A lost lease (the sender died): the same notice again after a restart.
-      await outbox.close();
-      outbox = await h.reopen();
-      const { batch: afterCrash } = await claimNoticeWhenDue(outbox);
-      expect(afterCrash.failures).toEqual(batch.failures);
-
-      // A failure that comes while a notice is out goes in the next one, not lost with the first.
-      await outbox.report({ notificationId: n.id, position: 2 }, { ...bounce, at: Date.now() }); // `unknown` can bounce too
-      await outbox.settleNotice(afterCrash, { done: true });
-      const { batch: next } = await claimNoticeWhenDue(outbox);
-      expect(next.failures).toEqual([expect.objectContaining({ position: 2, status: 'bounced' })]);
-      // A repeated answer for the first notice (another instance's, late) drops nothing more and leaves the lease alone.
-      await outbox.settleNotice(afterCrash, { done: true });
-      expect(await outbox.claimNotices(10, Date.now(), 60_000)).toEqual([]);
-      await outbox.settleNotice(next, { retryAt: Date.now() });
-      const { batch: stillThere } = await claimNoticeWhenDue(outbox);
-      expect(stillThere.failures).toEqual(next.failures);
-      await outbox.settleNotice(stillThere, { done: true });
-      expect(await outbox.claimNotices(10, Date.now() + 10 * NOTICE_WINDOW_MS, 60_000)).toEqual([]);
+      expect(await outbox.body(n.id)).toBe(n.body);
+      expect(await outbox.body(randomUUID())).toBeNull();
     });
 
     it('reports whether it can take a write', async () => {

@@ -4,10 +4,12 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { seedFanOut } from '../../examples/fan-out.ts';
 import { StaleDeliveryError } from '../../src/outbox/outbox.ts';
-import { openRedisOutbox } from '../../src/outbox/redis-outbox.ts';
+import { openRedisOutbox } from '../../src/outbox/redis/open.ts';
 import { example } from '../helpers/examples.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis.ts';
-import { attempt, claimUntil, NOTICE_WINDOW_MS, notificationOf, outboxContract, outcomes } from './contract.ts';
+import { attempt, CONTRACT_CONSUMERS, claimUntil, notificationOf, type OutboxHarness, outboxContract, outcomes } from './contract.ts';
+import { eventQueueContract } from './events-contract.ts';
+import { retentionContract } from './retention-contract.ts';
 
 let redis: RedisProcess;
 beforeAll(async () => {
@@ -17,12 +19,15 @@ afterAll(async () => {
   await redis.stop();
 });
 
-outboxContract('BullMQ on Redis', () => {
+const harness = (): OutboxHarness => {
   const prefix = `test-${randomUUID()}`;
   // A short lock: a "crashed" holder's jobs come back within about a second.
-  const open = () => openRedisOutbox({ url: redis.url, prefix, lockMs: 1500, webhooks: true, notices: { windowMs: NOTICE_WINDOW_MS } });
+  const open = () => openRedisOutbox({ url: redis.url, prefix, lockMs: 1500, consumers: CONTRACT_CONSUMERS });
   return { open, reopen: open, cleanup: async () => undefined };
-});
+};
+outboxContract('BullMQ on Redis', harness);
+eventQueueContract('BullMQ on Redis', harness);
+retentionContract('BullMQ on Redis', harness);
 
 describe('BullMQ on Redis: the jobs behind the records', () => {
   const prefix = `test-${randomUUID()}`;

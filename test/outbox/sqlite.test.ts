@@ -1,55 +1,26 @@
 import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
-import { openSqliteOutbox } from '../../src/outbox/sqlite-outbox.ts';
-import { acceptedBy } from '../../src/transport/delivery-error.ts';
+import { openSqliteOutbox } from '../../src/outbox/sqlite/open.ts';
 import { example } from '../helpers/examples.ts';
-import { NOTICE_WINDOW_MS, notificationOf, outboxContract } from './contract.ts';
+import { CONTRACT_CONSUMERS, notificationOf, type OutboxHarness, outboxContract } from './contract.ts';
+import { eventQueueContract } from './events-contract.ts';
+import { retentionContract } from './retention-contract.ts';
 
-outboxContract('SQLite', () => {
+const harness = (): OutboxHarness => {
   const dataDir = mkdtempSync(join(tmpdir(), 'outbox-'));
   return {
-    open: async () => openSqliteOutbox({ dataDir, webhooks: true, notices: { windowMs: NOTICE_WINDOW_MS } }),
-    reopen: async () => openSqliteOutbox({ dataDir, webhooks: true, notices: { windowMs: NOTICE_WINDOW_MS } }),
+    open: async () => openSqliteOutbox({ dataDir, consumers: CONTRACT_CONSUMERS }),
+    reopen: async () => openSqliteOutbox({ dataDir, consumers: CONTRACT_CONSUMERS }),
     cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
   };
-});
+};
+outboxContract('SQLite', harness);
+eventQueueContract('SQLite', harness);
+retentionContract('SQLite', harness);
 
 describe('SQLite outbox', () => {
-  it('gives webhook events ids no other outbox gives, and keeps the ids of events stored before ids were minted', async () => {
-    const ids: string[] = [];
-    for (let i = 0; i < 2; i++) {
-      const dataDir = mkdtempSync(join(tmpdir(), 'outbox-'));
-      const outbox = openSqliteOutbox({ dataDir, webhooks: true });
-      await outbox.accept(notificationOf(example('skype-invitation')));
-      const [claimed] = await outbox.claim(1, Date.now());
-      await outbox.begin(claimed!.deliveryId, Date.now());
-      await outbox.settle(claimed!.deliveryId, { kind: 'sent', reply: acceptedBy('250 ok').reply, messageId: '<m@x>', at: Date.now() });
-      ids.push(...(await outbox.claimWebhooks(10, Date.now(), 60_000)).map((e) => e.id));
-      await outbox.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-    expect(ids).toHaveLength(2);
-    expect(new Set(ids).size).toBe(2); // a counter per outbox made evt_1 twice
-
-    // An outbox of an earlier release: its waiting event goes out with the id it was made with.
-    const dataDir = mkdtempSync(join(tmpdir(), 'outbox-'));
-    const old = new DatabaseSync(join(dataDir, 'outbox.sqlite'));
-    old.exec(`CREATE TABLE webhook_events (id INTEGER PRIMARY KEY AUTOINCREMENT, recipient_key TEXT NOT NULL, payload TEXT NOT NULL,
-      attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, lease_until INTEGER);
-      INSERT INTO webhook_events (recipient_key, payload, next_attempt_at) VALUES ('n/0', '{"type":"delivery.sent"}', 0)`);
-    old.close();
-    const upgraded = openSqliteOutbox({ dataDir, webhooks: true });
-    const [waiting] = await upgraded.claimWebhooks(10, Date.now(), 60_000);
-    expect(waiting).toMatchObject({ id: 'evt_1', payload: '{"type":"delivery.sent"}' });
-    await upgraded.settleWebhook(waiting!, { delivered: true });
-    expect(await upgraded.claimWebhooks(10, Date.now() + 120_000, 60_000)).toEqual([]);
-    await upgraded.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-
   it('keeps its files to the service’s user: DATA_DIR 0700, every file in it 0600 (the write-ahead log too), and narrows a wider one', async () => {
     const parent = mkdtempSync(join(tmpdir(), 'outbox-'));
     const dataDir = join(parent, 'data');

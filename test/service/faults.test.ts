@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { seedFanOut } from '../../examples/fan-out.ts';
-import { openSqliteOutbox } from '../../src/outbox/sqlite-outbox.ts';
+import { openSqliteOutbox } from '../../src/outbox/sqlite/open.ts';
 import { example } from '../helpers/examples.ts';
 import { FaultRelay } from '../helpers/fault-relay.ts';
 import { startTestService, type TestService, waitFor } from '../helpers/service.ts';

@@ -1,7 +1,7 @@
 /**
- * A webhook event's id (`webhook-id`), made when the event is made and stored
- * with it, so that every retry carries the same one. The Standard Webhooks
- * specification wants ids unique across all messages, as receivers
+ * An event's id, made when the event is stored and kept with it, so that every
+ * retry carries the same one (the webhook's `webhook-id`). The Standard
+ * Webhooks specification wants ids unique across all messages, as receivers
  * deduplicate on them: a UUIDv7 (RFC 9562 §5.7: the time in milliseconds,
  * then 74 random bits) never repeats across outboxes, DATA_DIRs, Redis
  * prefixes or deployments, as a counter per outbox did (a new DATA_DIR started
@@ -11,8 +11,8 @@
 import { v7 } from 'uuid';
 
 /**
- * @example newWebhookId() // 'evt_019aef12-3c4d-7e5f-8a6b-1c2d3e4f5a6b'
+ * @example newEventId() // 'evt_019aef12-3c4d-7e5f-8a6b-1c2d3e4f5a6b'
  */
-export function newWebhookId(): string {
+export function newEventId(): string {
   return `evt_${v7()}`;
 }

@@ -1,0 +1,153 @@
+/**
+ * The SQLite outbox's tables, and the migration of an outbox an earlier
+ * release made. Facts and events are one table each for every consumer
+ * (events.ts): a new consumer needs no new table.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import { DELIVERY_STATUSES, FINAL_STATUSES } from '../../delivery/policy.ts';
+import { newEventId } from '../event-id.ts';
+
+/** Statuses a notification still has work in, as an SQL list. */
+export const OPEN_STATUSES_SQL = DELIVERY_STATUSES.filter((s) => !FINAL_STATUSES.has(s))
+  .map((s) => `'${s}'`)
+  .join(', ');
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS notifications (
+  id TEXT PRIMARY KEY,
+  idempotency_key TEXT UNIQUE,
+  body_hash TEXT NOT NULL,
+  type TEXT NOT NULL,
+  uid TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  accepted_at INTEGER NOT NULL,
+  deadline_at INTEGER NOT NULL,
+  -- Recipients not final yet; when the last became final (what RETENTION counts from).
+  open INTEGER NOT NULL DEFAULT 0,
+  final_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  notification_id TEXT NOT NULL REFERENCES notifications(id),
+  position INTEGER NOT NULL,
+  recipient TEXT NOT NULL,
+  order_key TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  method TEXT NOT NULL,
+  occurrence TEXT,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  lease_until INTEGER,
+  unconfirmed INTEGER NOT NULL DEFAULT 0,
+  report_action TEXT,
+  report_status TEXT,
+  report_diagnostic TEXT,
+  report_remote_mta TEXT,
+  report_reporting_mta TEXT,
+  report_at INTEGER,
+  last_code TEXT,
+  last_response_code INTEGER,
+  last_response TEXT,
+  last_message TEXT,
+  message_id TEXT,
+  queued_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  sent_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(status, next_attempt_at, id);
+CREATE INDEX IF NOT EXISTS deliveries_order ON deliveries(order_key, sequence, id);
+CREATE INDEX IF NOT EXISTS deliveries_notification ON deliveries(notification_id, position);
+CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS facts (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  notification_id TEXT NOT NULL,
+  fact TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS facts_notification ON facts(notification_id);
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  consumer TEXT NOT NULL,
+  key TEXT NOT NULL,
+  notification_id TEXT NOT NULL,
+  fact_seq INTEGER NOT NULL REFERENCES facts(seq),
+  due_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  lease_until INTEGER
+);
+CREATE INDEX IF NOT EXISTS events_key ON events(consumer, key, seq);
+CREATE INDEX IF NOT EXISTS events_notification ON events(notification_id);
+`;
+
+/**
+ * Creates the tables, or brings an earlier release's up to date (inside the caller's transaction).
+ *
+ * @example transaction(db, () => createSchema(db));
+ */
+export function createSchema(db: DatabaseSync): void {
+  const earlier = columnsOf(db, 'notifications');
+  db.exec(SCHEMA);
+  if (earlier.size > 0) migrate(db, earlier);
+  db.exec('CREATE INDEX IF NOT EXISTS notifications_final ON notifications(final_at) WHERE final_at IS NOT NULL');
+}
+
+function columnsOf(db: DatabaseSync, table: string): Set<string> {
+  return new Set((db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
+}
+
+function migrate(db: DatabaseSync, notificationColumns: ReadonlySet<string>): void {
+  const deliveryColumns = columnsOf(db, 'deliveries');
+  const added: [string, string][] = [
+    ['unconfirmed', 'INTEGER NOT NULL DEFAULT 0'],
+    ['report_action', 'TEXT'],
+    ['report_status', 'TEXT'],
+    ['report_diagnostic', 'TEXT'],
+    ['report_remote_mta', 'TEXT'],
+    ['report_reporting_mta', 'TEXT'],
+    ['report_at', 'INTEGER'],
+  ];
+  for (const [name, type] of added) if (!deliveryColumns.has(name)) db.exec(`ALTER TABLE deliveries ADD COLUMN ${name} ${type}`);
+  if (!notificationColumns.has('open')) {
+    // Outboxes before RETENTION: what is final counts from its last change.
+    db.exec(`ALTER TABLE notifications ADD COLUMN open INTEGER NOT NULL DEFAULT 0; ALTER TABLE notifications ADD COLUMN final_at INTEGER;
+      UPDATE notifications SET open = (SELECT COUNT(*) FROM deliveries d WHERE d.notification_id = notifications.id AND d.status IN (${OPEN_STATUSES_SQL}));
+      UPDATE notifications SET final_at = (SELECT MAX(updated_at) FROM deliveries d WHERE d.notification_id = notifications.id) WHERE open = 0;`);
+  }
+  moveOldQueues(db);
+}
+
+/**
+ * Events waiting in the tables of releases before facts (a webhook payload per
+ * row) become facts and events of the consumers those tables were for,
+ * keeping their ids, attempts and due times.
+ */
+function moveOldQueues(db: DatabaseSync): void {
+  const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name));
+  const addFact = db.prepare('INSERT INTO facts (notification_id, fact) VALUES (?, ?)');
+  const addEvent = db.prepare('INSERT INTO events (id, consumer, key, notification_id, fact_seq, due_at, attempts) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const move = (consumer: string, rows: { id: string | null; key: string; payload: string; due: number; attempts: number }[]) => {
+    for (const row of rows) {
+      const { timestamp, data } = JSON.parse(row.payload) as { timestamp: string; data: { notificationId: string } & Record<string, unknown> };
+      const seq = addFact.run(data.notificationId, JSON.stringify({ ...data, at: Date.parse(timestamp) })).lastInsertRowid;
+      addEvent.run(row.id ?? newEventId(), consumer, row.key, data.notificationId, seq, row.due, row.attempts);
+    }
+  };
+  if (tables.has('webhook_events')) {
+    const hasIds = columnsOf(db, 'webhook_events').has('webhook_id');
+    const rows = db
+      .prepare(
+        `SELECT ${hasIds ? "COALESCE(webhook_id, 'evt_' || id)" : "'evt_' || id"} AS id, recipient_key AS key, payload, next_attempt_at AS due, attempts
+         FROM webhook_events ORDER BY id`,
+      )
+      .all() as never[];
+    move('webhook', rows);
+    db.exec('DROP TABLE webhook_events');
+  }
+  if (tables.has('organizer_notices')) {
+    const rows = db.prepare('SELECT NULL AS id, notification_id AS key, payload, due_at AS due, attempts FROM organizer_notices ORDER BY id').all() as never[];
+    move('notice', rows);
+    db.exec('DROP TABLE organizer_notices');
+  }
+}
