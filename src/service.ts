@@ -10,13 +10,14 @@ import type { BounceListener } from './bounce/listener.ts';
 import { verpFor } from './bounce/verp.ts';
 import type { Config } from './config/config.ts';
 import { messageOptionsOf, rendererFor } from './config/parts.ts';
-import { createMetrics } from './delivery/metrics.ts';
-import { createWorker, type Worker } from './delivery/worker.ts';
 import { buildApp } from './http/app.ts';
 import { createNoticeSender, noticeConsumer } from './notice/sender.ts';
 import type { EventConsumer } from './outbox/events.ts';
 import type { ClaimedDelivery, Outbox } from './outbox/outbox.ts';
 import { openSqliteOutbox } from './outbox/sqlite/open.ts';
+import { createMetrics } from './runtime/metrics.ts';
+import { retentionLoop } from './runtime/retention.ts';
+import { createWorker, type Worker } from './runtime/worker.ts';
 import { dkimSigningPlan, keyFilesReadableByOthers } from './transport/dkim-keys.ts';
 import { createSmtpTransport } from './transport/smtp.ts';
 import { createWebhookDispatcher } from './webhook/dispatcher.ts';
@@ -115,9 +116,11 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const notices = config.organizerNotices
     ? createNoticeSender({ events: outbox.events, outbox, renderer, transport, serviceMailbox: config.sender.serviceMailbox, logger, retry: config.retry })
     : null;
+  const retention = retentionLoop({ outbox, retentionMs: config.retentionMs, metrics, logger });
   worker.start();
   dispatcher?.start();
   notices?.start();
+  retention.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -134,6 +137,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
         await worker.stop(); // messages on the wire finish; claimed ones go back
         await dispatcher?.stop(); // webhooks in flight finish; the rest wait in the outbox
         await notices?.stop(); // so do notices to organizers
+        await retention.stop();
         transport.close();
         await outbox.close();
       })();

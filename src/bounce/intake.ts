@@ -7,8 +7,8 @@
  * logged. Nothing is ever sent in answer to a bounce (RFC 3834 §2).
  */
 import type { Logger } from 'pino';
-import type { Metrics } from '../delivery/metrics.ts';
 import type { DeliveryRef, Outbox } from '../outbox/outbox.ts';
+import type { Metrics } from '../runtime/metrics.ts';
 import { type BounceReader, createBounceReader } from './reader.ts';
 import { deliveryOfBounceAddress, deliveryOfBounceToken, type VerpOptions } from './verp.ts';
 

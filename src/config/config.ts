@@ -4,6 +4,7 @@
  * Every variable, its default and meaning is in docs/configuration.md (a test keeps it complete).
  */
 import { readFileSync } from 'node:fs';
+import { Duration } from 'luxon';
 import { z } from 'zod';
 import type { SenderPolicy } from '../message/sender.ts';
 import { isKnownTimeZone } from '../model/datetime.ts';
@@ -29,6 +30,27 @@ const wholeNumber = (min: number, max: number) =>
   z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(min, `must be ${min} or more`).max(max, `must be ${max} or less`);
 const positiveInt = (max: number) => wholeNumber(1, max);
 const optionalText = z.string().trim().min(1).optional();
+
+/** The shortest RETENTION: the purge looks once a second at most. */
+const MIN_RETENTION_MS = 1000;
+
+/**
+ * A duration: ISO 8601 (`P30D`, `PT12H`; a month is 30 days, a year 365) or milliseconds.
+ * @example retention.parse('P30D') // 2_592_000_000
+ */
+const duration = z.string().transform((text, context) => {
+  const value = text.trim();
+  const ms = /^\d+$/.test(value) ? Number(value) : Duration.fromISO(value).as('milliseconds');
+  if (!Number.isFinite(ms)) {
+    context.addIssue({ code: 'custom', message: 'must be an ISO 8601 duration such as P30D or PT12H, or a number of milliseconds' });
+    return z.NEVER;
+  }
+  if (ms < MIN_RETENTION_MS) {
+    context.addIssue({ code: 'custom', message: `must be at least ${MIN_RETENTION_MS} ms (PT1S)` });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -90,6 +112,7 @@ const envSchema = z.object({
   WEBHOOK_RETRY_MAX_DELAY_MS: positiveInt(86_400_000).default(3_600_000),
   NOTIFY_ORGANIZER: z.enum(['off', 'failures']).default('off'),
   NOTIFY_ORGANIZER_WINDOW_MS: positiveInt(3_600_000).default(60_000),
+  RETENTION: duration.prefault('P30D'),
   PRODUCT_NAME: optionalText,
   ACCENT_COLOR: optionalText,
   LOGO_URL: optionalText,
@@ -161,6 +184,8 @@ export interface Config {
   } | null;
   /** NOTIFY_ORGANIZER=failures: the organizer's notice of undelivered recipients, gathered for `windowMs`; else null. */
   readonly organizerNotices: { readonly windowMs: number } | null;
+  /** RETENTION: how long a notification is kept after its recipients are all final (ms). */
+  readonly retentionMs: number;
   readonly branding: Branding;
   readonly defaultLocale: string;
   readonly defaultTimeZone?: string;
@@ -275,6 +300,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
         }
       : null,
     organizerNotices: e.NOTIFY_ORGANIZER === 'failures' ? { windowMs: e.NOTIFY_ORGANIZER_WINDOW_MS } : null,
+    retentionMs: e.RETENTION,
     branding: branding.data!,
     defaultLocale: e.DEFAULT_LOCALE,
     ...(e.DEFAULT_TIME_ZONE ? { defaultTimeZone: e.DEFAULT_TIME_ZONE } : {}),

@@ -10,11 +10,11 @@ import type { Logger } from 'pino';
 import type { BounceIntake } from '../bounce/intake.ts';
 import type { Config } from '../config/config.ts';
 import { newNotification } from '../delivery/admission.ts';
-import type { Metrics } from '../delivery/metrics.ts';
-import type { AcceptedRequest } from '../delivery/worker.ts';
 import { InvalidRequestError } from '../model/errors.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
 import { type AcceptOutcome, DELIVERY_STATUSES, type DeliveryStatus, type NotificationStatus, type Outbox } from '../outbox/outbox.ts';
+import type { Metrics } from '../runtime/metrics.ts';
+import type { AcceptedRequest } from '../runtime/worker.ts';
 import { DOCS_PREFIX, DOCS_ROUTES, registerDocs } from './docs.ts';
 import { ApiError } from './errors.ts';
 import { prometheusText } from './prometheus.ts';
@@ -208,6 +208,16 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     const status = await outboxRead(request, () => outbox.status(request.params.id));
     if (!status) throw new ApiError('NOT_FOUND', 'No notification with this id');
     return withTotals(status);
+  });
+
+  // Erasure on request (GDPR art. 17, 152-ФЗ art. 21): everything stored of the notification, now.
+  // What was not sent is never sent; a message already on the wire may still arrive.
+  app.delete<{ Params: { id: string } }>('/v1/notifications/:id', async (request, reply) => {
+    const removed = await outboxRead(request, () => outbox.erase(request.params.id));
+    if (!removed) throw new ApiError('NOT_FOUND', 'No notification with this id');
+    metrics.addRemoved('erased', removed);
+    request.log.info({ notificationId: request.params.id, undeliveredEvents: removed.undeliveredEvents }, 'notification erased on request');
+    return reply.code(204).send();
   });
 
   // Where a person who opens the service's address in a browser wants to be.

@@ -261,6 +261,16 @@ export function openApiDocument(version: string) {
             ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NOT_FOUND', 'URL_TOO_LONG', 'OUTBOX_UNAVAILABLE'),
           },
         },
+        delete: {
+          summary: 'Erase a notification now: its request, recipients, statuses and events (an erasure request under GDPR or 152-ФЗ)',
+          description:
+            'Recipients not sent yet are never sent; a message already on the wire may still arrive. Its webhook events not yet delivered are dropped. Afterwards the notification answers 404, and its Idempotency-Key is free again.',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            '204': { description: 'Erased' },
+            ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NOT_FOUND', 'URL_TOO_LONG', 'OUTBOX_UNAVAILABLE'),
+          },
+        },
       },
       '/v1/bounces': {
         post: {

@@ -1,8 +1,9 @@
 /**
  * Metrics in the Prometheus text format (version 0.0.4).
  */
-import type { Metrics } from '../delivery/metrics.ts';
+
 import type { DeliveryStatus } from '../outbox/outbox.ts';
+import type { Metrics } from '../runtime/metrics.ts';
 
 /**
  * @example prometheusText(metrics, await outbox.counts())
@@ -24,6 +25,14 @@ export function prometheusText(metrics: Metrics, counts: Readonly<Record<Deliver
     '# HELP invite_mailer_events_total What this process did since it started: recipients accepted, messages sent, retries scheduled, permanent failures, expiries, outcomes left unknown.',
     '# TYPE invite_mailer_events_total counter',
     ...Object.entries(metrics.counts).map(([event, n]) => `invite_mailer_events_total{event="${event}"} ${n}`),
+    '# HELP invite_mailer_notifications_removed_total Notifications this process removed since it started: past RETENTION (purged), or on request (erased).',
+    '# TYPE invite_mailer_notifications_removed_total counter',
+    ...Object.entries(metrics.removed).map(([reason, n]) => `invite_mailer_notifications_removed_total{reason="${reason}"} ${n}`),
+    '# HELP invite_mailer_undelivered_events_dropped_total Events removed with their notification before they were delivered (a webhook receiver down for longer than RETENTION), by consumer.',
+    '# TYPE invite_mailer_undelivered_events_dropped_total counter',
+    ...['webhook', 'notice', ...Object.keys(metrics.undeliveredEventsDropped)]
+      .filter((consumer, i, all) => all.indexOf(consumer) === i)
+      .map((consumer) => `invite_mailer_undelivered_events_dropped_total{consumer="${consumer}"} ${metrics.undeliveredEventsDropped[consumer] ?? 0}`),
   ];
   return `${lines.join('\n')}\n`;
 }

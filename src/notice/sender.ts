@@ -10,7 +10,6 @@
  */
 import type { Logger } from 'pino';
 import { UNDELIVERED_STATUSES } from '../delivery/policy.ts';
-import { type PollLoop, pollLoop } from '../delivery/poll-loop.ts';
 import { nextRetryAt, type RetryPolicy } from '../delivery/retry-policy.ts';
 import { composeFailureNotice } from '../message/notice.ts';
 import type { Mailbox } from '../message/sender.ts';
@@ -19,6 +18,7 @@ import type { EventBatch, EventConsumer, EventQueue, EventResult } from '../outb
 import type { DeliveryStore } from '../outbox/outbox.ts';
 import type { FailedDelivery } from '../render/failure-reason.ts';
 import type { Renderer } from '../render/renderer.ts';
+import { type PollLoop, pollLoop } from '../runtime/poll-loop.ts';
 import type { MailTransport } from '../transport/smtp.ts';
 
 /** The notice sender's name among the outbox's consumers. */

@@ -10,9 +10,9 @@
  */
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
-import { type PollLoop, pollLoop } from '../delivery/poll-loop.ts';
 import { nextRetryAt, type RetryPolicy } from '../delivery/retry-policy.ts';
 import type { EventBatch, EventQueue } from '../outbox/events.ts';
+import { type PollLoop, pollLoop } from '../runtime/poll-loop.ts';
 import { WEBHOOK_CONSUMER, webhookPayload } from './event.ts';
 import { createJsonPoster } from './json-poster.ts';
 

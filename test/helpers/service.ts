@@ -10,6 +10,8 @@ import { createService, type Service } from '../../src/service.ts';
 export interface TestService extends Service {
   /** Every log line the service wrote, parsed. */
   readonly logs: Record<string, unknown>[];
+  /** Its DATA_DIR (a fresh folder). */
+  readonly dataDir: string;
   /** Stops the service and removes its DATA_DIR. */
   dispose(): Promise<void>;
 }
@@ -34,6 +36,7 @@ export async function startTestService(env: Record<string, string>, options: { o
   });
   return Object.assign(service, {
     logs,
+    dataDir,
     async dispose() {
       await service.stop();
       rmSync(dataDir, { recursive: true, force: true });

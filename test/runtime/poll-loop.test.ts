@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pollLoop } from '../../src/delivery/poll-loop.ts';
+import { pollLoop } from '../../src/runtime/poll-loop.ts';
 
 describe('pollLoop', () => {
   /** A loop over a backlog of `backlog` items: 2 a claim while yielding, 20 otherwise. */

@@ -16,6 +16,7 @@
 import { LRUCache } from 'lru-cache';
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
+import { decide, type Outcome, type OutcomePolicy } from '../delivery/policy.ts';
 import { composeMessage, type MessageOptions } from '../message/compose.ts';
 import { messageBuffers } from '../message/message-buffers.ts';
 import { InvalidRequestError } from '../model/errors.ts';
@@ -26,7 +27,6 @@ import type { Renderer } from '../render/renderer.ts';
 import { localFailure, type SendResult } from '../transport/delivery-error.ts';
 import type { MailTransport } from '../transport/smtp.ts';
 import type { Metrics } from './metrics.ts';
-import { decide, type Outcome, type OutcomePolicy } from './policy.ts';
 
 export interface WorkerOptions {
   readonly outbox: Outbox;
