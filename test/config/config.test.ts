@@ -42,6 +42,15 @@ describe('configuration from the environment', () => {
     expect(config).toMatchObject({ defaultLocale: 'ru', defaultTimeZone: 'Europe/Moscow', participantsShown: 25 });
   });
 
+  it('reads RETENTION as an ISO 8601 duration or milliseconds (30 days unset), and names it when it is neither', () => {
+    expect(loadConfig({}).retentionMs).toBe(30 * 86_400_000);
+    expect(loadConfig({ RETENTION: 'P7D' }).retentionMs).toBe(7 * 86_400_000);
+    expect(loadConfig({ RETENTION: 'PT12H30M' }).retentionMs).toBe(12.5 * 3_600_000);
+    expect(loadConfig({ RETENTION: '5000' }).retentionMs).toBe(5000);
+    expect(() => loadConfig({ RETENTION: '30 days' })).toThrow(/RETENTION: must be an ISO 8601 duration such as P30D or PT12H, or a number of milliseconds/);
+    expect(() => loadConfig({ RETENTION: 'PT0.5S' })).toThrow(/RETENTION: must be at least 1000 ms/);
+  });
+
   it('names every wrong variable in one error', () => {
     let error: ConfigError | undefined;
     try {

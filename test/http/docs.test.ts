@@ -37,7 +37,7 @@ describe('/docs', () => {
     page.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
     page.on('response', (response) => response.status() >= 400 && problems.push(`${response.status()} ${response.url()}`));
     await page.goto(`${base}${path}`);
-    await page.locator('.opblock-summary-path', { hasText: '/v1/notifications/{id}' }).waitFor({ timeout: 30_000 });
+    await page.locator('.opblock-summary-path', { hasText: '/v1/notifications/{id}' }).first().waitFor({ timeout: 30_000 });
     const paths = await page.locator('.opblock-summary-path').allTextContents();
     const document = (await service.app.inject('/openapi.json')).json() as { paths: object; webhooks: object };
     const operations = [...Object.values(document.paths), ...Object.values(document.webhooks)].reduce((n, methods) => n + Object.keys(methods).length, 0);

@@ -7,7 +7,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EventBatch } from '../../src/outbox/events.ts';
 import type { Outbox } from '../../src/outbox/outbox.ts';
 import { example } from '../helpers/examples.ts';
-import { attempt, GATHER_WINDOW_MS, notificationOf, type OutboxHarness, outcomes, reply } from './contract.ts';
+import { attempt, claimUntil as claimDeliveriesUntil, GATHER_WINDOW_MS, notificationOf, type OutboxHarness, outcomes, reply } from './contract.ts';
+
+const claimDeliveries = (outbox: Outbox) => claimDeliveriesUntil(outbox, (claimed) => claimed.length >= 1);
 
 /** Claims a consumer's batches until `count` came (a lease or a retry time has to run out first). */
 async function claimUntil(outbox: Outbox, consumer: string, count: number, leaseMs = 60_000): Promise<{ batches: EventBatch[]; claimedAt: number }> {
@@ -152,6 +154,26 @@ export function eventQueueContract(name: string, harness: () => OutboxHarness): 
       expect(stillThere!.events).toEqual(next!.events);
       await outbox.events.settle(stillThere!, { done: true });
       expect(await outbox.events.claim('gathered', 10, Date.now() + 10 * GATHER_WINDOW_MS, 60_000)).toEqual([]);
+    });
+
+    it('gives ids no other outbox gives: a receiver of two outboxes never takes one event for another', async () => {
+      const other = harness();
+      const second = await other.open();
+      try {
+        const ids: string[] = [];
+        for (const box of [outbox, second]) {
+          await box.accept(notificationOf(example('skype-invitation')));
+          const [claimed] = await claimDeliveries(box);
+          await attempt(box, claimed!, outcomes.sent('<m@x>'));
+          const { batches } = await claimUntil(box, 'one-by-one', 1);
+          ids.push(...batches.map((b) => b.events[0]!.id));
+        }
+        expect(ids).toHaveLength(2);
+        expect(new Set(ids).size).toBe(2); // a counter per outbox made evt_1 twice
+      } finally {
+        await second.close();
+        await other.cleanup();
+      }
     });
 
     it('refuses a consumer it was not opened with', async () => {

@@ -3,8 +3,10 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { seedFanOut } from '../../examples/fan-out.ts';
+import { NOTICE_CONSUMER, noticeConsumer } from '../../src/notice/sender.ts';
 import { StaleDeliveryError } from '../../src/outbox/outbox.ts';
 import { openRedisOutbox } from '../../src/outbox/redis/open.ts';
+import { WEBHOOK_CONSUMER, webhookPayload } from '../../src/webhook/event.ts';
 import { example } from '../helpers/examples.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis.ts';
 import { attempt, CONTRACT_CONSUMERS, claimUntil, notificationOf, type OutboxHarness, outboxContract, outcomes } from './contract.ts';
@@ -28,6 +30,52 @@ const harness = (): OutboxHarness => {
 outboxContract('BullMQ on Redis', harness);
 eventQueueContract('BullMQ on Redis', harness);
 retentionContract('BullMQ on Redis', harness);
+
+describe('BullMQ on Redis: an earlier release’s keys', () => {
+  it('become facts and events with their ids, and a finished notification is kept for RETENTION from its last change', async () => {
+    const prefix = `test-${randomUUID()}`;
+    const client = new Redis(redis.url);
+    const at = Date.parse('2026-12-01T10:00:00.000Z');
+    const data = {
+      notificationId: 'n1',
+      position: 0,
+      recipient: 'a@partner.example',
+      status: 'failed',
+      messageId: '<m@x>',
+      lastReply: { code: 'EENVELOPE', responseCode: 550, response: '550 no', message: 'no' },
+      report: null,
+    };
+    const payload = JSON.stringify({ type: 'delivery.failed', timestamp: new Date(at).toISOString(), data });
+    const meta = { type: 'invitation', uid: 'uid-1', sequence: 0, acceptedAt: at, deadlineAt: at + 86_400_000, count: 1 };
+    const record = { email: 'a@partner.example', status: 'failed', attempts: 1, orderKey: 'k', orderMember: `${'1'.padStart(16, '0')}|n1|0`, updatedAt: at };
+    await client
+      .multi()
+      .hset(`${prefix}:n:n1`, 'meta', JSON.stringify(meta), 'body', '{}')
+      .hset(`${prefix}:n:n1:d`, '0', JSON.stringify(record))
+      .hset(`${prefix}:counts`, 'failed', 1)
+      .zadd(`${prefix}:wh-pending`, 0, 'n1/0')
+      .rpush(`${prefix}:wh:n1/0`, JSON.stringify({ id: 'evt_3', seq: 3, payload }))
+      .zadd(`${prefix}:ntc-pending`, 0, 'n1')
+      .rpush(`${prefix}:ntc:n1`, JSON.stringify({ id: 'evt_4', seq: 4, payload }))
+      .exec();
+    const upgraded = await openRedisOutbox({ url: redis.url, prefix, consumers: [WEBHOOK_CONSUMER, noticeConsumer(0)] });
+    try {
+      const [webhook] = await upgraded.events.claim('webhook', 10, Date.now(), 60_000);
+      expect(webhook!.events).toEqual([{ id: 'evt_3', fact: { ...data, at } }]);
+      expect(webhookPayload(webhook!.events[0]!.fact)).toBe(payload);
+      const [notice] = await upgraded.events.claim(NOTICE_CONSUMER, 10, Date.now(), 60_000);
+      expect(notice).toMatchObject({ key: 'n1', events: [{ id: 'evt_4', fact: { ...data, at } }] });
+      expect(await client.keys(`${prefix}:wh*`)).toEqual([]);
+      expect(await client.keys(`${prefix}:ntc*`)).toEqual([]);
+      expect((await upgraded.purge(at - 1, 10)).notifications).toBe(0);
+      expect(await upgraded.purge(at, 10)).toEqual({ notifications: 1, undeliveredEvents: { webhook: 1, notice: 1 } });
+      expect(await upgraded.counts()).toMatchObject({ failed: 0 });
+    } finally {
+      await upgraded.close();
+      client.disconnect();
+    }
+  });
+});
 
 describe('BullMQ on Redis: the jobs behind the records', () => {
   const prefix = `test-${randomUUID()}`;

@@ -1,8 +1,11 @@
 import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
+import { NOTICE_CONSUMER, noticeConsumer } from '../../src/notice/sender.ts';
 import { openSqliteOutbox } from '../../src/outbox/sqlite/open.ts';
+import { WEBHOOK_CONSUMER, webhookPayload } from '../../src/webhook/event.ts';
 import { example } from '../helpers/examples.ts';
 import { CONTRACT_CONSUMERS, notificationOf, type OutboxHarness, outboxContract } from './contract.ts';
 import { eventQueueContract } from './events-contract.ts';
@@ -20,7 +23,64 @@ outboxContract('SQLite', harness);
 eventQueueContract('SQLite', harness);
 retentionContract('SQLite', harness);
 
+/** The tables of the release before facts and RETENTION (0.1.0 and the webhook ids after it). */
+const EARLIER_SCHEMA = `
+CREATE TABLE notifications (id TEXT PRIMARY KEY, idempotency_key TEXT UNIQUE, body_hash TEXT NOT NULL, type TEXT NOT NULL, uid TEXT NOT NULL,
+  sequence INTEGER NOT NULL, body TEXT NOT NULL, accepted_at INTEGER NOT NULL, deadline_at INTEGER NOT NULL);
+CREATE TABLE deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, notification_id TEXT NOT NULL REFERENCES notifications(id), position INTEGER NOT NULL,
+  recipient TEXT NOT NULL, order_key TEXT NOT NULL, sequence INTEGER NOT NULL, method TEXT NOT NULL, occurrence TEXT, status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, lease_until INTEGER, unconfirmed INTEGER NOT NULL DEFAULT 0,
+  report_action TEXT, report_status TEXT, report_diagnostic TEXT, report_remote_mta TEXT, report_reporting_mta TEXT, report_at INTEGER,
+  last_code TEXT, last_response_code INTEGER, last_response TEXT, last_message TEXT, message_id TEXT, queued_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL, sent_at INTEGER);
+CREATE TABLE webhook_events (id INTEGER PRIMARY KEY AUTOINCREMENT, webhook_id TEXT, recipient_key TEXT NOT NULL, payload TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, lease_until INTEGER);
+CREATE TABLE organizer_notices (id INTEGER PRIMARY KEY AUTOINCREMENT, notification_id TEXT NOT NULL, payload TEXT NOT NULL,
+  due_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, lease_until INTEGER);
+`;
+
 describe('SQLite outbox', () => {
+  it("takes over an earlier release's outbox: waiting webhooks and notices keep their ids as facts and events; a finished notification is kept for RETENTION", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'outbox-'));
+    const old = new DatabaseSync(join(dataDir, 'outbox.sqlite'));
+    old.exec(EARLIER_SCHEMA);
+    const at = Date.parse('2026-12-01T10:00:00.000Z');
+    const data = {
+      notificationId: 'n1',
+      position: 0,
+      recipient: 'a@partner.example',
+      status: 'failed',
+      messageId: '<m@x>',
+      lastReply: { code: 'EENVELOPE', responseCode: 550, response: '550 no', message: 'no' },
+      report: null,
+    };
+    const payload = JSON.stringify({ type: 'delivery.failed', timestamp: new Date(at).toISOString(), data });
+    old.prepare(`INSERT INTO notifications VALUES ('n1', NULL, '', 'invitation', 'uid-1', 0, '{}', ?, ?)`).run(at, at + 86_400_000);
+    old
+      .prepare(`INSERT INTO deliveries (notification_id, position, recipient, order_key, sequence, method, status, next_attempt_at, queued_at, updated_at)
+        VALUES ('n1', 0, 'a@partner.example', 'k', 0, 'REQUEST', 'failed', ?, ?, ?)`)
+      .run(at, at, at);
+    old.prepare(`INSERT INTO webhook_events (webhook_id, recipient_key, payload, next_attempt_at) VALUES ('evt_7', 'n1/0', ?, 0)`).run(payload);
+    old.prepare(`INSERT INTO organizer_notices (notification_id, payload, due_at, attempts) VALUES ('n1', ?, 0, 2)`).run(payload);
+    old.close();
+
+    const consumers = [WEBHOOK_CONSUMER, noticeConsumer(0)];
+    const upgraded = openSqliteOutbox({ dataDir, consumers });
+    const [webhook] = await upgraded.events.claim('webhook', 10, Date.now(), 60_000);
+    expect(webhook!.events).toEqual([{ id: 'evt_7', fact: { ...data, at } }]);
+    expect(webhookPayload(webhook!.events[0]!.fact)).toBe(payload); // the same bytes it would have sent
+    const [notice] = await upgraded.events.claim(NOTICE_CONSUMER, 10, Date.now(), 60_000);
+    expect(notice).toMatchObject({ key: 'n1', attempt: 3, events: [{ fact: { ...data, at } }] });
+    // Final since its last change: kept for RETENTION from then, not from the upgrade.
+    expect((await upgraded.purge(at - 1, 10)).notifications).toBe(0);
+    expect(await upgraded.purge(at, 10)).toEqual({ notifications: 1, undeliveredEvents: { webhook: 1, notice: 1 } });
+    await upgraded.close();
+    const tables = new DatabaseSync(join(dataDir, 'outbox.sqlite'));
+    expect(tables.prepare("SELECT name FROM sqlite_master WHERE name IN ('webhook_events', 'organizer_notices')").all()).toEqual([]);
+    tables.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
   it('keeps its files to the service’s user: DATA_DIR 0700, every file in it 0600 (the write-ahead log too), and narrows a wider one', async () => {
     const parent = mkdtempSync(join(tmpdir(), 'outbox-'));
     const dataDir = join(parent, 'data');

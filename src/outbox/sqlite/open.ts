@@ -74,8 +74,9 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
   const sql = {
     byKey: durable.prepare('SELECT id, body_hash FROM notifications WHERE idempotency_key = ?'),
     insertNotification: durable.prepare(
-      'INSERT INTO notifications (id, idempotency_key, body_hash, type, uid, sequence, body, accepted_at, deadline_at, open) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO notifications (id, idempotency_key, body_hash, type, uid, sequence, body, accepted_at, deadline_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
+    insertProgress: durable.prepare('INSERT INTO progress (notification_id, open) VALUES (?, ?)'),
     insertDelivery: durable.prepare(
       `INSERT INTO deliveries (notification_id, position, recipient, order_key, sequence, method, occurrence, status, next_attempt_at, queued_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)`,
@@ -111,12 +112,12 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
     ),
     // One recipient less to wait for; the last one makes the notification final (what RETENTION counts from).
     oneFinal: work.prepare(
-      `UPDATE notifications SET open = open - 1, final_at = CASE WHEN open = 1 THEN :at ELSE final_at END
-       WHERE id = (SELECT notification_id FROM deliveries WHERE id = :delivery)`,
+      `UPDATE progress SET open = open - 1, final_at = CASE WHEN open = 1 THEN :at ELSE final_at END
+       WHERE notification_id = (SELECT notification_id FROM deliveries WHERE id = :delivery)`,
     ),
     // A change to a notification already final (a bounce, a delay report) counts RETENTION from it.
     laterChange: work.prepare(
-      'UPDATE notifications SET final_at = MAX(final_at, :at) WHERE id = (SELECT notification_id FROM deliveries WHERE id = :delivery) AND final_at IS NOT NULL',
+      'UPDATE progress SET final_at = MAX(final_at, :at) WHERE notification_id = (SELECT notification_id FROM deliveries WHERE id = :delivery) AND final_at IS NOT NULL',
     ),
     release: work.prepare(
       `UPDATE deliveries SET lease_until = NULL, next_attempt_at = MIN(next_attempt_at, ?) WHERE id = ? AND status IN ('queued', 'retrying')`,
@@ -263,8 +264,8 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
           notification.body,
           at,
           notification.deadlineAt,
-          notification.recipients.length,
         );
+        sql.insertProgress.run(notification.id, notification.recipients.length);
         notification.recipients.forEach((recipient, position) => {
           sql.insertDelivery.run(
             notification.id,

@@ -12,13 +12,14 @@ import type { Write } from './events.ts';
 /** @example const retention = sqliteRetention(work, write, (id) => bodies.delete(id)); await retention.purge(Date.now() - 30 * 86_400_000, 100); */
 export function sqliteRetention(db: DatabaseSync, write: Write, forget: (id: string) => void): Retention {
   const sql = {
-    finalBefore: db.prepare('SELECT id FROM notifications WHERE final_at IS NOT NULL AND final_at <= ? ORDER BY final_at LIMIT ?'),
+    finalBefore: db.prepare('SELECT notification_id AS id FROM progress WHERE final_at IS NOT NULL AND final_at <= ? ORDER BY final_at LIMIT ?'),
     exists: db.prepare('SELECT 1 AS found FROM notifications WHERE id = ?'),
     undelivered: db.prepare('SELECT consumer, COUNT(*) AS n FROM events WHERE notification_id = ? GROUP BY consumer'),
     events: db.prepare('DELETE FROM events WHERE notification_id = ?'),
     facts: db.prepare('DELETE FROM facts WHERE notification_id = ?'),
     deliveries: db.prepare('DELETE FROM deliveries WHERE notification_id = ?'),
     notification: db.prepare('DELETE FROM notifications WHERE id = ?'),
+    progress: db.prepare('DELETE FROM progress WHERE notification_id = ?'),
   };
 
   function remove(ids: readonly string[]): Removed {
@@ -31,6 +32,7 @@ export function sqliteRetention(db: DatabaseSync, write: Write, forget: (id: str
       sql.facts.run(id);
       sql.deliveries.run(id);
       sql.notification.run(id);
+      sql.progress.run(id);
     }
     return { notifications: ids.length, undeliveredEvents };
   }
