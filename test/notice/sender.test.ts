@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createNoticeSender, NOTICE_CONSUMER, noticeConsumer } from '../../src/notice/sender.ts';
+import { createNoticeSender, NOTICE_CONSUMER, type NoticeSenderOptions, noticeConsumer } from '../../src/notice/sender.ts';
 import type { Outbox } from '../../src/outbox/outbox.ts';
 import { openSqliteOutbox } from '../../src/outbox/sqlite/open.ts';
 import { createRenderer, type Renderer } from '../../src/render/renderer.ts';
@@ -27,14 +27,37 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** An SMTP server on loopback, and a SQLite outbox whose failures are told at once (a window of 0). */
+async function relayAndOutbox(): Promise<{ sink: SmtpSink; outbox: Outbox }> {
+  const sink = await new SmtpSink().start();
+  cleanups.push(() => sink.stop());
+  const dataDir = mkdtempSync(join(tmpdir(), 'notice-'));
+  const outbox = openSqliteOutbox({ dataDir, consumers: [noticeConsumer(0)] });
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  cleanups.push(() => outbox.close());
+  return { sink, outbox };
+}
+
+/** The sender, polling every 20 ms, retrying within 200 ms, sending through the sink. */
+function startSender(sink: SmtpSink, from: Pick<NoticeSenderOptions, 'events' | 'outbox'>): void {
+  const transport = createSmtpTransport({ url: sink.url });
+  cleanups.push(() => transport.close());
+  const sender = createNoticeSender({
+    ...from,
+    renderer,
+    transport,
+    serviceMailbox: { name: 'Calendar', address: 'calendar@mydomain.ru' },
+    logger: pino({ level: 'silent' }),
+    retry: { initialDelayMs: 100, maxDelayMs: 200 },
+    pollMs: 20,
+  });
+  sender.start();
+  cleanups.push(() => sender.stop());
+}
+
 describe("the organizer's notice sender", () => {
   it('retries a notice the relay refuses for now, sends it once taken, and leaves out mail to the organizer itself', async () => {
-    const sink = await new SmtpSink().start();
-    cleanups.push(() => sink.stop());
-    const dataDir = mkdtempSync(join(tmpdir(), 'notice-'));
-    const outbox: Outbox = openSqliteOutbox({ dataDir, consumers: [noticeConsumer(0)] });
-    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    cleanups.push(() => outbox.close());
+    const { sink, outbox } = await relayAndOutbox();
 
     const payload = example('trueconf-weekly');
     payload.organizer.locale = 'en';
@@ -47,20 +70,7 @@ describe("the organizer's notice sender", () => {
 
     const organizer = payload.organizer.email as string;
     sink.rcptPolicy = (address, tries) => (address === organizer && tries === 1 ? { code: 451, message: '4.7.1 try again later' } : undefined);
-    const transport = createSmtpTransport({ url: sink.url });
-    cleanups.push(() => transport.close());
-    const sender = createNoticeSender({
-      events: outbox.events,
-      outbox,
-      renderer,
-      transport,
-      serviceMailbox: { name: 'Calendar', address: 'calendar@mydomain.ru' },
-      logger: pino({ level: 'silent' }),
-      retry: { initialDelayMs: 100, maxDelayMs: 200 },
-      pollMs: 20,
-    });
-    sender.start();
-    cleanups.push(() => sender.stop());
+    startSender(sink, { events: outbox.events, outbox });
 
     await waitFor(() => sink.received.length === 1, 10_000, 'the notice after the refusal');
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -76,12 +86,7 @@ describe("the organizer's notice sender", () => {
   });
 
   it('tells no one of a notification erased before its notice went, and lets its failures go', async () => {
-    const sink = await new SmtpSink().start();
-    cleanups.push(() => sink.stop());
-    const dataDir = mkdtempSync(join(tmpdir(), 'notice-'));
-    const outbox: Outbox = openSqliteOutbox({ dataDir, consumers: [noticeConsumer(0)] });
-    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    cleanups.push(() => outbox.close());
+    const { sink, outbox } = await relayAndOutbox();
     const n = notificationOf(example('skype-invitation'));
     await outbox.accept(n);
     const [delivery] = await outbox.claim(10, Date.now());
@@ -95,20 +100,7 @@ describe("the organizer's notice sender", () => {
       settle: async (...args: Parameters<typeof events.settle>) => ((settled += 1), events.settle(...args)),
     };
     const gone = { body: async () => null };
-    const transport = createSmtpTransport({ url: sink.url });
-    cleanups.push(() => transport.close());
-    const sender = createNoticeSender({
-      events: counting,
-      outbox: gone,
-      renderer,
-      transport,
-      serviceMailbox: { name: 'Calendar', address: 'calendar@mydomain.ru' },
-      logger: pino({ level: 'silent' }),
-      retry: { initialDelayMs: 100, maxDelayMs: 200 },
-      pollMs: 20,
-    });
-    sender.start();
-    cleanups.push(() => sender.stop());
+    startSender(sink, { events: counting, outbox: gone });
     await waitFor(() => settled === 1, 10_000, 'the failure let go');
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(sink.received).toEqual([]);

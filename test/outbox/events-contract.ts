@@ -3,11 +3,20 @@
  * against each backend: facts stored with the change they tell of, per
  * consumer, in order per key, leased, the same ids on every retry.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EventBatch } from '../../src/outbox/events.ts';
 import type { Outbox } from '../../src/outbox/outbox.ts';
 import { example } from '../helpers/examples.ts';
-import { attempt, claimUntil as claimDeliveriesUntil, GATHER_WINDOW_MS, notificationOf, type OutboxHarness, outcomes, reply } from './contract.ts';
+import {
+  attempt,
+  claimUntil as claimDeliveriesUntil,
+  GATHER_WINDOW_MS,
+  notificationOf,
+  type OutboxHarness,
+  openedOutbox,
+  outcomes,
+  reply,
+} from './contract.ts';
 
 const claimDeliveries = (outbox: Outbox) => claimDeliveriesUntil(outbox, (claimed) => claimed.length >= 1);
 
@@ -36,27 +45,18 @@ const bounceOf = (status: string) => ({
 
 export function eventQueueContract(name: string, harness: () => OutboxHarness): void {
   describe(`event queue contract: ${name}`, () => {
-    let h: OutboxHarness;
-    let outbox: Outbox;
-    beforeEach(async () => {
-      h = harness();
-      outbox = await h.open();
-    });
-    afterEach(async () => {
-      await outbox.close().catch(() => undefined);
-      await h.cleanup();
-    });
+    const t = openedOutbox(harness);
 
     it('stores a fact with each heard change, hands out one per delivery in order, again after a lost lease, with the same id', async () => {
       const n = notificationOf(example('trueconf-weekly'));
-      await outbox.accept(n);
-      const claimed = new Map((await outbox.claim(10, Date.now())).map((c) => [c.position, c]));
-      await attempt(outbox, claimed.get(0)!, outcomes.sent('<0@x>', '250 2.0.0 queued'));
-      await attempt(outbox, claimed.get(1)!, outcomes.retrying(Date.now() + 60_000));
-      await attempt(outbox, claimed.get(2)!, outcomes.final('failed', '<2@x>', { ...reply, responseCode: 550, response: '550 5.1.1 no' }));
-      expect(await outbox.report({ notificationId: n.id, position: 0 }, bounceOf('5.1.1'))).toBe('bounced');
+      await t.outbox.accept(n);
+      const claimed = new Map((await t.outbox.claim(10, Date.now())).map((c) => [c.position, c]));
+      await attempt(t.outbox, claimed.get(0)!, outcomes.sent('<0@x>', '250 2.0.0 queued'));
+      await attempt(t.outbox, claimed.get(1)!, outcomes.retrying(Date.now() + 60_000));
+      await attempt(t.outbox, claimed.get(2)!, outcomes.final('failed', '<2@x>', { ...reply, responseCode: 550, response: '550 5.1.1 no' }));
+      expect(await t.outbox.report({ notificationId: n.id, position: 0 }, bounceOf('5.1.1'))).toBe('bounced');
 
-      const first = await outbox.events.claim('one-by-one', 10, Date.now(), 60_000);
+      const first = await t.outbox.events.claim('one-by-one', 10, Date.now(), 60_000);
       const byStatus = Object.fromEntries(first.map((b) => [b.events[0]!.fact.status, b]));
       // one per delivery: position 0 has sent and bounced, only sent is out; position 1 retries, no event
       expect(Object.keys(byStatus).sort()).toEqual(['failed', 'sent']);
@@ -72,45 +72,45 @@ export function eventQueueContract(name: string, harness: () => OutboxHarness): 
         at: expect.any(Number),
       });
       expect(byStatus.failed!.events[0]!.fact).toMatchObject({ position: 2, status: 'failed', lastReply: { responseCode: 550 } });
-      expect(await outbox.events.claim('one-by-one', 10, Date.now(), 60_000)).toEqual([]); // leased
+      expect(await t.outbox.events.claim('one-by-one', 10, Date.now(), 60_000)).toEqual([]); // leased
 
-      await outbox.events.settle(byStatus.sent!, { done: true });
+      await t.outbox.events.settle(byStatus.sent!, { done: true });
       const {
         batches: [bounced],
-      } = await claimUntil(outbox, 'one-by-one', 1, 500); // a short lease, lost below
+      } = await claimUntil(t.outbox, 'one-by-one', 1, 500); // a short lease, lost below
       expect(bounced!.events[0]!.fact).toMatchObject({ position: 0, status: 'bounced', report: { status: '5.1.1' } });
 
-      await outbox.events.settle(byStatus.failed!, { retryAt: Date.now() + 300 });
+      await t.outbox.events.settle(byStatus.failed!, { retryAt: Date.now() + 300 });
       const {
         batches: [again],
-      } = await claimUntil(outbox, 'one-by-one', 1);
+      } = await claimUntil(t.outbox, 'one-by-one', 1);
       expect(again).toMatchObject({ attempt: 2, events: [{ id: byStatus.failed!.events[0]!.id }] });
 
       // a lost lease (the consumer died without an answer): the same event again, after the lease
-      await outbox.close();
-      outbox = await h.reopen();
+      await t.outbox.close();
+      t.outbox = await t.h.reopen();
       const {
         batches: [afterCrash],
-      } = await claimUntil(outbox, 'one-by-one', 1);
+      } = await claimUntil(t.outbox, 'one-by-one', 1);
       expect(afterCrash!.events.map((e) => e.id)).toEqual(bounced!.events.map((e) => e.id));
     });
 
     it("gathers a notification's failures for a window after the first; what comes later waits for the next batch", async () => {
       const n = notificationOf(example('trueconf-weekly'));
-      await outbox.accept(n);
-      const claimed = new Map((await outbox.claim(10, Date.now())).map((c) => [c.position, c]));
-      await attempt(outbox, claimed.get(0)!, outcomes.sent('<0@x>'));
+      await t.outbox.accept(n);
+      const claimed = new Map((await t.outbox.claim(10, Date.now())).map((c) => [c.position, c]));
+      await attempt(t.outbox, claimed.get(0)!, outcomes.sent('<0@x>'));
       const firstFailureAt = Date.now();
-      await attempt(outbox, claimed.get(1)!, outcomes.final('failed', '<1@x>', { ...reply, responseCode: 550, response: '550 5.1.1 no such user' }));
-      await attempt(outbox, claimed.get(2)!, outcomes.final('unknown', '<2@x>')); // not heard by this consumer
-      expect(await outbox.events.claim('gathered', 10, Date.now(), 60_000)).toEqual([]); // inside the window
+      await attempt(t.outbox, claimed.get(1)!, outcomes.final('failed', '<1@x>', { ...reply, responseCode: 550, response: '550 5.1.1 no such user' }));
+      await attempt(t.outbox, claimed.get(2)!, outcomes.final('unknown', '<2@x>')); // not heard by this consumer
+      expect(await t.outbox.events.claim('gathered', 10, Date.now(), 60_000)).toEqual([]); // inside the window
       const bounce = bounceOf('5.1.2');
-      expect(await outbox.report({ notificationId: n.id, position: 0 }, bounce)).toBe('bounced');
+      expect(await t.outbox.report({ notificationId: n.id, position: 0 }, bounce)).toBe('bounced');
 
       const {
         batches: [batch],
         claimedAt,
-      } = await claimUntil(outbox, 'gathered', 1);
+      } = await claimUntil(t.outbox, 'gathered', 1);
       expect(claimedAt - firstFailureAt).toBeGreaterThanOrEqual(GATHER_WINDOW_MS);
       expect(batch).toMatchObject({ consumer: 'gathered', key: n.id, attempt: 1 });
       expect(batch!.events.map((e) => e.fact)).toEqual([
@@ -119,41 +119,41 @@ export function eventQueueContract(name: string, harness: () => OutboxHarness): 
       ]);
       // One fact, two consumers: the same change told to each.
       expect(batch!.events[0]!.id).not.toBe(batch!.events[1]!.id);
-      expect(await outbox.events.claim('gathered', 10, Date.now(), 60_000)).toEqual([]); // leased
+      expect(await t.outbox.events.claim('gathered', 10, Date.now(), 60_000)).toEqual([]); // leased
 
       // Not done: due again at the retry time, the same events, the next attempt.
-      await outbox.events.settle(batch!, { retryAt: Date.now() + 200 });
+      await t.outbox.events.settle(batch!, { retryAt: Date.now() + 200 });
       const {
         batches: [again],
-      } = await claimUntil(outbox, 'gathered', 1, 300); // a short lease, lost below
+      } = await claimUntil(t.outbox, 'gathered', 1, 300); // a short lease, lost below
       expect(again).toMatchObject({ attempt: 2, through: batch!.through, events: batch!.events });
 
       // A lost lease: the same batch again after a restart.
-      await outbox.close();
-      outbox = await h.reopen();
+      await t.outbox.close();
+      t.outbox = await t.h.reopen();
       const {
         batches: [afterCrash],
-      } = await claimUntil(outbox, 'gathered', 1);
+      } = await claimUntil(t.outbox, 'gathered', 1);
       expect(afterCrash!.events).toEqual(batch!.events);
 
       // A failure that comes while a batch is out goes in the next one, not lost with the first.
-      await outbox.report({ notificationId: n.id, position: 2 }, { ...bounce, at: Date.now() }); // `unknown` can bounce too
-      await outbox.events.settle(afterCrash!, { done: true });
+      await t.outbox.report({ notificationId: n.id, position: 2 }, { ...bounce, at: Date.now() }); // `unknown` can bounce too
+      await t.outbox.events.settle(afterCrash!, { done: true });
       const {
         batches: [next],
-      } = await claimUntil(outbox, 'gathered', 1);
+      } = await claimUntil(t.outbox, 'gathered', 1);
       expect(next!.events.map((e) => e.fact)).toEqual([expect.objectContaining({ position: 2, status: 'bounced' })]);
       expect(next!.attempt).toBe(1);
       // A repeated answer for the first batch (another instance's, late) drops nothing more and leaves the lease alone.
-      await outbox.events.settle(afterCrash!, { done: true });
-      expect(await outbox.events.claim('gathered', 10, Date.now(), 60_000)).toEqual([]);
-      await outbox.events.settle(next!, { retryAt: Date.now() });
+      await t.outbox.events.settle(afterCrash!, { done: true });
+      expect(await t.outbox.events.claim('gathered', 10, Date.now(), 60_000)).toEqual([]);
+      await t.outbox.events.settle(next!, { retryAt: Date.now() });
       const {
         batches: [stillThere],
-      } = await claimUntil(outbox, 'gathered', 1);
+      } = await claimUntil(t.outbox, 'gathered', 1);
       expect(stillThere!.events).toEqual(next!.events);
-      await outbox.events.settle(stillThere!, { done: true });
-      expect(await outbox.events.claim('gathered', 10, Date.now() + 10 * GATHER_WINDOW_MS, 60_000)).toEqual([]);
+      await t.outbox.events.settle(stillThere!, { done: true });
+      expect(await t.outbox.events.claim('gathered', 10, Date.now() + 10 * GATHER_WINDOW_MS, 60_000)).toEqual([]);
     });
 
     it('gives ids no other outbox gives: a receiver of two outboxes never takes one event for another', async () => {
@@ -161,7 +161,7 @@ export function eventQueueContract(name: string, harness: () => OutboxHarness): 
       const second = await other.open();
       try {
         const ids: string[] = [];
-        for (const box of [outbox, second]) {
+        for (const box of [t.outbox, second]) {
           await box.accept(notificationOf(example('skype-invitation')));
           const [claimed] = await claimDeliveries(box);
           await attempt(box, claimed!, outcomes.sent('<m@x>'));
@@ -177,7 +177,7 @@ export function eventQueueContract(name: string, harness: () => OutboxHarness): 
     });
 
     it('refuses a consumer it was not opened with', async () => {
-      await expect(outbox.events.claim('nobody', 10, Date.now(), 60_000)).rejects.toThrow(/no event consumer named nobody/);
+      await expect(t.outbox.events.claim('nobody', 10, Date.now(), 60_000)).rejects.toThrow(/no event consumer named nobody/);
     });
   });
 }

@@ -10,6 +10,7 @@ import { WEBHOOK_CONSUMER, webhookPayload } from '../../src/webhook/event.ts';
 import { example } from '../helpers/examples.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis.ts';
 import { attempt, CONTRACT_CONSUMERS, claimUntil, notificationOf, type OutboxHarness, outboxContract, outcomes } from './contract.ts';
+import { EARLIER_AT, EARLIER_DATA, EARLIER_PAYLOAD } from './earlier-release.ts';
 import { eventQueueContract } from './events-contract.ts';
 import { retentionContract } from './retention-contract.ts';
 
@@ -35,17 +36,7 @@ describe('BullMQ on Redis: an earlier release’s keys', () => {
   it('become facts and events with their ids, and a finished notification is kept for RETENTION from its last change', async () => {
     const prefix = `test-${randomUUID()}`;
     const client = new Redis(redis.url);
-    const at = Date.parse('2026-12-01T10:00:00.000Z');
-    const data = {
-      notificationId: 'n1',
-      position: 0,
-      recipient: 'a@partner.example',
-      status: 'failed',
-      messageId: '<m@x>',
-      lastReply: { code: 'EENVELOPE', responseCode: 550, response: '550 no', message: 'no' },
-      report: null,
-    };
-    const payload = JSON.stringify({ type: 'delivery.failed', timestamp: new Date(at).toISOString(), data });
+    const [at, data, payload] = [EARLIER_AT, EARLIER_DATA, EARLIER_PAYLOAD];
     const meta = { type: 'invitation', uid: 'uid-1', sequence: 0, acceptedAt: at, deadlineAt: at + 86_400_000, count: 1 };
     const record = { email: 'a@partner.example', status: 'failed', attempts: 1, orderKey: 'k', orderMember: `${'1'.padStart(16, '0')}|n1|0`, updatedAt: at };
     await client

@@ -8,6 +8,7 @@ import { openSqliteOutbox } from '../../src/outbox/sqlite/open.ts';
 import { WEBHOOK_CONSUMER, webhookPayload } from '../../src/webhook/event.ts';
 import { example } from '../helpers/examples.ts';
 import { CONTRACT_CONSUMERS, notificationOf, type OutboxHarness, outboxContract } from './contract.ts';
+import { EARLIER_AT, EARLIER_DATA, EARLIER_PAYLOAD } from './earlier-release.ts';
 import { eventQueueContract } from './events-contract.ts';
 import { retentionContract } from './retention-contract.ts';
 
@@ -44,17 +45,7 @@ describe('SQLite outbox', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'outbox-'));
     const old = new DatabaseSync(join(dataDir, 'outbox.sqlite'));
     old.exec(EARLIER_SCHEMA);
-    const at = Date.parse('2026-12-01T10:00:00.000Z');
-    const data = {
-      notificationId: 'n1',
-      position: 0,
-      recipient: 'a@partner.example',
-      status: 'failed',
-      messageId: '<m@x>',
-      lastReply: { code: 'EENVELOPE', responseCode: 550, response: '550 no', message: 'no' },
-      report: null,
-    };
-    const payload = JSON.stringify({ type: 'delivery.failed', timestamp: new Date(at).toISOString(), data });
+    const [at, data, payload] = [EARLIER_AT, EARLIER_DATA, EARLIER_PAYLOAD];
     old.prepare(`INSERT INTO notifications VALUES ('n1', NULL, '', 'invitation', 'uid-1', 0, '{}', ?, ?)`).run(at, at + 86_400_000);
     old
       .prepare(`INSERT INTO deliveries (notification_id, position, recipient, order_key, sequence, method, status, next_attempt_at, queued_at, updated_at)

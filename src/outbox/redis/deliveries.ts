@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { DELAY_REPORT_INTERVAL_MS, DELIVERY_STATUSES, type DeliveryStatus, REPORTABLE_STATUSES, statusAfter, WAITING_STATUSES } from '../../delivery/policy.ts';
-import { type AcceptOutcome, type DeliveryStore, type NewNotification, StaleDeliveryError, statusOfNew } from '../outbox.ts';
+import { type AcceptOutcome, type DeliveryStore, type NewNotification, type NotificationStatus, StaleDeliveryError, statusOfNew } from '../outbox.ts';
 import { storedReport } from '../report.ts';
 import type { JobBook } from './jobs.ts';
 import type { RedisKeys } from './keys.ts';
@@ -61,74 +61,8 @@ export function redisDeliveries(options: RedisDeliveriesOptions): Omit<DeliveryS
     return metaJson ? notificationStatus(id, JSON.parse(metaJson) as Meta, deliveries) : null;
   }
 
-  async function accept(n: NewNotification): Promise<AcceptOutcome> {
-    const idempotency = n.idempotencyKey === null ? null : key.idempotency(n.idempotencyKey);
-    const pendingMarker = `${PENDING}${n.id}:${n.bodyHash}`;
-    if (idempotency) {
-      const claimed = await commands.set(idempotency, pendingMarker, 'PX', 60_000, 'NX');
-      if (claimed === null) {
-        const value = (await commands.get(idempotency)) ?? '';
-        if (value.startsWith(PENDING)) return { kind: 'in-progress' };
-        const first = JSON.parse(value) as { id: string; bodyHash: string };
-        if (first.bodyHash !== n.bodyHash) return { kind: 'key-reused' };
-        const status = await readStatus(first.id);
-        if (status) return { kind: 'replayed', notification: status };
-        // Its notification was removed (RETENTION, erasure) by a release that kept the key: the key is free again.
-        await commands.del(idempotency);
-        return accept(n);
-      }
-    }
-    try {
-      const base = await commands.incrby(key.sequence, n.recipients.length);
-      const meta: Meta = {
-        type: n.type,
-        uid: n.event.uid,
-        sequence: n.event.sequence,
-        acceptedAt: n.acceptedAt,
-        deadlineAt: n.deadlineAt,
-        count: n.recipients.length,
-        idempotencyKey: n.idempotencyKey,
-      };
-      // One MULTI: Redis applies all of it or none of it (and the append-only file replays it whole),
-      // so the notification, its deliveries, the counters, the key and the fan-out record come together.
-      const multi = commands.multi().hset(key.meta(n.id), 'meta', JSON.stringify(meta), 'body', n.body, 'open', n.recipients.length);
-      const records: Record<string, string> = {};
-      n.recipients.forEach((recipient, position) => {
-        const member = `${String(base - n.recipients.length + position).padStart(16, '0')}|${n.id}|${position}`;
-        records[String(position)] = JSON.stringify({
-          email: recipient.email,
-          status: 'queued',
-          attempts: 0,
-          unconfirmed: 0,
-          lastReply: null,
-          messageId: null,
-          queuedAt: n.acceptedAt,
-          updatedAt: n.acceptedAt,
-          sentAt: null,
-          nextAttemptAt: n.acceptedAt,
-          orderKey: recipient.orderKey,
-          orderMember: member,
-          sequence: n.event.sequence,
-          method: n.method,
-          occurrence: n.event.occurrence,
-        } satisfies StoredDelivery);
-        multi.zadd(key.order(recipient.orderKey), n.event.sequence, member);
-      });
-      multi.hset(key.deliveries(n.id), records).hincrby(key.counts, 'queued', n.recipients.length).zadd(key.expand, n.acceptedAt, n.id);
-      if (idempotency) multi.set(idempotency, JSON.stringify({ id: n.id, bodyHash: n.bodyHash }), 'PX', IDEMPOTENCY_TTL_MS);
-      const results = await multi.exec();
-      if (!results || results.some(([error]) => error)) throw new Error('Redis refused the notification');
-    } catch (error) {
-      if (idempotency) await options.scripts.forgetPending(idempotency, pendingMarker).catch(() => undefined);
-      throw error;
-    }
-    // Stored: the 202 holds from here, and its status is what was just stored.
-    await jobs.queueJobs(n.id, n.recipients.length);
-    return { kind: 'accepted', notification: statusOfNew(n) };
-  }
-
   return {
-    accept,
+    accept: (n) => accept(options, n, readStatus),
     status: readStatus,
 
     async body(id) {
@@ -212,4 +146,79 @@ export function redisDeliveries(options: RedisDeliveriesOptions): Omit<DeliveryS
       await commands.set(key.probe, String(Date.now()));
     },
   };
+}
+
+/**
+ * Stores a notification in one MULTI and makes its jobs. An idempotency key is claimed first with a
+ * pending marker, so that two requests with one key never both store.
+ */
+async function accept(
+  options: RedisDeliveriesOptions,
+  n: NewNotification,
+  readStatus: (id: string) => Promise<NotificationStatus | null>,
+): Promise<AcceptOutcome> {
+  const { commands, key, jobs } = options;
+  const idempotency = n.idempotencyKey === null ? null : key.idempotency(n.idempotencyKey);
+  const pendingMarker = `${PENDING}${n.id}:${n.bodyHash}`;
+  if (idempotency) {
+    const claimed = await commands.set(idempotency, pendingMarker, 'PX', 60_000, 'NX');
+    if (claimed === null) {
+      const value = (await commands.get(idempotency)) ?? '';
+      if (value.startsWith(PENDING)) return { kind: 'in-progress' };
+      const first = JSON.parse(value) as { id: string; bodyHash: string };
+      if (first.bodyHash !== n.bodyHash) return { kind: 'key-reused' };
+      const status = await readStatus(first.id);
+      if (status) return { kind: 'replayed', notification: status };
+      // Its notification was removed (RETENTION, erasure) by a release that kept the key: the key is free again.
+      await commands.del(idempotency);
+      return accept(options, n, readStatus);
+    }
+  }
+  try {
+    const base = await commands.incrby(key.sequence, n.recipients.length);
+    const meta: Meta = {
+      type: n.type,
+      uid: n.event.uid,
+      sequence: n.event.sequence,
+      acceptedAt: n.acceptedAt,
+      deadlineAt: n.deadlineAt,
+      count: n.recipients.length,
+      idempotencyKey: n.idempotencyKey,
+    };
+    // One MULTI: Redis applies all of it or none of it (and the append-only file replays it whole),
+    // so the notification, its deliveries, the counters, the key and the fan-out record come together.
+    const multi = commands.multi().hset(key.meta(n.id), 'meta', JSON.stringify(meta), 'body', n.body, 'open', n.recipients.length);
+    const records: Record<string, string> = {};
+    n.recipients.forEach((recipient, position) => {
+      const member = `${String(base - n.recipients.length + position).padStart(16, '0')}|${n.id}|${position}`;
+      records[String(position)] = JSON.stringify({
+        email: recipient.email,
+        status: 'queued',
+        attempts: 0,
+        unconfirmed: 0,
+        lastReply: null,
+        messageId: null,
+        queuedAt: n.acceptedAt,
+        updatedAt: n.acceptedAt,
+        sentAt: null,
+        nextAttemptAt: n.acceptedAt,
+        orderKey: recipient.orderKey,
+        orderMember: member,
+        sequence: n.event.sequence,
+        method: n.method,
+        occurrence: n.event.occurrence,
+      } satisfies StoredDelivery);
+      multi.zadd(key.order(recipient.orderKey), n.event.sequence, member);
+    });
+    multi.hset(key.deliveries(n.id), records).hincrby(key.counts, 'queued', n.recipients.length).zadd(key.expand, n.acceptedAt, n.id);
+    if (idempotency) multi.set(idempotency, JSON.stringify({ id: n.id, bodyHash: n.bodyHash }), 'PX', IDEMPOTENCY_TTL_MS);
+    const results = await multi.exec();
+    if (!results || results.some(([error]) => error)) throw new Error('Redis refused the notification');
+  } catch (error) {
+    if (idempotency) await options.scripts.forgetPending(idempotency, pendingMarker).catch(() => undefined);
+    throw error;
+  }
+  // Stored: the 202 holds from here, and its status is what was just stored.
+  await jobs.queueJobs(n.id, n.recipients.length);
+  return { kind: 'accepted', notification: statusOfNew(n) };
 }

@@ -54,40 +54,45 @@ export interface JobBookOptions {
   readonly meta: (id: string) => Promise<Meta | null>;
 }
 
-export type JobBook = ReturnType<typeof jobBook>;
-
-/** @example const jobs = jobBook({ queue, worker, commands, key, lockMs: 15_000, oneRecipientPerJob: false, meta }); */
-export function jobBook(options: JobBookOptions) {
-  const { queue, worker, commands, key, lockMs } = options;
-  const recipientsPerJob = options.oneRecipientPerJob ? 1 : RECIPIENTS_PER_JOB;
-  /** Jobs this instance holds, with their lock tokens; locks renewed while held. */
-  const holds = new Set<Hold>();
+/** @example const jobs = new JobBook({ queue, worker, commands, key, lockMs: 15_000, oneRecipientPerJob: false, meta }); */
+export class JobBook {
   /** Each claimed delivery (by id), and the job it came with. */
-  const held = new Map<string, Claim>();
+  readonly held = new Map<string, Claim>();
   /** Deliveries claimed from a job beyond what the claim asked for, for the next claim. */
-  const spare: ClaimedDelivery[] = [];
+  readonly spare: ClaimedDelivery[] = [];
   /** Jobs the finishing moves took, for the next claim (see finishJob). */
-  const fetched: Hold[] = [];
+  readonly fetched: Hold[] = [];
+  readonly #options: JobBookOptions;
+  readonly #recipientsPerJob: number;
+  /** Jobs this instance holds, with their lock tokens; locks renewed while held. */
+  readonly #holds = new Set<Hold>();
   /** Jobs being made behind an accepted notification's answer (see queueJobs); close() waits for them. */
-  const makingJobs = new Set<Promise<void>>();
+  readonly #makingJobs = new Set<Promise<void>>();
   /** Settled jobs being moved out of the active list (see finishJob); close() waits for them. */
-  const finishing = new Set<Promise<Error | null>>();
-  let lastExpansion = 0;
-  let closing = false;
-  const renew = setInterval(
-    () => {
-      for (const { job, token } of holds) job.extendLock(token, lockMs).catch(() => undefined);
-    },
-    Math.floor(lockMs / 3),
-  );
-  renew.unref();
+  readonly #finishing = new Set<Promise<Error | null>>();
+  readonly #renew: NodeJS.Timeout;
+  #lastExpansion = 0;
+  #closing = false;
+
+  constructor(options: JobBookOptions) {
+    this.#options = options;
+    this.#recipientsPerJob = options.oneRecipientPerJob ? 1 : RECIPIENTS_PER_JOB;
+    this.#renew = setInterval(
+      () => {
+        for (const { job, token } of this.#holds) job.extendLock(token, options.lockMs).catch(() => undefined);
+      },
+      Math.floor(options.lockMs / 3),
+    );
+    this.#renew.unref();
+  }
 
   /** A notification's jobs, recipientsPerJob recipients each (ids made from the positions: adding one again changes nothing). */
-  function jobsOf(id: string, count: number) {
-    return Array.from({ length: Math.ceil(count / recipientsPerJob) }, (_, index) => {
-      const first = index * recipientsPerJob;
-      const last = Math.min(count, first + recipientsPerJob) - 1;
-      if (last === first) return oneRecipientJob(id, String(first));
+  jobsOf(id: string, count: number) {
+    const perJob = this.#recipientsPerJob;
+    return Array.from({ length: Math.ceil(count / perJob) }, (_, index) => {
+      const first = index * perJob;
+      const last = Math.min(count, first + perJob) - 1;
+      if (last === first) return this.oneRecipientJob(id, String(first));
       return {
         name: 'deliver',
         data: { notificationId: id, position: String(first), last: String(last) } satisfies JobData,
@@ -97,7 +102,7 @@ export function jobBook(options: JobBookOptions) {
   }
 
   /** A job for one recipient; its id is the delivery's id. */
-  function oneRecipientJob(id: string, position: string, delayMs = 0) {
+  oneRecipientJob(id: string, position: string, delayMs = 0) {
     return {
       name: 'deliver',
       data: { notificationId: id, position } satisfies JobData,
@@ -106,25 +111,25 @@ export function jobBook(options: JobBookOptions) {
   }
 
   /** Holds a job taken under `token`: its lock is renewed from now on. */
-  function holdOf(job: Job<JobData>, token: string): Hold {
+  holdOf(job: Job<JobData>, token: string): Hold {
     const hold: Hold = { job, token, open: new Set(), released: false };
-    holds.add(hold);
+    this.#holds.add(hold);
     return hold;
   }
 
   /** Stops holding a job: its lock is no longer renewed, and the deliveries claimed from it are no longer this instance's. */
-  function letGo(hold: Hold): void {
-    holds.delete(hold);
+  letGo(hold: Hold): void {
+    this.#holds.delete(hold);
     for (const position of hold.open) {
       const deliveryId = deliveryIdOf(hold.job.data.notificationId, position);
-      if (held.get(deliveryId)?.hold === hold) held.delete(deliveryId);
+      if (this.held.get(deliveryId)?.hold === hold) this.held.delete(deliveryId);
     }
     hold.open.clear();
   }
 
   /** Hands a held job back to the queue (best effort: if Redis is away, its lock runs out and the stalled check does it). */
-  async function giveBack(hold: Hold): Promise<void> {
-    letGo(hold); // stop renewing its lock whatever happens next
+  async giveBack(hold: Hold): Promise<void> {
+    this.letGo(hold); // stop renewing its lock whatever happens next
     await hold.job.moveToWait(hold.token);
   }
 
@@ -138,32 +143,26 @@ export function jobBook(options: JobBookOptions) {
    * and its next claim completes it (the records are final) or sends what is not. The promise never
    * rejects: it holds the move's error, or null, for release() to tell.
    */
-  function finishJob(hold: Hold, delayUntil?: number): Promise<Error | null> {
+  finishJob(hold: Hold, delayUntil?: number): Promise<Error | null> {
     const { job, token } = hold;
     const move = hold.released
       ? job.moveToWait(token)
       : delayUntil !== undefined
         ? job.moveToDelayed(delayUntil, token)
-        : job.moveToCompleted('done', token, !closing);
+        : job.moveToCompleted('done', token, !this.#closing);
     const moving = move.then(
       (next) => {
-        if (Array.isArray(next) && next[0]) keepFetched(Job.fromJSON(worker, next[0], next[1]) as Job<JobData>, token);
+        if (Array.isArray(next) && next[0]) this.#keepFetched(Job.fromJSON(this.#options.worker, next[0], next[1]) as Job<JobData>, token);
         return null;
       },
       (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
     );
-    finishing.add(moving);
+    this.#finishing.add(moving);
     void moving.finally(() => {
-      finishing.delete(moving);
-      holds.delete(hold);
+      this.#finishing.delete(moving);
+      this.#holds.delete(hold);
     });
     return moving;
-  }
-
-  /** A job taken by a finishing move: held (its lock renewed) until a claim takes it, or close gives it back. */
-  function keepFetched(job: Job<JobData>, token: string): void {
-    job.token = token;
-    fetched.push(holdOf(job, token));
   }
 
   /**
@@ -171,13 +170,13 @@ export function jobBook(options: JobBookOptions) {
    * handed back unsent, or no longer this instance's. Its job finishes once every delivery claimed
    * from it is done with; the promise is that move's.
    */
-  function closeClaim(deliveryId: string, entry: Claim, how: { released: true } | { retryAt?: number }): Promise<Error | null> | undefined {
+  closeClaim(deliveryId: string, entry: Claim, how: { released: true } | { retryAt?: number }): Promise<Error | null> | undefined {
     const { hold } = entry;
-    if (held.get(deliveryId) === entry) held.delete(deliveryId);
+    if (this.held.get(deliveryId) === entry) this.held.delete(deliveryId);
     hold.open.delete(entry.position);
     if ('released' in how) hold.released = true;
-    if (hold.open.size > 0 || !holds.has(hold)) return undefined;
-    return finishJob(hold, !ofSeveral(hold.job.data) && 'retryAt' in how ? how.retryAt : undefined);
+    if (hold.open.size > 0 || !this.#holds.has(hold)) return undefined;
+    return this.finishJob(hold, !ofSeveral(hold.job.data) && 'retryAt' in how ? how.retryAt : undefined);
   }
 
   /**
@@ -186,128 +185,122 @@ export function jobBook(options: JobBookOptions) {
    * are then not due at once, as the contract says, but once the lock runs out and a stalled check
    * hands the job on, and whoever stops a worker is told so rather than nothing.
    */
-  async function release(deliveryIds: readonly string[]): Promise<void> {
+  async release(deliveryIds: readonly string[]): Promise<void> {
     const moves: (Promise<Error | null> | undefined)[] = [];
     for (const deliveryId of deliveryIds) {
-      const entry = held.get(deliveryId);
-      if (entry) moves.push(closeClaim(deliveryId, entry, { released: true }));
+      const entry = this.held.get(deliveryId);
+      if (entry) moves.push(this.closeClaim(deliveryId, entry, { released: true }));
     }
     const failed = (await Promise.all(moves)).filter((error) => error instanceof Error);
     if (failed.length)
       throw new Error(
-        `${failed.length} job(s) could not be given back to the queue (${failed[0]!.message}): their deliveries are due again once the job's lock runs out (within ${lockMs} ms) and a stalled check hands it on`,
+        `${failed.length} job(s) could not be given back to the queue (${failed[0]!.message}): their deliveries are due again once the job's lock runs out (within ${this.#options.lockMs} ms) and a stalled check hands it on`,
         { cause: failed[0] },
       );
   }
 
-  return {
-    held,
-    spare,
-    fetched,
-    jobsOf,
-    oneRecipientJob,
-    holdOf,
-    letGo,
-    giveBack,
-    finishJob,
-    closeClaim,
-    release,
+  /** The job a claimed delivery came with; a delivery not held here is stale. */
+  heldEntry(deliveryId: string): Claim {
+    const entry = this.held.get(deliveryId);
+    if (!entry) throw new StaleDeliveryError(`delivery ${deliveryId} is not held by this instance`);
+    return entry;
+  }
 
-    /** The job a claimed delivery came with; a delivery not held here is stale. */
-    heldEntry(deliveryId: string): Claim {
-      const entry = held.get(deliveryId);
-      if (!entry) throw new StaleDeliveryError(`delivery ${deliveryId} is not held by this instance`);
-      return entry;
-    },
+  /**
+   * A claimed delivery whose record was not where this instance left it: changed elsewhere, or
+   * changed by this very call applied twice (ioredis sends a command again after a reconnect when
+   * its answer was lost). Its job goes back to the queue once the others claimed from it are done
+   * with, and whoever takes it looks at the record afresh: a delivery left `sending` is sent again,
+   * a final one is left be. (Completing the job instead left such a delivery `sending` for good,
+   * with no job to send it, after a Redis restart.) If the job is no longer this instance's, the
+   * move fails and changes nothing.
+   */
+  abandon(deliveryId: string, entry: Claim): void {
+    void this.closeClaim(deliveryId, entry, { released: true });
+  }
 
-    /**
-     * A claimed delivery whose record was not where this instance left it: changed elsewhere, or
-     * changed by this very call applied twice (ioredis sends a command again after a reconnect when
-     * its answer was lost). Its job goes back to the queue once the others claimed from it are done
-     * with, and whoever takes it looks at the record afresh: a delivery left `sending` is sent again,
-     * a final one is left be. (Completing the job instead left such a delivery `sending` for good,
-     * with no job to send it, after a Redis restart.) If the job is no longer this instance's, the
-     * move fails and changes nothing.
-     */
-    abandon(deliveryId: string, entry: Claim): void {
-      void closeClaim(deliveryId, entry, { released: true });
-    },
+  /** The next due job, held by this instance under a token of its own (and added to `taken`); undefined when none is due. */
+  async takeJob(taken: Hold[]): Promise<Hold | undefined> {
+    const token = randomUUID();
+    const job = (await this.#options.worker.getNextJob(token, { block: false })) as Job<JobData> | undefined;
+    if (!job) return undefined;
+    const hold = this.holdOf(job, token);
+    taken.push(hold);
+    return hold;
+  }
 
-    /** The next due job, held by this instance under a token of its own (and added to `taken`); undefined when none is due. */
-    async takeJob(taken: Hold[]): Promise<Hold | undefined> {
-      const token = randomUUID();
-      const job = (await worker.getNextJob(token, { block: false })) as Job<JobData> | undefined;
-      if (!job) return undefined;
-      const hold = holdOf(job, token);
-      taken.push(hold);
-      return hold;
-    },
+  /** Makes a job for one recipient, delayed by `delayMs` (a retry handed out of a job of several). */
+  async queueOne(id: string, position: string, delayMs: number): Promise<void> {
+    await this.#options.queue.addBulk([this.oneRecipientJob(id, position, delayMs)]);
+  }
 
-    /** Makes a job for one recipient, delayed by `delayMs` (a retry handed out of a job of several). */
-    async queueOne(id: string, position: string, delayMs: number): Promise<void> {
-      await queue.addBulk([oneRecipientJob(id, position, delayMs)]);
-    },
+  /** How many jobs a claim of `recipients` takes at most. */
+  jobsFor(recipients: number): number {
+    return Math.ceil(recipients / this.#recipientsPerJob);
+  }
 
-    /** How many jobs a claim of `recipients` takes at most. */
-    jobsFor(recipients: number): number {
-      return Math.ceil(recipients / recipientsPerJob);
-    },
+  /**
+   * Makes a stored notification's jobs, JOBS_PER_ADD at a time. Resolves once the first ones are
+   * made, so that the worker woken by the answer finds work, while the rest are made behind it
+   * (1600 jobs took 190 ms to add in one go here, when a job was one recipient). If making them fails, the notification stays
+   * in the fan-out record and any instance's expansion makes the jobs.
+   */
+  queueJobs(id: string, count: number): Promise<void> {
+    const { queue, commands, key } = this.#options;
+    const jobs = this.jobsOf(id, count);
+    const first = queue.addBulk(jobs.slice(0, JOBS_PER_ADD));
+    const all = first.then(async () => {
+      for (let from = JOBS_PER_ADD; from < jobs.length; from += JOBS_PER_ADD) await queue.addBulk(jobs.slice(from, from + JOBS_PER_ADD));
+      await commands.zrem(key.expand, id);
+    });
+    const making: Promise<void> = all.then(
+      () => undefined,
+      () => undefined, // left in the fan-out record; expandStranded makes the jobs
+    );
+    this.#makingJobs.add(making);
+    void making.finally(() => this.#makingJobs.delete(making));
+    return first.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
 
-    /**
-     * Makes a stored notification's jobs, JOBS_PER_ADD at a time. Resolves once the first ones are
-     * made, so that the worker woken by the answer finds work, while the rest are made behind it
-     * (1600 jobs took 190 ms to add in one go here, when a job was one recipient). If making them fails, the notification stays
-     * in the fan-out record and any instance's expansion makes the jobs.
-     */
-    queueJobs(id: string, count: number): Promise<void> {
-      const jobs = jobsOf(id, count);
-      const first = queue.addBulk(jobs.slice(0, JOBS_PER_ADD));
-      const all = first.then(async () => {
-        for (let from = JOBS_PER_ADD; from < jobs.length; from += JOBS_PER_ADD) await queue.addBulk(jobs.slice(from, from + JOBS_PER_ADD));
-        await commands.zrem(key.expand, id);
-      });
-      const making: Promise<void> = all.then(
-        () => undefined,
-        () => undefined, // left in the fan-out record; expandStranded makes the jobs
-      );
-      makingJobs.add(making);
-      void making.finally(() => makingJobs.delete(making));
-      return first.then(
-        () => undefined,
-        () => undefined,
-      );
-    },
+  /**
+   * Creates the jobs of notifications stored but left without them (the accepting instance died,
+   * or Redis went away, between storing and queueing). Idempotent: a job id that exists is kept,
+   * and a job made again for a finished delivery is completed at its claim.
+   */
+  async expandStranded(now: number): Promise<void> {
+    if (now - this.#lastExpansion < 1000) return;
+    this.#lastExpansion = now;
+    const { queue, commands, key } = this.#options;
+    const ids = await commands.zrangebyscore(key.expand, '-inf', String(now - EXPAND_AFTER_MS), 'LIMIT', 0, 20);
+    for (const id of ids) {
+      const meta = await this.#options.meta(id);
+      if (meta) await queue.addBulk(this.jobsOf(id, meta.count));
+      await commands.zrem(key.expand, id);
+    }
+  }
 
-    /**
-     * Creates the jobs of notifications stored but left without them (the accepting instance died,
-     * or Redis went away, between storing and queueing). Idempotent: a job id that exists is kept,
-     * and a job made again for a finished delivery is completed at its claim.
-     */
-    async expandStranded(now: number): Promise<void> {
-      if (now - lastExpansion < 1000) return;
-      lastExpansion = now;
-      const ids = await commands.zrangebyscore(key.expand, '-inf', String(now - EXPAND_AFTER_MS), 'LIMIT', 0, 20);
-      for (const id of ids) {
-        const meta = await options.meta(id);
-        if (meta) await queue.addBulk(jobsOf(id, meta.count));
-        await commands.zrem(key.expand, id);
-      }
-    },
+  /** Removes a notification's jobs that wait (erasure): what was not sent is never sent. Held ones are completed when they come back. */
+  async removeJobs(id: string, count: number): Promise<void> {
+    const ids = [...this.jobsOf(id, count).map((job) => job.opts.jobId), ...Array.from({ length: count }, (_, position) => deliveryIdOf(id, String(position)))];
+    await Promise.all(ids.map((jobId) => this.#options.queue.remove(jobId).catch(() => 0)));
+  }
 
-    /** Removes a notification's jobs that wait (erasure): what was not sent is never sent. Held ones are completed when they come back. */
-    async removeJobs(id: string, count: number): Promise<void> {
-      const ids = [...jobsOf(id, count).map((job) => job.opts.jobId), ...Array.from({ length: count }, (_, position) => deliveryIdOf(id, String(position)))];
-      await Promise.all(ids.map((jobId) => queue.remove(jobId).catch(() => 0)));
-    },
+  /** Hands back what is held and not in use, waits for jobs being made or moved, stops renewing locks. */
+  async close(): Promise<void> {
+    this.#closing = true; // finishing moves take no more jobs
+    // Deliveries and jobs taken for a claim that will not come go back to the queue now, not when their lock runs out.
+    await this.release(this.spare.splice(0).map((delivery) => delivery.deliveryId)).catch(() => undefined);
+    await Promise.all([...this.#makingJobs, ...this.#finishing]);
+    clearInterval(this.#renew);
+    await Promise.all(this.fetched.splice(0).map((hold) => this.giveBack(hold).catch(() => undefined)));
+  }
 
-    /** Hands back what is held and not in use, waits for jobs being made or moved, stops renewing locks. */
-    async close(): Promise<void> {
-      closing = true; // finishing moves take no more jobs
-      // Deliveries and jobs taken for a claim that will not come go back to the queue now, not when their lock runs out.
-      await release(spare.splice(0).map((delivery) => delivery.deliveryId)).catch(() => undefined);
-      await Promise.all([...makingJobs, ...finishing]);
-      clearInterval(renew);
-      await Promise.all(fetched.splice(0).map((hold) => giveBack(hold).catch(() => undefined)));
-    },
-  };
+  /** A job taken by a finishing move: held (its lock renewed) until a claim takes it, or close gives it back. */
+  #keepFetched(job: Job<JobData>, token: string): void {
+    job.token = token;
+    this.fetched.push(this.holdOf(job, token));
+  }
 }

@@ -21,7 +21,7 @@ import type { Outbox } from '../outbox.ts';
 import { claimer } from './claim.ts';
 import { notificationCache, redisDeliveries } from './deliveries.ts';
 import { redisEvents } from './events.ts';
-import { jobBook } from './jobs.ts';
+import { JobBook } from './jobs.ts';
 import { redisKeys } from './keys.ts';
 import { migrate } from './migrate.ts';
 import { redisRetention } from './retention.ts';
@@ -79,7 +79,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
   await worker.startStalledCheckTimer();
 
   const notifications = notificationCache(commands, key);
-  const jobs = jobBook({
+  const jobs = new JobBook({
     queue,
     worker,
     commands,
