@@ -80,6 +80,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     message: messageOptionsOf(config),
     retry: config.retry,
     concurrency: config.smtp.poolSize,
+    ...(config.sendRatePerSecond ? { sendRatePerSecond: config.sendRatePerSecond } : {}),
     logger,
     metrics,
     ...(verp ? { bounceAddressOf: (delivery: ClaimedDelivery) => verpFor(delivery, verp) } : {}),

@@ -7,6 +7,7 @@ import { recipientsOf } from '../model/people.ts';
 import type { NotificationRequest } from '../model/schema.ts';
 import type { NewNotification } from '../outbox/outbox.ts';
 import { type DeadlineOptions, deadlineFor } from './deadline.ts';
+import { deliveryClass } from './fairness.ts';
 import { orderKey } from './policy.ts';
 
 export interface Admission {
@@ -22,12 +23,14 @@ export interface Admission {
  * @example outbox.accept(newNotification(request, { id, idempotencyKey: null, bodyHash, body, acceptedAt: Date.now() }, config.retry))
  */
 export function newNotification(request: NotificationRequest, admission: Admission, deadline: DeadlineOptions): NewNotification {
+  const recipients = recipientsOf(request).map((r) => ({ email: r.email, orderKey: orderKey(request, r.email) }));
   return {
     ...admission,
     type: request.type,
     event: { uid: request.event.uid, sequence: request.event.sequence, occurrence: request.event.occurrence ?? null },
     method: calendarMethod(request.type),
-    recipients: recipientsOf(request).map((r) => ({ email: r.email, orderKey: orderKey(request, r.email) })),
+    recipients,
+    deliveryClass: deliveryClass(request.type, recipients.length),
     deadlineAt: deadlineFor(request, admission.acceptedAt, deadline),
   };
 }

@@ -5,6 +5,7 @@
  * embedded SQLite outbox (sqlite/) and the Redis/BullMQ one (redis/) can
  * replace each other: both pass test/outbox/contract.ts and events-contract.ts.
  */
+import type { DeliveryClass } from '../delivery/fairness.ts';
 import type { DeliveryReport, DeliveryStatus, Outcome } from '../delivery/policy.ts';
 import type { CalendarMethod } from '../model/itip-method.ts';
 import type { NotificationRequest } from '../model/schema.ts';
@@ -75,6 +76,8 @@ export interface NewNotification {
   readonly method: CalendarMethod;
   /** Each recipient with its order key (policy.orderKey), in the request's order. */
   readonly recipients: readonly { readonly email: string; readonly orderKey: string }[];
+  /** Which deliveries go first (fairness.ts): small, then large changes, then large invitations. */
+  readonly deliveryClass: DeliveryClass;
   readonly acceptedAt: number;
   readonly deadlineAt: number;
 }

@@ -38,8 +38,10 @@ export interface WorkerOptions {
   readonly concurrency: number;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** Deliveries claimed at a time. Default 100. */
+  /** Deliveries claimed at a time. Default claimBatchSize(concurrency, sendRatePerSecond). */
   readonly batchSize?: number;
+  /** SEND_RATE_LIMIT, if set: claims stay within what the rate sends in a tenth of a second. */
+  readonly sendRatePerSecond?: number;
   /** How often to look for due retries when nothing else happens. Default 250 ms. */
   readonly pollMs?: number;
   /** How long stop() waits for messages on the wire. Default 15 s. */
@@ -76,6 +78,23 @@ interface PreparedJob {
   readonly problem: SendResult | null;
 }
 
+/** Deliveries a claim takes when the relay's rate does not bound it: a commit is most of a claim's cost. */
+const UNLIMITED_CLAIM = 100;
+
+/**
+ * How many deliveries the worker claims at a time. Whatever it claimed goes out before anything
+ * claimed later, so this is how long a cancellation accepted now waits behind what was claimed
+ * (delivery/fairness.ts decides only the order of what is not yet claimed): with SEND_RATE_LIMIT,
+ * a tenth of a second of the rate (the pool at least); without, a hundred (about 70 ms here).
+ *
+ * @example claimBatchSize(10, 200) // 20
+ * @example claimBatchSize(10) // 100
+ */
+export function claimBatchSize(concurrency: number, sendRatePerSecond?: number): number {
+  if (!sendRatePerSecond) return UNLIMITED_CLAIM;
+  return Math.min(UNLIMITED_CLAIM, Math.max(concurrency, Math.ceil(sendRatePerSecond / 10)));
+}
+
 /**
  * @example
  * const worker = createWorker({ outbox, renderer, transport, message, retry, concurrency: 5, logger, metrics });
@@ -83,7 +102,7 @@ interface PreparedJob {
  */
 export function createWorker(options: WorkerOptions): Worker {
   const { outbox, renderer, transport, logger, metrics } = options;
-  const batchSize = options.batchSize ?? 100;
+  const batchSize = options.batchSize ?? claimBatchSize(options.concurrency, options.sendRatePerSecond);
   const pollMs = options.pollMs ?? 250;
   const requests = new LRUCache<string, NotificationRequest>({ max: 200 });
   /** Memory of sent messages, written over by the next ones: a message per connection, and as many again. */

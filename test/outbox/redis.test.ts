@@ -12,6 +12,7 @@ import { type RedisProcess, startRedis } from '../helpers/redis.ts';
 import { attempt, CONTRACT_CONSUMERS, claimUntil, notificationOf, type OutboxHarness, outboxContract, outcomes } from './contract.ts';
 import { EARLIER_AT, EARLIER_DATA, EARLIER_PAYLOAD } from './earlier-release.ts';
 import { eventQueueContract } from './events-contract.ts';
+import { fairnessContract } from './fairness-contract.ts';
 import { retentionContract } from './retention-contract.ts';
 
 let redis: RedisProcess;
@@ -31,6 +32,7 @@ const harness = (): OutboxHarness => {
 outboxContract('BullMQ on Redis', harness);
 eventQueueContract('BullMQ on Redis', harness);
 retentionContract('BullMQ on Redis', harness);
+fairnessContract('BullMQ on Redis', harness);
 
 describe('BullMQ on Redis: an earlier release’s keys', () => {
   it('become facts and events with their ids, and a finished notification is kept for RETENTION from its last change', async () => {
@@ -87,7 +89,7 @@ describe('BullMQ on Redis: the jobs behind the records', () => {
     expect((await large.accept(n)).kind).toBe('accepted');
     await large.close();
     // every job exists once the outbox is closed (25 recipients each): none left for another instance's expansion 5 s later
-    expect(await queueOf(jobPrefix).getJobCountByTypes('wait')).toBe(18);
+    expect(await queueOf(jobPrefix).getJobCountByTypes('prioritized')).toBe(18);
     const reopened = await openRedisOutbox({ url: redis.url, prefix: jobPrefix, lockMs: 1500 });
     const claimed = await reopened.claim(500, Date.now());
     await reopened.release(claimed.map((c) => c.deliveryId));
@@ -100,7 +102,7 @@ describe('BullMQ on Redis: the jobs behind the records', () => {
     const limited = await openRedisOutbox({ url: redis.url, prefix: jobPrefix, lockMs: 1500, sendRatePerSecond: 50 });
     await limited.accept(notificationOf(example('trueconf-weekly')));
     await limited.close();
-    expect(await queueOf(jobPrefix).getJobCountByTypes('wait')).toBe(3);
+    expect(await queueOf(jobPrefix).getJobCountByTypes('prioritized')).toBe(3);
   });
 
   it('a recipient handed to a job of its own (a retry) is sent by that job alone: the job it came from, taken again by another instance, leaves it be', async () => {
@@ -196,22 +198,22 @@ describe('BullMQ on Redis: the jobs behind the records', () => {
     await next.accept(first);
     await next.accept(second);
     const q = queueOf(jobPrefix);
-    expect(await q.getJobCounts('active', 'wait')).toEqual({ active: 0, wait: 2 });
+    expect(await q.getJobCounts('active', 'prioritized')).toEqual({ active: 0, prioritized: 2 });
     const [one] = await next.claim(1, Date.now());
     const rest = await next.claim(2, Date.now());
     // the rest of the first job, without taking the second one
     expect([one!, ...rest].map((d) => [d.notificationId, d.recipient])).toEqual(first.recipients.map((r) => [first.id, r.email]));
-    expect(await q.getJobCounts('active', 'wait')).toEqual({ active: 1, wait: 1 });
+    expect(await q.getJobCounts('active', 'prioritized')).toEqual({ active: 1, prioritized: 1 });
     for (const d of [one!, ...rest]) await attempt(next, d, outcomes.sent(`<${d.position}@b>`));
     // the finishing move took the next job: it is this instance's, under the lock
-    await vi.waitFor(async () => expect(await q.getJobCounts('active', 'wait', 'completed')).toEqual({ active: 1, wait: 0, completed: 0 }));
+    await vi.waitFor(async () => expect(await q.getJobCounts('active', 'prioritized', 'completed')).toEqual({ active: 1, prioritized: 0, completed: 0 }));
     const [taken] = await next.claim(1, Date.now());
     expect(taken).toMatchObject({ notificationId: second.id, position: 0 });
     await next.release([taken!.deliveryId]); // as the worker does when it stops
-    expect(await q.getJobCounts('active', 'wait')).toEqual({ active: 1, wait: 0 }); // two of it are still claimed
+    expect(await q.getJobCounts('active', 'prioritized')).toEqual({ active: 1, prioritized: 0 }); // two of it are still claimed
     await next.close();
     // back in the queue at once, not in a minute when the lock would have run out
-    expect(await q.getJobCounts('active', 'wait')).toEqual({ active: 0, wait: 1 });
+    expect(await q.getJobCounts('active', 'prioritized')).toEqual({ active: 0, prioritized: 1 });
     const reopened = await openRedisOutbox({ url: redis.url, prefix: jobPrefix, lockMs: 60_000 });
     const again = await reopened.claim(10, Date.now());
     expect(again.map((d) => d.recipient)).toEqual(second.recipients.map((r) => r.email));

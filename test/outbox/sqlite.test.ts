@@ -10,6 +10,7 @@ import { example } from '../helpers/examples.ts';
 import { CONTRACT_CONSUMERS, notificationOf, type OutboxHarness, outboxContract } from './contract.ts';
 import { EARLIER_AT, EARLIER_DATA, EARLIER_PAYLOAD } from './earlier-release.ts';
 import { eventQueueContract } from './events-contract.ts';
+import { fairnessContract } from './fairness-contract.ts';
 import { retentionContract } from './retention-contract.ts';
 
 const harness = (): OutboxHarness => {
@@ -23,6 +24,7 @@ const harness = (): OutboxHarness => {
 outboxContract('SQLite', harness);
 eventQueueContract('SQLite', harness);
 retentionContract('SQLite', harness);
+fairnessContract('SQLite', harness);
 
 /** The tables of the release before facts and RETENTION (0.1.0 and the webhook ids after it). */
 const EARLIER_SCHEMA = `

@@ -4,10 +4,13 @@
  * sharing its order key, read in one script (scripts/contexts-0.lua).
  */
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { arbitrate, FINAL_STATUSES, type OrderedDelivery, WAITING_STATUSES } from '../../delivery/policy.ts';
 import type { ClaimedDelivery } from '../outbox.ts';
+import { noteServed } from './fair.ts';
 import type { Hold, JobBook } from './jobs.ts';
-import { deliveryIdOf, type JobData, type Meta, ofSeveral, ordered, positionsOf, type StoredDelivery } from './records.ts';
+import type { RedisKeys } from './keys.ts';
+import { deliveryIdOf, fairStartOf, type JobData, type Meta, ofSeveral, ordered, positionsOf, type StoredDelivery } from './records.ts';
 import type { Scripts } from './scripts.ts';
 import type { Transition } from './transition.ts';
 
@@ -22,6 +25,8 @@ type Verdict =
   | { readonly kind: 'later'; readonly at: number; readonly handed: boolean };
 
 export interface ClaimOptions {
+  readonly commands: Redis;
+  readonly key: RedisKeys;
   readonly prefix: string;
   readonly queue: Queue;
   readonly jobs: JobBook;
@@ -108,7 +113,8 @@ export function claimer(options: ClaimOptions): (max: number, now: number) => Pr
       if (verdict.kind === 'send') sending.push(verdict.delivery);
       else if (verdict.kind === 'later') {
         const data: JobData = { notificationId: hold.job.data.notificationId, position: positions[i]! };
-        later.push(jobs.oneRecipientJob(data.notificationId, data.position, verdict.at - now));
+        const parent = await options.notification(data.notificationId);
+        later.push(jobs.oneRecipientJob(data.notificationId, data.position, parent ? fairStartOf(parent.meta).deliveryClass : 2, verdict.at - now));
         if (!verdict.handed && ofSeveral(hold.job.data)) handing.push(transition(data, [...WAITING_STATUSES], { ownJob: true }));
         laterAt = verdict.at;
       }
@@ -143,6 +149,11 @@ export function claimer(options: ClaimOptions): (max: number, now: number) => Pr
         taken.push(...ready);
         const more = await Promise.all(Array.from({ length: round - ready.length }, () => jobs.takeJob(taken)));
         const held = [...ready, ...more.filter((hold) => hold !== undefined)];
+        noteServed(
+          options.commands,
+          options.key,
+          held.map((hold) => hold.job.opts.priority),
+        );
         const positions = held.map((hold) => positionsOf(hold.job.data));
         const asked = held.flatMap((hold, i) => positions[i]!.map((position) => [hold.job.data.notificationId, position]));
         const contexts = asked.length ? await options.scripts.contexts(JSON.stringify({ prefix: options.prefix, deliveries: asked })) : [];

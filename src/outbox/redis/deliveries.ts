@@ -7,9 +7,10 @@ import { LRUCache } from 'lru-cache';
 import { DELAY_REPORT_INTERVAL_MS, DELIVERY_STATUSES, type DeliveryStatus, REPORTABLE_STATUSES, statusAfter, WAITING_STATUSES } from '../../delivery/policy.ts';
 import { type AcceptOutcome, type DeliveryStore, type NewNotification, type NotificationStatus, StaleDeliveryError, statusOfNew } from '../outbox.ts';
 import { storedReport } from '../report.ts';
+import { fairStart } from './fair.ts';
 import type { JobBook } from './jobs.ts';
 import type { RedisKeys } from './keys.ts';
-import { type JobData, type Meta, notificationStatus, ofSeveral, type StoredDelivery } from './records.ts';
+import { type FairStart, fairStartOf, type JobData, type Meta, notificationStatus, ofSeveral, type StoredDelivery } from './records.ts';
 import type { Scripts } from './scripts.ts';
 import type { Transition } from './transition.ts';
 
@@ -109,7 +110,10 @@ export function redisDeliveries(options: RedisDeliveriesOptions): Omit<DeliveryS
       const retryAt = outcome.kind === 'retrying' ? outcome.nextAttemptAt : undefined;
       // Its job, delayed until its time. If adding it fails, this settle is tried again; after a
       // crash, the job it came from is taken again and makes it (see claim.ts).
-      if (handed) await jobs.queueOne(data.notificationId, data.position, outcome.nextAttemptAt - Date.now());
+      if (handed) {
+        const parent = await options.notification(data.notificationId);
+        await jobs.queueOne(data.notificationId, data.position, parent ? fairStartOf(parent.meta).deliveryClass : 2, outcome.nextAttemptAt - Date.now());
+      }
       // The record is the outcome: the worker may go on. The job leaves the active list behind it
       // (one write less on each message's path; moves of several messages share an fsync).
       void jobs.closeClaim(deliveryId, entry, { retryAt });
@@ -174,7 +178,9 @@ async function accept(
       return accept(options, n, readStatus);
     }
   }
+  let fair: FairStart;
   try {
+    fair = await fairStart(commands, key, n.deliveryClass);
     const base = await commands.incrby(key.sequence, n.recipients.length);
     const meta: Meta = {
       type: n.type,
@@ -184,6 +190,7 @@ async function accept(
       deadlineAt: n.deadlineAt,
       count: n.recipients.length,
       idempotencyKey: n.idempotencyKey,
+      fair,
     };
     // One MULTI: Redis applies all of it or none of it (and the append-only file replays it whole),
     // so the notification, its deliveries, the counters, the key and the fan-out record come together.
@@ -219,6 +226,6 @@ async function accept(
     throw error;
   }
   // Stored: the 202 holds from here, and its status is what was just stored.
-  await jobs.queueJobs(n.id, n.recipients.length);
+  await jobs.queueJobs(n.id, n.recipients.length, fair);
   return { kind: 'accepted', notification: statusOfNew(n) };
 }

@@ -8,9 +8,10 @@
 import { randomUUID } from 'node:crypto';
 import { Job, type Queue, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { type DeliveryClass, jobPriority } from '../../delivery/fairness.ts';
 import { type ClaimedDelivery, StaleDeliveryError } from '../outbox.ts';
 import type { RedisKeys } from './keys.ts';
-import { deliveryIdOf, type JobData, type Meta, ofSeveral } from './records.ts';
+import { deliveryIdOf, type FairStart, fairStartOf, type JobData, type Meta, ofSeveral } from './records.ts';
 
 /** How old a stored notification without its jobs must be before any instance creates them. */
 const EXPAND_AFTER_MS = 5000;
@@ -86,28 +87,41 @@ export class JobBook {
     this.#renew.unref();
   }
 
-  /** A notification's jobs, recipientsPerJob recipients each (ids made from the positions: adding one again changes nothing). */
-  jobsOf(id: string, count: number) {
+  /**
+   * A notification's jobs, recipientsPerJob recipients each (ids made from the positions: adding one
+   * again changes nothing), each with its fair place (delivery/fairness.ts): its class, and its
+   * notification's start tag plus its index. Every job has a priority: BullMQ takes jobs without
+   * one before any with one.
+   */
+  jobsOf(id: string, count: number, fair: FairStart) {
     const perJob = this.#recipientsPerJob;
     return Array.from({ length: Math.ceil(count / perJob) }, (_, index) => {
       const first = index * perJob;
       const last = Math.min(count, first + perJob) - 1;
-      if (last === first) return this.oneRecipientJob(id, String(first));
+      const priority = jobPriority(fair.deliveryClass, fair.startTag + index);
+      if (last === first) return { ...this.oneRecipientJob(id, String(first), fair.deliveryClass), opts: { ...this.#jobOptions(`${id}.${first}`), priority } };
       return {
         name: 'deliver',
         data: { notificationId: id, position: String(first), last: String(last) } satisfies JobData,
-        opts: { jobId: `${id}.${first}-${last}`, removeOnComplete: true, removeOnFail: true },
+        opts: { ...this.#jobOptions(`${id}.${first}-${last}`), priority },
       };
     });
   }
 
-  /** A job for one recipient; its id is the delivery's id. */
-  oneRecipientJob(id: string, position: string, delayMs = 0) {
+  /**
+   * A job for one recipient (a retry, a wait, or a rate-limited queue's); its id is the delivery's
+   * id. A retry or a wait is at the front of its class once due: it was waiting already.
+   */
+  oneRecipientJob(id: string, position: string, deliveryClass: DeliveryClass, delayMs = 0) {
     return {
       name: 'deliver',
       data: { notificationId: id, position } satisfies JobData,
-      opts: { jobId: deliveryIdOf(id, position), removeOnComplete: true, removeOnFail: true, ...(delayMs > 0 ? { delay: delayMs } : {}) },
+      opts: { ...this.#jobOptions(deliveryIdOf(id, position)), priority: jobPriority(deliveryClass, 0), ...(delayMs > 0 ? { delay: delayMs } : {}) },
     };
+  }
+
+  #jobOptions(jobId: string) {
+    return { jobId, removeOnComplete: true, removeOnFail: true };
   }
 
   /** Holds a job taken under `token`: its lock is renewed from now on. */
@@ -230,8 +244,8 @@ export class JobBook {
   }
 
   /** Makes a job for one recipient, delayed by `delayMs` (a retry handed out of a job of several). */
-  async queueOne(id: string, position: string, delayMs: number): Promise<void> {
-    await this.#options.queue.addBulk([this.oneRecipientJob(id, position, delayMs)]);
+  async queueOne(id: string, position: string, deliveryClass: DeliveryClass, delayMs: number): Promise<void> {
+    await this.#options.queue.addBulk([this.oneRecipientJob(id, position, deliveryClass, delayMs)]);
   }
 
   /** How many jobs a claim of `recipients` takes at most. */
@@ -245,9 +259,9 @@ export class JobBook {
    * (1600 jobs took 190 ms to add in one go here, when a job was one recipient). If making them fails, the notification stays
    * in the fan-out record and any instance's expansion makes the jobs.
    */
-  queueJobs(id: string, count: number): Promise<void> {
+  queueJobs(id: string, count: number, fair: FairStart): Promise<void> {
     const { queue, commands, key } = this.#options;
-    const jobs = this.jobsOf(id, count);
+    const jobs = this.jobsOf(id, count, fair);
     const first = queue.addBulk(jobs.slice(0, JOBS_PER_ADD));
     const all = first.then(async () => {
       for (let from = JOBS_PER_ADD; from < jobs.length; from += JOBS_PER_ADD) await queue.addBulk(jobs.slice(from, from + JOBS_PER_ADD));
@@ -277,14 +291,17 @@ export class JobBook {
     const ids = await commands.zrangebyscore(key.expand, '-inf', String(now - EXPAND_AFTER_MS), 'LIMIT', 0, 20);
     for (const id of ids) {
       const meta = await this.#options.meta(id);
-      if (meta) await queue.addBulk(this.jobsOf(id, meta.count));
+      if (meta) await queue.addBulk(this.jobsOf(id, meta.count, fairStartOf(meta)));
       await commands.zrem(key.expand, id);
     }
   }
 
   /** Removes a notification's jobs that wait (erasure): what was not sent is never sent. Held ones are completed when they come back. */
   async removeJobs(id: string, count: number): Promise<void> {
-    const ids = [...this.jobsOf(id, count).map((job) => job.opts.jobId), ...Array.from({ length: count }, (_, position) => deliveryIdOf(id, String(position)))];
+    const ids = [
+      ...this.jobsOf(id, count, { deliveryClass: 2, startTag: 0 }).map((job) => job.opts.jobId),
+      ...Array.from({ length: count }, (_, position) => deliveryIdOf(id, String(position))),
+    ];
     await Promise.all(ids.map((jobId) => this.#options.queue.remove(jobId).catch(() => 0)));
   }
 

@@ -31,6 +31,10 @@ export function redisKeys(prefix: string) {
     eventList: (consumer: string, key: string) => `${prefix}:ev:${consumer}:${key}`,
     /** A consumer's attempts per key. */
     eventAttempts: (consumer: string) => `${prefix}:ev-attempts:${consumer}`,
+    /** The tag each delivery class is served at (fair.ts): member the class, score the tag. */
+    fairServed: `${prefix}:fair-served`,
+    /** BullMQ's prioritized jobs (every job has a priority: fair.ts). */
+    prioritized: `${prefix}:deliveries:prioritized`,
     /** BullMQ's event stream of the deliveries queue (job ids: notification ids). */
     queueEvents: `${prefix}:deliveries:events`,
     /** The version of these keys' layout (see migrate.ts). */

@@ -93,7 +93,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
 
   return {
     ...deliveries,
-    claim: claimer({ prefix, queue, jobs, scripts, transition, notification: notifications.get }),
+    claim: claimer({ commands, key, prefix, queue, jobs, scripts, transition, notification: notifications.get }),
     events: redisEvents(commands, scripts, key, consumers),
     ...redisRetention({ commands, scripts, key, jobs, forget: notifications.forget }),
     async close() {

@@ -2,6 +2,7 @@
  * What the Redis outbox stores of a notification and its deliveries, and what
  * the rest of the service sees of it.
  */
+import type { DeliveryClass } from '../../delivery/fairness.ts';
 import { type DeliveryStatus, type OrderedDelivery, WAITING_STATUSES } from '../../delivery/policy.ts';
 import type { CalendarMethod } from '../../model/itip-method.ts';
 import type { StoredReport } from '../events.ts';
@@ -40,6 +41,19 @@ export interface Meta {
   count: number;
   /** So that removing the notification removes its key (absent before RETENTION). */
   idempotencyKey?: string | null;
+  /** Its fair place (delivery/fairness.ts); absent before fair delivery: a large invitation's, at the front. */
+  fair?: FairStart;
+}
+
+/** Where a notification's jobs go in the fair order: its class, and the tag its first job has. */
+export interface FairStart {
+  readonly deliveryClass: DeliveryClass;
+  readonly startTag: number;
+}
+
+/** @example fairStartOf(meta).deliveryClass // 0, 1 or 2 */
+export function fairStartOf(meta: Meta): FairStart {
+  return meta.fair ?? { deliveryClass: 2, startTag: 0 };
 }
 
 export interface JobData {

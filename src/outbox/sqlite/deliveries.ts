@@ -5,6 +5,7 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import { LRUCache } from 'lru-cache';
+import type { DeliveryClass } from '../../delivery/fairness.ts';
 import {
   afterReport,
   arbitrate,
@@ -53,6 +54,12 @@ export class SqliteDeliveries implements Omit<DeliveryStore, 'close'> {
    * a commit is most of such a write's cost.
    */
   readonly #transition: (item: Transition) => Promise<number>;
+  /**
+   * The tag each class is served at (delivery/fairness.ts): the largest claimed so far. A new
+   * notification starts there. One process holds a DATA_DIR, so it is kept here; at start, each
+   * class's first waiting tag.
+   */
+  readonly #servedTags: [number, number, number] = [0, 0, 0];
 
   constructor(parts: { durable: DatabaseSync; work: DatabaseSync; sql: DeliveryStatements; writes: StorageWrites; events: SqliteEvents }) {
     this.#durable = parts.durable;
@@ -60,6 +67,7 @@ export class SqliteDeliveries implements Omit<DeliveryStore, 'close'> {
     this.#sql = parts.sql;
     this.#writes = parts.writes;
     this.#events = parts.events;
+    for (const row of this.#sql.frontTags.all() as { fair_class: DeliveryClass; tag: number }[]) this.#servedTags[row.fair_class] = row.tag;
     this.#transition = writeBatch((items: readonly Transition[]) =>
       this.#writes.write(this.#work, () =>
         items.map((item) => ('outcome' in item ? this.#settleOne(item) : Number(this.#sql.begin.run(item.at, item.id).changes))),
@@ -82,6 +90,7 @@ export class SqliteDeliveries implements Omit<DeliveryStore, 'close'> {
         }
       }
       const { event, acceptedAt: at } = notification;
+      const startTag = this.#servedTags[notification.deliveryClass];
       sql.insertNotification.run(
         notification.id,
         notification.idempotencyKey,
@@ -106,6 +115,8 @@ export class SqliteDeliveries implements Omit<DeliveryStore, 'close'> {
           at,
           at,
           at,
+          notification.deliveryClass,
+          startTag + position,
         );
       });
       return { kind: 'new' };
@@ -227,8 +238,10 @@ export class SqliteDeliveries implements Omit<DeliveryStore, 'close'> {
   /** Leases, supersedes or puts off each due delivery by the rules (policy.arbitrate); inside the claim's transaction. */
   #claimDue(max: number, now: number): ClaimedDelivery[] {
     const sql = this.#sql;
-    const due = (sql.due.all({ now, limit: max * SCAN_FACTOR }) as { id: number }[]).map((r) => r.id);
-    if (due.length === 0) return [];
+    const dueRows = sql.due.all({ now, limit: max * SCAN_FACTOR }) as { id: number; fair_class: DeliveryClass; fair_tag: number }[];
+    if (dueRows.length === 0) return [];
+    const due = dueRows.map((r) => r.id);
+    const tags = new Map(dueRows.map((r) => [r.id, r]));
     const byKey = new Map<string, OrderedRow[]>();
     for (const row of sql.rivals.all(JSON.stringify(due)) as unknown as RivalRow[]) {
       const group = byKey.get(row.order_key);
@@ -250,6 +263,8 @@ export class SqliteDeliveries implements Omit<DeliveryStore, 'close'> {
         sql.wait.run(decision.until, id);
       } else {
         sql.lease.run(now, id);
+        const { fair_class, fair_tag } = tags.get(id)!;
+        if (fair_tag > this.#servedTags[fair_class]) this.#servedTags[fair_class] = fair_tag;
         const row = sql.leased.get(id) as { notification_id: string; position: number; recipient: string; attempts: number; unconfirmed: number };
         claimed.push({
           deliveryId: String(id),

@@ -59,9 +59,11 @@ CREATE TABLE IF NOT EXISTS deliveries (
   message_id TEXT,
   queued_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
-  sent_at INTEGER
+  sent_at INTEGER,
+  -- Who goes first (delivery/fairness.ts): the class, then the start-time fair queuing tag.
+  fair_class INTEGER NOT NULL DEFAULT 2,
+  fair_tag INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(status, next_attempt_at, id);
 CREATE INDEX IF NOT EXISTS deliveries_order ON deliveries(order_key, sequence, id);
 CREATE INDEX IF NOT EXISTS deliveries_notification ON deliveries(notification_id, position);
 CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
@@ -95,7 +97,8 @@ export function createSchema(db: DatabaseSync): void {
   const earlier = tablesOf(db);
   db.exec(SCHEMA);
   if (earlier.has('notifications')) migrate(db, earlier);
-  db.exec('CREATE INDEX IF NOT EXISTS progress_final ON progress(final_at) WHERE final_at IS NOT NULL');
+  db.exec(`CREATE INDEX IF NOT EXISTS progress_final ON progress(final_at) WHERE final_at IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS deliveries_fair ON deliveries(fair_class, fair_tag, id) WHERE status IN ('queued', 'retrying');`);
 }
 
 function tablesOf(db: DatabaseSync): Set<string> {
@@ -116,8 +119,14 @@ function migrate(db: DatabaseSync, tables: ReadonlySet<string>): void {
     ['report_remote_mta', 'TEXT'],
     ['report_reporting_mta', 'TEXT'],
     ['report_at', 'INTEGER'],
+    ['fair_class', 'INTEGER NOT NULL DEFAULT 2'],
+    ['fair_tag', 'INTEGER NOT NULL DEFAULT 0'],
   ];
   for (const [name, type] of added) if (!deliveryColumns.has(name)) db.exec(`ALTER TABLE deliveries ADD COLUMN ${name} ${type}`);
+  // Claims go in the fair order now (deliveries_fair): the index of the first-in-first-out order is dropped.
+  db.exec('DROP INDEX IF EXISTS deliveries_due');
+  // Deliveries an earlier release left waiting go in the order they came.
+  if (!deliveryColumns.has('fair_tag')) db.exec(`UPDATE deliveries SET fair_tag = id WHERE status IN ('queued', 'retrying')`);
   if (!tables.has('progress')) {
     // Outboxes before RETENTION: what is final counts from its last change.
     db.exec(`INSERT INTO progress (notification_id, open)

@@ -14,16 +14,20 @@ export function deliveryStatements(durable: DatabaseSync, work: DatabaseSync) {
     ),
     insertProgress: durable.prepare('INSERT INTO progress (notification_id, open) VALUES (?, ?)'),
     insertDelivery: durable.prepare(
-      `INSERT INTO deliveries (notification_id, position, recipient, order_key, sequence, method, occurrence, status, next_attempt_at, queued_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)`,
+      `INSERT INTO deliveries (notification_id, position, recipient, order_key, sequence, method, occurrence, status, next_attempt_at, queued_at, updated_at, fair_class, fair_tag)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)`,
     ),
     probe: durable.prepare('INSERT INTO probe (id, at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at'),
     notification: work.prepare('SELECT id, type, uid, sequence, accepted_at, deadline_at FROM notifications WHERE id = ?'),
     deliveriesOf: work.prepare('SELECT * FROM deliveries WHERE notification_id = ? ORDER BY position'),
+    // The fair order (delivery/fairness.ts), by the partial index deliveries_fair: not due or leased ones are passed over.
     due: work.prepare(
-      `SELECT id FROM deliveries WHERE status IN ('queued', 'retrying') AND next_attempt_at <= :now AND lease_until IS NULL
-       ORDER BY next_attempt_at, id LIMIT :limit`,
+      `SELECT id, fair_class, fair_tag FROM deliveries INDEXED BY deliveries_fair
+       WHERE status IN ('queued', 'retrying') AND next_attempt_at <= :now AND lease_until IS NULL
+       ORDER BY fair_class, fair_tag, id LIMIT :limit`,
     ),
+    // Where each class's queue stands at start: its first tag still waiting.
+    frontTags: work.prepare(`SELECT fair_class, MIN(fair_tag) AS tag FROM deliveries WHERE status IN ('queued', 'retrying') GROUP BY fair_class`),
     // Every unfinished delivery that shares an order key with one of the given ids: what the rules weigh.
     rivals: work.prepare(
       `SELECT id, order_key, status, sequence, method, occurrence, next_attempt_at, lease_until FROM deliveries

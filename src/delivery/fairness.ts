@@ -1,0 +1,60 @@
+/**
+ * Fair delivery, as pure rules both outboxes apply when they hand out work.
+ *
+ * Two things decide which due delivery goes next:
+ *
+ * 1. **Its class**: a notification with few recipients (`SMALL_NOTIFICATION`
+ *    or fewer) first, then a large change (an update, a cancellation, a
+ *    reply), then a large invitation. A cancellation never waits behind an
+ *    invitation's fan-out.
+ * 2. **Its place in its class: start-time fair queuing.** Each delivery has a
+ *    tag, its notification's start tag plus its position. A notification
+ *    starts at the tag being served when it is accepted (the smallest tag of
+ *    its class still due), so from then on notifications of a class take
+ *    turns, one recipient each (a batch of recipients each on Redis, where a
+ *    job is the unit): a second fan-out shares the pool with the first
+ *    rather than waiting for its end, and a retry keeps its tag, so it goes
+ *    ahead once it is due. This is Goyal, Vin and Cheng's start-time fair
+ *    queuing (SIGCOMM 1996) with every flow weighted alike.
+ */
+import type { NotificationRequest } from '../model/schema.ts';
+
+/** A notification with this many recipients or fewer goes ahead of every larger one. */
+export const SMALL_NOTIFICATION = 10;
+
+/** 0: small; 1: a large update, cancellation or reply; 2: a large invitation. */
+export type DeliveryClass = 0 | 1 | 2;
+
+/**
+ * @example deliveryClass('cancellation', 1600) // 1
+ * @example deliveryClass('invitation', 3) // 0
+ */
+export function deliveryClass(type: NotificationRequest['type'], recipients: number): DeliveryClass {
+  if (recipients <= SMALL_NOTIFICATION) return 0;
+  return type === 'invitation' ? 2 : 1;
+}
+
+/** How many tags a class has on BullMQ, whose priorities go up to 2^21 (three classes fit). */
+export const TAGS_PER_CLASS = 2 ** 19;
+
+/**
+ * A BullMQ job priority (1 is served first) from a class and a tag: classes
+ * in order, tags in order within a class. A tag past the class's room (a
+ * backlog of half a million batches without a pause) stays at its last one.
+ *
+ * @example jobPriority(0, 0) // 1
+ * @example jobPriority(2, 5) // 1 + 2 * 2 ** 19 + 5
+ */
+export function jobPriority(deliveryClass: DeliveryClass, tag: number): number {
+  return 1 + deliveryClass * TAGS_PER_CLASS + Math.min(Math.max(0, tag), TAGS_PER_CLASS - 1);
+}
+
+/**
+ * The tag a BullMQ priority holds, for the class it is in (the inverse of jobPriority).
+ *
+ * @example tagOfPriority(jobPriority(2, 7)) // { deliveryClass: 2, tag: 7 }
+ */
+export function tagOfPriority(priority: number): { deliveryClass: DeliveryClass; tag: number } {
+  const deliveryClass = Math.min(2, Math.floor((priority - 1) / TAGS_PER_CLASS)) as DeliveryClass;
+  return { deliveryClass, tag: priority - 1 - deliveryClass * TAGS_PER_CLASS };
+}
