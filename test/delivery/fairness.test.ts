@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { deliveryClass, jobPriority, SMALL_NOTIFICATION, TAGS_PER_CLASS, tagOfPriority } from '../../src/delivery/fairness.ts';
+import { claimBatchSize } from '../../src/runtime/worker.ts';
+
+describe('fair delivery rules', () => {
+  it('puts small notifications first, then large changes, then large invitations', () => {
+    expect(deliveryClass('invitation', SMALL_NOTIFICATION)).toBe(0);
+    expect(deliveryClass('cancellation', 1)).toBe(0);
+    expect(deliveryClass('cancellation', SMALL_NOTIFICATION + 1)).toBe(1);
+    expect(deliveryClass('update', 1600)).toBe(1);
+    expect(deliveryClass('reply', 40)).toBe(1);
+    expect(deliveryClass('invitation', SMALL_NOTIFICATION + 1)).toBe(2);
+  });
+
+  it('orders BullMQ priorities by class, then tag, within BullMQ’s 2^21, and reads the tag back', () => {
+    expect(jobPriority(0, 0)).toBe(1);
+    expect(jobPriority(0, TAGS_PER_CLASS - 1)).toBeLessThan(jobPriority(1, 0));
+    expect(jobPriority(1, TAGS_PER_CLASS - 1)).toBeLessThan(jobPriority(2, 0));
+    expect(jobPriority(2, 10 ** 9)).toBe(jobPriority(2, TAGS_PER_CLASS - 1)); // a tag past the room stays at the last
+    expect(jobPriority(2, TAGS_PER_CLASS - 1)).toBeLessThanOrEqual(2 ** 21);
+    for (const [c, tag] of [
+      [0, 0],
+      [1, 7],
+      [2, TAGS_PER_CLASS - 1],
+    ] as const)
+      expect(tagOfPriority(jobPriority(c, tag))).toEqual({ deliveryClass: c, tag });
+  });
+
+  it('claims a tenth of a second of the send rate (the pool at least), or 100 without one', () => {
+    expect(claimBatchSize(10)).toBe(100);
+    expect(claimBatchSize(10, 200)).toBe(20);
+    expect(claimBatchSize(10, 20)).toBe(10);
+    expect(claimBatchSize(10, 5000)).toBe(100);
+  });
+});
