@@ -58,3 +58,21 @@ export function tagOfPriority(priority: number): { deliveryClass: DeliveryClass;
   const deliveryClass = Math.min(2, Math.floor((priority - 1) / TAGS_PER_CLASS)) as DeliveryClass;
   return { deliveryClass, tag: priority - 1 - deliveryClass * TAGS_PER_CLASS };
 }
+
+/**
+ * A send rate as the limiters count it (nodemailer's pool: `rateLimit` per
+ * `rateDelta`; BullMQ: `max` per `duration`), in windows of about a tenth of
+ * a second rather than a second. Both let a window's whole allowance go at
+ * once and then wait for the next window: with 200 per second, 200 messages
+ * went in 0.15 s and the next waited 0.85 s, and so did a cancellation that
+ * came then (874 ms from its POST to the relay, median of five runs of
+ * bench:service); in windows of 100 ms, 20 go and the next waits at most the
+ * rest of 100 ms. The same average rate.
+ *
+ * @example rateWindow(200) // { max: 20, durationMs: 100 }
+ * @example rateWindow(7) // { max: 1, durationMs: 143 }
+ */
+export function rateWindow(ratePerSecond: number): { max: number; durationMs: number } {
+  const max = Math.ceil(ratePerSecond / 10);
+  return { max, durationMs: Math.round((1000 * max) / ratePerSecond) };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deliveryClass, jobPriority, SMALL_NOTIFICATION, TAGS_PER_CLASS, tagOfPriority } from '../../src/delivery/fairness.ts';
+import { deliveryClass, jobPriority, rateWindow, SMALL_NOTIFICATION, TAGS_PER_CLASS, tagOfPriority } from '../../src/delivery/fairness.ts';
 import { claimBatchSize } from '../../src/runtime/worker.ts';
 
 describe('fair delivery rules', () => {
@@ -31,5 +31,15 @@ describe('fair delivery rules', () => {
     expect(claimBatchSize(10, 200)).toBe(20);
     expect(claimBatchSize(10, 20)).toBe(10);
     expect(claimBatchSize(10, 5000)).toBe(100);
+  });
+
+  it('counts a send rate in windows of about a tenth of a second, at the same average rate', () => {
+    expect(rateWindow(200)).toEqual({ max: 20, durationMs: 100 });
+    expect(rateWindow(7)).toEqual({ max: 1, durationMs: 143 });
+    for (const rate of [1, 7, 15, 200, 1234]) {
+      const { max, durationMs } = rateWindow(rate);
+      expect(Math.abs((max * 1000) / durationMs - rate) / rate).toBeLessThan(0.01);
+      expect(durationMs).toBeLessThanOrEqual(1000);
+    }
   });
 });

@@ -16,6 +16,7 @@
  */
 import { Queue, Worker } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
+import { rateWindow } from '../../delivery/fairness.ts';
 import type { EventConsumer } from '../events.ts';
 import type { Outbox } from '../outbox.ts';
 import { claimer } from './claim.ts';
@@ -72,7 +73,10 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     lockDuration: lockMs,
     stalledInterval: Math.max(1000, Math.floor(lockMs / 3)),
     maxStalledCount: 1_000_000, // a stalled job is a crashed instance, not a poison message
-    ...(options.sendRatePerSecond ? { limiter: { max: options.sendRatePerSecond, duration: 1000 } } : {}),
+    // In windows of a tenth of a second (delivery/fairness.ts, rateWindow), so that nothing waits most of a second for the next window.
+    ...(options.sendRatePerSecond
+      ? { limiter: { max: rateWindow(options.sendRatePerSecond).max, duration: rateWindow(options.sendRatePerSecond).durationMs } }
+      : {}),
   });
   worker.on('error', () => undefined);
   queue.on('error', () => undefined); // reported by the failing call; unhandled, BullMQ prints it to stderr
