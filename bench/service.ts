@@ -239,10 +239,11 @@ async function runSmallDuringFanOut(label: string, sink: ChildProcess, smtpPort:
 }
 
 /** Ten fan-outs through one service, each posted 0.5 s after the previous one's last message: its peak RSS. */
-async function runBackToBack(sink: ChildProcess, smtpPort: number, times = 10) {
+export async function runBackToBack(sink: ChildProcess, smtpPort: number, times = 10) {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-service-'));
   const service = await startService(smtpPort, dataDir);
   const seconds: number[] = [];
+  const rssBetween: number[] = [];
   for (let i = 0; i < times; i++) {
     await ask(sink, 'reset', 'reset');
     const posted = performance.timeOrigin + performance.now();
@@ -251,13 +252,14 @@ async function runBackToBack(sink: ChildProcess, smtpPort: number, times = 10) {
     if (response.status !== 202) throw new Error(`POST answered ${response.status}`);
     seconds.push(((await waitForCount(sink, RECIPIENTS, 120_000)).lastAt - posted) / 1000);
     await new Promise((resolve) => setTimeout(resolve, 500));
+    rssBetween.push(Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${service.child.pid}/status`, 'utf8'))![1]) / 1024);
   }
   const peak = peakRssMb(service.child.pid!);
   service.child.kill('SIGTERM');
   await new Promise((resolve) => service.child.once('exit', resolve));
   rmSync(dataDir, { recursive: true, force: true });
   console.log(
-    `${times} fan-outs back to back through one service (0.5 s apart): ${seconds.map((x) => x.toFixed(2)).join(', ')} s; peak RSS ${peak.toFixed(0)} MB`,
+    `${times} fan-outs back to back through one service (0.5 s apart): ${seconds.map((x) => x.toFixed(2)).join(', ')} s; RSS before each next: ${rssBetween.map((x) => x.toFixed(0)).join(', ')} MB; peak RSS ${peak.toFixed(0)} MB`,
   );
   return peak;
 }

@@ -21,8 +21,8 @@ function builtinCacheLog(flags: readonly string[]): string {
 describe('the V8 flags set once listening', () => {
   it("the old generation's growth, unless the operator gave node one of their own", () => {
     expect(heapGrowingFlag([])).toBe(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-    expect(heapGrowingFlag(['--min-semi-space-size=8', '--max-semi-space-size=8'])).toBe('--heap-growing-percent=200');
-    expect(heapGrowingFlag(['--heap-growing-percent=50'])).toBeNull();
+    expect(heapGrowingFlag(['--min-semi-space-size=8', '--max-semi-space-size=8'])).toBe('--heap-growing-percent=50');
+    expect(heapGrowingFlag(['--heap-growing-percent=100'])).toBeNull();
     expect(heapGrowingFlag(['--heap_growing_percent=50'])).toBeNull();
   });
 
@@ -34,7 +34,7 @@ describe('the V8 flags set once listening', () => {
     // Another flag whose name only begins alike is not theirs.
     expect(baselineCompilerFlag(['--sparkplug-filter=*'])).toBe('--always-sparkplug');
     expect(flagsOnceListening([])).toEqual([`--heap-growing-percent=${HEAP_GROWING_PERCENT}`, '--always-sparkplug']);
-    expect(flagsOnceListening(['--jitless', '--heap-growing-percent=50'])).toEqual([]);
+    expect(flagsOnceListening(['--jitless', '--heap-growing-percent=100'])).toEqual([]);
   });
 
   it("leaves npm start's node flags as Node's cache of its built-in modules expects (V8 refuses it under either flag)", () => {

@@ -21,7 +21,8 @@ const IDEMPOTENCY_TTL_MS = 7 * 86_400_000;
 
 /** A notification's meta and body, read once and kept; those asking while it is read share the read. */
 export function notificationCache(commands: Redis, key: RedisKeys) {
-  const bodies = new LRUCache<string, Promise<{ body: string; meta: Meta } | null>>({ max: 100 });
+  // A few: enough for the notifications being sent at once (a hundred kept the last hundred fan-outs' bodies).
+  const bodies = new LRUCache<string, Promise<{ body: string; meta: Meta } | null>>({ max: 8 });
   return {
     get(id: string): Promise<{ body: string; meta: Meta } | null> {
       let reading = bodies.get(id);
