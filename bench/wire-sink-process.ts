@@ -12,7 +12,8 @@
  * that lost or doubled a message cannot pass for a complete one. It keeps
  * the bytes of the first KEEP messages (for the raw client to replay) and
  * tells its parent over IPC how many it has, the distinct recipients, when
- * the first and the last one ended, and when a given recipient's arrived.
+ * the first and the last one ended; watching, it tells when a count is
+ * reached and when a given recipient's message arrived, as it happens.
  */
 import { createServer, type Socket } from 'node:net';
 
@@ -25,6 +26,8 @@ let lastAt = 0;
 let malformed = 0;
 /** Each recipient's last arrival (epoch ms) since the last reset. */
 const arrivals = new Map<string, number>();
+/** What the parent asked to be told of as it happens (so that it need not ask again and again, which takes cores from the run). */
+let watch: { count: number; address: string; countSent: boolean } | null = null;
 
 function session(socket: Socket): void {
   socket.setNoDelay(true);
@@ -89,6 +92,14 @@ function finished(from: string, to: string[], body: Buffer[]): void {
   lastAt = performance.timeOrigin + performance.now();
   if (count === 1) firstAt = lastAt;
   for (const address of to) arrivals.set(address, lastAt);
+  if (watch && !watch.countSent && count >= watch.count) {
+    watch.countSent = true;
+    process.send!({ watched: 'count', at: lastAt });
+  }
+  if (watch && to.includes(watch.address)) {
+    process.send!({ watched: 'arrival', at: lastAt });
+    watch = null;
+  }
   // The body as sent, dot-stuffing undone (RFC 5321 §4.5.2), without the CRLF the end mark began with.
   if (kept.length < keep) {
     const raw = Buffer.concat(body)
@@ -103,7 +114,7 @@ const server = createServer(session);
 server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as { port: number }).port }));
 process.on('message', (message: { ask: string; address?: string }) => {
   if (message.ask === 'count') process.send!({ count, recipients: arrivals.size, malformed, firstAt, lastAt });
-  if (message.ask === 'arrival') process.send!({ arrival: arrivals.get(message.address ?? '') ?? null });
+  if (message.ask === 'watch') watch = { count: Number((message as { count?: number }).count ?? 0), address: message.address ?? '', countSent: false };
   if (message.ask === 'reset') {
     count = 0;
     firstAt = 0;
