@@ -73,9 +73,12 @@ CREATE TABLE IF NOT EXISTS facts (
   fact TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS facts_notification ON facts(notification_id);
+-- Indexed for what reads it only (every index is one more write on each message's path with webhooks on):
+-- a consumer's keys in order; a notification's events are found by a scan when it is removed (the table
+-- holds what is not delivered yet, little), and ids are unique by construction (UUIDv7, event-id.ts).
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL UNIQUE,
+  id TEXT NOT NULL,
   consumer TEXT NOT NULL,
   key TEXT NOT NULL,
   notification_id TEXT NOT NULL,
@@ -85,7 +88,6 @@ CREATE TABLE IF NOT EXISTS events (
   lease_until INTEGER
 );
 CREATE INDEX IF NOT EXISTS events_key ON events(consumer, key, seq);
-CREATE INDEX IF NOT EXISTS events_notification ON events(notification_id);
 `;
 
 /**
