@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { API_ERRORS } from '../../src/http/errors.ts';
 import { DELIVERY_STATUSES } from '../../src/outbox/outbox.ts';
+import { outboxBackends } from '../helpers/backends.ts';
 import { BAD_INPUTS } from '../helpers/bad-inputs.ts';
 import { expectDeliveredInvite } from '../helpers/delivered.ts';
 import { EXAMPLE_NAMES, example } from '../helpers/examples.ts';
@@ -26,10 +26,7 @@ afterAll(async () => {
 });
 
 // The same promises, whichever outbox the configuration names.
-describe.each([
-  ['SQLite outbox', () => ({})],
-  ['BullMQ outbox on Redis', () => ({ QUEUE_URL: redis.url, QUEUE_PREFIX: `test-${randomUUID()}` })],
-] as const)('%s', (_backend, backendEnv) => {
+describe.each(outboxBackends(() => redis))('%s', (_backend, backendEnv) => {
   let env: Record<string, string> = {};
   /** The service again with other settings (the same outbox backend). */
   async function restartWith(overrides: Record<string, string>) {

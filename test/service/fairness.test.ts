@@ -4,35 +4,22 @@
  * invitation is going out reaches the relay long before the invitation's
  * last message does (it used to wait for the end of the fan-out).
  */
-import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { seedFanOut } from '../../examples/fan-out.ts';
+import { outboxBackends, sinkAndRedis } from '../helpers/backends.ts';
 import { example } from '../helpers/examples.ts';
-import { type RedisProcess, startRedis } from '../helpers/redis.ts';
 import { startTestService, type TestService, waitFor } from '../helpers/service.ts';
-import { SmtpSink } from '../helpers/smtp-sink.ts';
 
-const sink = new SmtpSink();
-let redis: RedisProcess;
+const relay = sinkAndRedis();
+const { sink } = relay;
 let service: TestService | undefined;
 
-beforeAll(async () => {
-  await sink.start();
-  redis = await startRedis();
-});
 afterEach(async () => {
   await service?.dispose();
   service = undefined;
 });
-afterAll(async () => {
-  await sink.stop();
-  await redis.stop();
-});
 
-describe.each([
-  ['SQLite outbox', () => ({})],
-  ['BullMQ outbox on Redis', () => ({ QUEUE_URL: redis.url, QUEUE_PREFIX: `test-${randomUUID()}` })],
-] as const)('%s', (_backend, backendEnv) => {
+describe.each(outboxBackends(() => relay.redis))('%s', (_backend, backendEnv) => {
   it.each([
     ['with no rate limit', 1000, {}],
     ['with SEND_RATE_LIMIT=200', 300, { SEND_RATE_LIMIT: '200' }],

@@ -8,35 +8,27 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { seedFanOut } from '../../examples/fan-out.ts';
+import { outboxBackends, sinkAndRedis } from '../helpers/backends.ts';
 import { example } from '../helpers/examples.ts';
-import { freePort, type RedisProcess, startRedis } from '../helpers/redis.ts';
+import { freePort } from '../helpers/redis.ts';
 import { startTestService, type TestService, waitFor } from '../helpers/service.ts';
-import { SmtpSink } from '../helpers/smtp-sink.ts';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const auth = { authorization: `Bearer ${TOKEN}` };
-const sink = new SmtpSink();
-let redis: RedisProcess;
+const relay = sinkAndRedis();
+const { sink } = relay;
 let service: TestService | undefined;
 
-beforeAll(async () => {
-  await sink.start();
-  redis = await startRedis();
-});
 afterEach(async () => {
   await service?.dispose();
   service = undefined;
 });
-afterAll(async () => {
-  await sink.stop();
-  await redis.stop();
-});
 
 /** Every key under a prefix, with every string its value holds. */
 async function redisContents(prefix: string): Promise<Map<string, string[]>> {
-  const client = new Redis(redis.url);
+  const client = new Redis(relay.redis.url);
   try {
     const contents = new Map<string, string[]>();
     for (const key of await client.keys(`${prefix}:*`)) {
@@ -72,10 +64,7 @@ function dataDirBytes(dataDir: string): string {
     .join('\n');
 }
 
-describe.each([
-  ['SQLite outbox', () => ({})],
-  ['BullMQ outbox on Redis', () => ({ QUEUE_URL: redis.url, QUEUE_PREFIX: `test-${randomUUID()}` })],
-] as const)('%s', (backend, backendEnv) => {
+describe.each(outboxBackends(() => relay.redis))('%s', (backend, backendEnv) => {
   async function start(env: Record<string, string>) {
     sink.reset();
     service = await startTestService({ SMTP_URL: sink.url, API_TOKEN: TOKEN, SERVICE_MAILBOX: 'calendar@mydomain.ru', ...env });
@@ -143,11 +132,11 @@ describe.each([
 describe('Redis memory', () => {
   it('goes back to where it was after a 400-recipient fan-out and its RETENTION', async () => {
     const prefix = `test-${randomUUID()}`;
-    const client = new Redis(redis.url);
+    const client = new Redis(relay.redis.url);
     try {
       service = await startTestService({
         SMTP_URL: sink.url,
-        QUEUE_URL: redis.url,
+        QUEUE_URL: relay.redis.url,
         QUEUE_PREFIX: prefix,
         RETENTION: 'PT2S',
         SERVICE_MAILBOX: 'calendar@mydomain.ru',
@@ -160,7 +149,8 @@ describe('Redis memory', () => {
         payload: example('skype-invitation'),
       });
       await waitFor(async () => (await service!.app.inject(`/v1/notifications/${warmUp.json().id}`)).statusCode === 404, 10_000, 'the first purge');
-      const memory = async () => Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]);
+      // What the keys hold (used_memory less Redis's own overhead: client buffers, the append-only file's buffer, which vary with load).
+      const memory = async () => Number(/used_memory_dataset:(\d+)/.exec(await client.info('memory'))![1]);
       const keysBefore = (await client.keys(`${prefix}:*`)).sort();
       const before = await memory();
       const posted = await service.app.inject({
@@ -173,10 +163,10 @@ describe('Redis memory', () => {
       await waitFor(async () => (await service!.app.inject(`/v1/notifications/${id}`)).json().totals?.sent === 400, 20_000, 'the fan-out');
       const during = await memory();
       await waitFor(async () => (await service!.app.inject(`/v1/notifications/${id}`)).statusCode === 404, 10_000, 'the purge');
-      const after = await memory();
       expect(during - before).toBeGreaterThan(200_000); // what 400 recipients take
       expect((await client.keys(`${prefix}:*`)).sort()).toEqual(keysBefore);
-      expect(after - before).toBeLessThan(32_768);
+      // Freed memory may be counted a moment later (lazy freeing): the dataset is back within 32 KB soon after, or this fails.
+      await waitFor(async () => (await memory()) - before < 32_768, 5000, 'the dataset back within 32 KB of where it was');
     } finally {
       client.disconnect();
     }
