@@ -53,6 +53,25 @@ describe('/docs', () => {
     await page.close();
   });
 
+  it('"Try it out" sends a real request: authorized with the token, the first example is accepted (202) and its mail reaches the relay', {
+    timeout: 60_000,
+  }, async () => {
+    sink.reset();
+    const page = await browser.newPage();
+    await page.goto(`${base}/docs`);
+    await page.locator('.btn.authorize').click();
+    await page.locator('.auth-container input').first().fill('docs-test-token-0123456789');
+    await page.locator('.auth-btn-wrapper .authorize').click();
+    await page.locator('.auth-btn-wrapper .btn-done').click();
+    await page.locator('.opblock-summary-path', { hasText: /^\/v1\/notifications$/ }).click();
+    await page.locator('.try-out__btn').first().click();
+    await page.locator('.execute').first().click();
+    // The server's answer as the page shows it (the table's first row is its header).
+    await expect.poll(() => page.locator('.live-responses-table').first().innerText(), { timeout: 20_000 }).toMatch(/\b202\b/);
+    await expect.poll(() => sink.received.length, { timeout: 15_000 }).toBeGreaterThan(0);
+    await page.close();
+  });
+
   it('every route the documentation registers is on the public list, and only those', async () => {
     const app = Fastify();
     const registered = await registerDocs(app, '0.0.0');
