@@ -38,7 +38,7 @@ export interface PollLoop {
 
 /**
  * @example
- * const loop = pollLoop({ claim: () => outbox.claimWebhooks(16, Date.now(), leaseMs), handle: post, pollMs: 500, onClaimError: (err) => logger.error({ err }) });
+ * const loop = pollLoop({ claim: () => events.claim('webhook', 16, Date.now(), leaseMs), handle: post, pollMs: 500, onClaimError: (err) => logger.error({ err }) });
  * loop.start();
  */
 export function pollLoop<T>(options: PollLoopOptions<T>): PollLoop {

@@ -5,6 +5,7 @@
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { DeliveryClass } from '../../delivery/fairness.ts';
 import { arbitrate, FINAL_STATUSES, type OrderedDelivery, WAITING_STATUSES } from '../../delivery/policy.ts';
 import type { ClaimedDelivery } from '../outbox.ts';
 import { noteServed } from './fair.ts';
@@ -21,8 +22,8 @@ const CLAIM_ROUND = 25;
 type Verdict =
   | { readonly kind: 'send'; readonly delivery: ClaimedDelivery }
   | { readonly kind: 'done' }
-  /** To look at again at `at`, in a job of its own; `handed`: the record already says so (StoredDelivery.ownJob). */
-  | { readonly kind: 'later'; readonly at: number; readonly handed: boolean };
+  /** To look at again at `at`, in a job of its own of its notification's class; `handed`: the record already says so (StoredDelivery.ownJob). */
+  | { readonly kind: 'later'; readonly at: number; readonly handed: boolean; readonly deliveryClass: DeliveryClass };
 
 export interface ClaimOptions {
   readonly commands: Redis;
@@ -54,11 +55,12 @@ export function claimer(options: ClaimOptions): (max: number, now: number) => Pr
     let record = context.length ? (JSON.parse(context[0]!) as StoredDelivery) : null;
     // Orphaned (erased, or past RETENTION), or done before a crash.
     if (!record || !parent || FINAL_STATUSES.has(record.status)) return { kind: 'done' };
+    const { deliveryClass } = fairStartOf(parent.meta);
     // Its own job sends it; the job it came from, taken again, only makes sure that job exists.
-    if (record.ownJob && ofSeveral(hold.job.data)) return { kind: 'later', at: Math.max(now, record.nextAttemptAt ?? now), handed: true };
+    if (record.ownJob && ofSeveral(hold.job.data)) return { kind: 'later', at: Math.max(now, record.nextAttemptAt ?? now), handed: true, deliveryClass };
     if (record.status === 'retrying' && record.nextAttemptAt !== null && record.nextAttemptAt > now) {
       // Back before its time (its job's move to delayed was lost with the connection).
-      return { kind: 'later', at: record.nextAttemptAt, handed: false };
+      return { kind: 'later', at: record.nextAttemptAt, handed: false, deliveryClass };
     }
     if (record.status === 'sending') {
       // Its instance died with it on the wire: it may or may not have gone out.
@@ -76,7 +78,7 @@ export function claimer(options: ClaimOptions): (max: number, now: number) => Pr
       return { kind: 'done' };
     }
     // An older message to this person about this event goes first.
-    if (decision.action === 'wait') return { kind: 'later', at: decision.until, handed: false };
+    if (decision.action === 'wait') return { kind: 'later', at: decision.until, handed: false, deliveryClass };
     jobs.held.set(deliveryId, { hold, position, attempt: record.attempts + 1 });
     hold.open.add(position);
     return {
@@ -113,8 +115,7 @@ export function claimer(options: ClaimOptions): (max: number, now: number) => Pr
       if (verdict.kind === 'send') sending.push(verdict.delivery);
       else if (verdict.kind === 'later') {
         const data: JobData = { notificationId: hold.job.data.notificationId, position: positions[i]! };
-        const parent = await options.notification(data.notificationId);
-        later.push(jobs.oneRecipientJob(data.notificationId, data.position, parent ? fairStartOf(parent.meta).deliveryClass : 2, verdict.at - now));
+        later.push(jobs.oneRecipientJob(data.notificationId, data.position, verdict.deliveryClass, verdict.at - now));
         if (!verdict.handed && ofSeveral(hold.job.data)) handing.push(transition(data, [...WAITING_STATUSES], { ownJob: true }));
         laterAt = verdict.at;
       }

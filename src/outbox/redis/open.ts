@@ -74,9 +74,7 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
     stalledInterval: Math.max(1000, Math.floor(lockMs / 3)),
     maxStalledCount: 1_000_000, // a stalled job is a crashed instance, not a poison message
     // In windows of a tenth of a second (delivery/fairness.ts, rateWindow), so that nothing waits most of a second for the next window.
-    ...(options.sendRatePerSecond
-      ? { limiter: { max: rateWindow(options.sendRatePerSecond).max, duration: rateWindow(options.sendRatePerSecond).durationMs } }
-      : {}),
+    ...(options.sendRatePerSecond ? { limiter: limiterOf(options.sendRatePerSecond) } : {}),
   });
   worker.on('error', () => undefined);
   queue.on('error', () => undefined); // reported by the failing call; unhandled, BullMQ prints it to stderr
@@ -107,6 +105,12 @@ export async function openRedisOutbox(options: RedisOutboxOptions): Promise<Outb
       for (const connection of [commands, queueConnection, workerConnection]) connection.disconnect();
     },
   };
+}
+
+/** BullMQ's limiter for a send rate, in windows of a tenth of a second (rateWindow). */
+function limiterOf(ratePerSecond: number): { max: number; duration: number } {
+  const { max, durationMs } = rateWindow(ratePerSecond);
+  return { max, duration: durationMs };
 }
 
 /** Connects, retrying with backoff; gives up (and closes the connections) after `withinMs`. */
