@@ -12,6 +12,8 @@ const zoneSensitive = [
 
 export default defineConfig({
   test: {
+    // dist/ built first (when src/ changed): the tests that start the service run `node dist/start.js`.
+    globalSetup: ['test/helpers/build-once.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     projects: [

@@ -7,6 +7,7 @@
  * process alive.
  */
 import { Worker } from 'node:worker_threads';
+import { siblingModule } from '../runtime/sibling-module.ts';
 import type { Bounce } from './classify.ts';
 import type { ReaderAnswer, ReaderRequest } from './reader-thread.ts';
 
@@ -64,7 +65,7 @@ export function createBounceReader(options: BounceReaderOptions = {}): BounceRea
   let nextId = 1;
 
   function startThread(): Promise<Worker> {
-    const worker = new Worker(new URL('./reader-thread.ts', import.meta.url), {
+    const worker = new Worker(siblingModule(import.meta.url, 'reader-thread'), {
       resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 256 },
     });
     worker.unref();

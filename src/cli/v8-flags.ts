@@ -5,10 +5,8 @@
  * built-in modules, which were then compiled from their sources at every
  * start (208 against 262 ms to listening, median of 15 alternating starts,
  * for the heap flag). Set after listening, the built-ins the service needs
- * are loaded by then, and the bundle's code cache has been written under the
- * flags the next start will have (run-bundle.cjs writes it as
- * LISTENING_CHANNEL is published). V8 reads both at each use, so they can be
- * set once running. A flag the operator gave node is kept.
+ * are loaded by then. V8 reads both at each use, so they can be set once
+ * running. A flag the operator gave node is kept.
  *
  * **How far the old generation grows between full collections.**
  * V8 lets the old generation grow to up to four times what its last full

@@ -8,6 +8,7 @@
 import { fork } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { nodeFlagsFor, siblingModule } from '../runtime/sibling-module.ts';
 import { TemplateError } from './template-error.ts';
 
 type Mjml2Html = (
@@ -83,8 +84,9 @@ async function compileOne(mjml: Mjml2Html, path: string, root: string): Promise<
 
 function compileInChild(paths: readonly string[], root: string): Promise<CompileResult[]> {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(new URL('./mjml-child.ts', import.meta.url)), [], {
-      execArgv: ['--experimental-strip-types', '--disable-warning=ExperimentalWarning'],
+    const compiler = siblingModule(import.meta.url, 'mjml-child');
+    const child = fork(fileURLToPath(compiler), [], {
+      execArgv: nodeFlagsFor(compiler),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let answered = false;

@@ -2,17 +2,19 @@
  * The service on the configuration of the environment
  * (docs/configuration.md); every default is embedded, so nothing needs setting.
  * The first SIGTERM or SIGINT stops it cleanly (a drain); repeats within
- * FORCE_AFTER_MS are ignored, a later one forces the stop. Started by
- * start.cjs (npm start), bundled or from the sources.
+ * FORCE_AFTER_MS are ignored, a later one forces the stop.
+ *
+ * Run by src/start.ts (`node dist/start.js`), from the bundle npm run build
+ * makes, or as a module where there is none.
  */
 import { channel } from 'node:diagnostics_channel';
 import { setFlagsFromString } from 'node:v8';
-import { loadConfig } from '../config/config.ts';
-import { createService } from '../service.ts';
-import { redactedSmtpUrl } from '../transport/smtp.ts';
-import { runMain } from './common.ts';
-import { LISTENING_CHANNEL } from './listening.cjs';
-import { flagsOnceListening } from './v8-flags.ts';
+import { runMain } from './cli/common.ts';
+import { flagsOnceListening } from './cli/v8-flags.ts';
+import { loadConfig } from './config/config.ts';
+import { LISTENING_CHANNEL } from './runtime/listening.ts';
+import { createService } from './service.ts';
+import { redactedSmtpUrl } from './transport/smtp.ts';
 
 async function main(): Promise<number> {
   const config = loadConfig();
@@ -29,7 +31,7 @@ async function main(): Promise<number> {
     `invite-mailer listening on ${address}`,
   );
   channel(LISTENING_CHANNEL).publish({ address });
-  // After the publish: run-bundle.cjs has written the code cache under the flags the next start will have.
+  // After the publish: start.ts has written the code cache under the flags the next start will have.
   for (const flag of flagsOnceListening(process.execArgv)) setFlagsFromString(flag);
   const forced = await new Promise<boolean>((resolve) => {
     let stoppingSince: number | null = null;
