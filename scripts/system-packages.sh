@@ -3,10 +3,11 @@
 #   spamassassin  – the spam check Mailpit runs, scoring our messages
 #   chromium      – the headless browser the preview tests open
 #   redis-server  – the Redis the BullMQ outbox tests start
+#   systemd-analyze – checks deploy/invite-mailer.service as systemd reads it
 # Idempotent: does nothing when every command is there. Needs root (or sudo) and apt-get.
 set -euo pipefail
 
-declare -A package_of=( [spamassassin]=spamassassin [chromium]=chromium [redis-server]=redis-server )
+declare -A package_of=( [spamassassin]=spamassassin [chromium]=chromium [redis-server]=redis-server [systemd-analyze]=systemd )
 missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")

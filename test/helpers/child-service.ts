@@ -27,10 +27,10 @@ export function spawnService(
   command: string,
   args: readonly string[],
   env: Record<string, string>,
-  options: { group?: boolean } = {},
+  options: { group?: boolean; cwd?: string } = {},
 ): Omit<ChildService, 'url'> {
   const child = spawn(command, args, {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     detached: options.group ?? false,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
