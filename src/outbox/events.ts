@@ -89,6 +89,15 @@ export interface EventQueue {
   claim(consumer: string, max: number, now: number, leaseMs: number): Promise<EventBatch[]>;
   /** Done: the batch's events are dropped and the key's next ones are due. Otherwise due again at `retryAt`. */
   settle(batch: EventBatch, result: EventResult): Promise<void>;
+  /** How many of a consumer's events wait, and when the oldest of them was made (for /metrics). */
+  backlog(consumer: string): Promise<EventBacklog>;
+}
+
+/** A consumer's events waiting to be taken. */
+export interface EventBacklog {
+  readonly waiting: number;
+  /** When the oldest waiting event was made (ms since the epoch); null when none waits. */
+  readonly oldestAt: number | null;
 }
 
 /** The consumers that hear of a change to `status`. */

@@ -139,9 +139,18 @@ export interface DeliveryStore {
   report(delivery: DeliveryRef, report: DeliveryReport): Promise<ReportResult>;
   /** How many deliveries are in each status. */
   counts(): Promise<Record<DeliveryStatus, number>>;
+  /** The deliveries whose time to be sent has come, for /metrics. */
+  backlog(now: number): Promise<DeliveryBacklog>;
   /** Throws when the outbox cannot take a write. */
   checkWritable(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Deliveries waiting (queued or retrying) whose time to be sent has come. */
+export interface DeliveryBacklog {
+  readonly due: number;
+  /** When the longest-waiting of them became due (ms since the epoch); null when none is due. */
+  readonly oldestDueAt: number | null;
 }
 
 /** What a purge or an erasure removed. */

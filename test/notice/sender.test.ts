@@ -97,6 +97,7 @@ describe("the organizer's notice sender", () => {
     let settled = 0;
     const counting = {
       claim: events.claim.bind(events),
+      backlog: events.backlog.bind(events),
       settle: async (...args: Parameters<typeof events.settle>) => ((settled += 1), events.settle(...args)),
     };
     const gone = { body: async () => null };

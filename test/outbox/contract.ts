@@ -12,6 +12,7 @@ import type { EventConsumer } from '../../src/outbox/events.ts';
 import { type ClaimedDelivery, type LastReply, type NewNotification, type Outbox, StaleDeliveryError } from '../../src/outbox/outbox.ts';
 import { acceptedBy } from '../../src/transport/delivery-error.ts';
 import { example } from '../helpers/examples.ts';
+import { waitFor } from '../helpers/service.ts';
 
 /**
  * Claims until `enough` holds for everything claimed so far: a backend on a
@@ -184,6 +185,24 @@ export function outboxContract(name: string, harness: () => OutboxHarness): void
       expect(retried.map((r) => [r.recipient, r.attempt])).toEqual([[b!.recipient, 2]]);
       await attempt(t.outbox, retried[0]!, outcomes.final('expired', '<2@x>'));
       expect(await t.outbox.counts()).toEqual({ queued: 0, sending: 0, sent: 1, retrying: 0, failed: 1, expired: 1, unknown: 0, superseded: 0, bounced: 0 });
+    });
+
+    it('tells how many deliveries are due and since when the longest-waiting one is (for /metrics)', async () => {
+      expect(await t.outbox.backlog(Date.now())).toEqual({ due: 0, oldestDueAt: null });
+      const before = Date.now();
+      const n = notificationOf(example('trueconf-weekly'));
+      await t.outbox.accept(n);
+      const waiting = await t.outbox.backlog(Date.now());
+      expect(waiting.due).toBe(3);
+      expect(waiting.oldestDueAt).toBeGreaterThanOrEqual(before - 1000);
+      expect(waiting.oldestDueAt).toBeLessThanOrEqual(Date.now());
+      const claimed = await claimUntil(t.outbox, (c) => c.length >= 3);
+      expect((await t.outbox.backlog(Date.now())).due).toBe(0);
+      // a retry is due at its time, not before
+      await attempt(t.outbox, claimed[0]!, outcomes.retrying(Date.now() + 300));
+      for (const c of claimed.slice(1)) await attempt(t.outbox, c, outcomes.sent('<x@y>'));
+      expect((await t.outbox.backlog(Date.now())).due).toBe(0);
+      await waitFor(async () => (await t.outbox.backlog(Date.now())).due === 1, 5000, 'the retry due');
     });
 
     it('an unknown outcome is resent once, counted, then final', async () => {

@@ -95,6 +95,23 @@ export function eventQueueContract(name: string, harness: () => OutboxHarness): 
       expect(afterCrash!.events.map((e) => e.id)).toEqual(bounced!.events.map((e) => e.id));
     });
 
+    it("tells how many of a consumer's events wait and when the oldest was made (for /metrics)", async () => {
+      expect(await t.outbox.events.backlog('one-by-one')).toEqual({ waiting: 0, oldestAt: null });
+      const before = Date.now();
+      const n = notificationOf(example('trueconf-weekly'));
+      await t.outbox.accept(n);
+      const claimed = await t.outbox.claim(10, Date.now());
+      for (const c of claimed) await attempt(t.outbox, c, outcomes.sent(`<${c.position}@x>`));
+      expect(await t.outbox.report({ notificationId: n.id, position: 0 }, bounceOf('5.1.1'))).toBe('bounced');
+      const backlog = await t.outbox.events.backlog('one-by-one');
+      expect(backlog.waiting).toBe(4); // three sent, one bounced
+      expect(backlog.oldestAt).toBeGreaterThanOrEqual(before - 5);
+      expect(backlog.oldestAt).toBeLessThanOrEqual(Date.now());
+      const batches = await t.outbox.events.claim('one-by-one', 10, Date.now(), 60_000);
+      for (const batch of batches) await t.outbox.events.settle(batch, { done: true });
+      expect((await t.outbox.events.backlog('one-by-one')).waiting).toBe(1); // the bounce, behind its delivery's sent
+    });
+
     it("gathers a notification's failures for a window after the first; what comes later waits for the next batch", async () => {
       const n = notificationOf(example('trueconf-weekly'));
       await t.outbox.accept(n);

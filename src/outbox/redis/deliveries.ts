@@ -45,6 +45,9 @@ export function notificationCache(commands: Redis, key: RedisKeys) {
   };
 }
 
+/** Jobs a scrape's backlog visits at most (delivery-backlog-3.lua): beyond, each counts one recipient. */
+const BACKLOG_JOBS_VISITED = 10_000;
+
 export interface RedisDeliveriesOptions {
   readonly commands: Redis;
   readonly key: RedisKeys;
@@ -145,6 +148,16 @@ export function redisDeliveries(options: RedisDeliveriesOptions): Omit<DeliveryS
     async counts() {
       const stored = await commands.hgetall(key.counts);
       return Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, Number(stored[s] ?? 0)])) as Record<DeliveryStatus, number>;
+    },
+
+    async backlog(now) {
+      const [due, oldestDueAt] = await options.scripts.deliveryBacklog(
+        key.prioritized,
+        key.wait,
+        key.delayed,
+        JSON.stringify({ jobPrefix: key.jobPrefix, limit: BACKLOG_JOBS_VISITED, now }),
+      );
+      return { due, oldestDueAt };
     },
 
     async checkWritable() {

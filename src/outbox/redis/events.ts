@@ -6,9 +6,13 @@
  * and settle-events-3.lua.
  */
 import type { Redis } from 'ioredis';
+import { eventTimeOf } from '../event-id.ts';
 import type { DeliveryFact, EventBatch, EventConsumer, EventQueue, QueuedEvent } from '../events.ts';
 import type { RedisKeys } from './keys.ts';
 import type { Scripts } from './scripts.ts';
+
+/** Keys a scrape's backlog visits at most (event-backlog-1.lua): beyond, a lower bound, and Redis is not held long. */
+const BACKLOG_KEYS_VISITED = 10_000;
 
 /** @example const events = redisEvents(commands, scripts, key, consumers); await events.claim('webhook', 16, Date.now(), 60_000); */
 export function redisEvents(commands: Redis, scripts: Scripts, key: RedisKeys, consumers: readonly EventConsumer[]): EventQueue {
@@ -50,6 +54,14 @@ export function redisEvents(commands: Redis, scripts: Scripts, key: RedisKeys, c
       if ('done' in result) {
         await scripts.settleEvents(...keysOf(batch.consumer, batch.key), JSON.stringify({ key: batch.key, through: Number(batch.through), now: Date.now() }));
       } else await commands.zadd(key.eventsDue(batch.consumer), 'XX', result.retryAt, batch.key);
+    },
+
+    async backlog(consumer) {
+      const [waiting, oldest] = await scripts.eventBacklog(
+        key.eventsDue(consumer),
+        JSON.stringify({ prefix: key.prefix, consumer, limit: BACKLOG_KEYS_VISITED }),
+      );
+      return { waiting, oldestAt: oldest === null ? null : eventTimeOf(oldest) };
     },
   };
 }

@@ -35,6 +35,12 @@ export function redisKeys(prefix: string) {
     fairServed: `${prefix}:fair-served`,
     /** BullMQ's prioritized jobs (every job has a priority: fair.ts). */
     prioritized: `${prefix}:deliveries:prioritized`,
+    /** BullMQ's jobs waiting without a priority (none, as every job has one; read all the same). */
+    wait: `${prefix}:deliveries:wait`,
+    /** BullMQ's delayed jobs (retries and waits, until due). */
+    delayed: `${prefix}:deliveries:delayed`,
+    /** What BullMQ puts before a job's id in its hash's key. */
+    jobPrefix: `${prefix}:deliveries:`,
     /** BullMQ's event stream of the deliveries queue (job ids: notification ids). */
     queueEvents: `${prefix}:deliveries:events`,
     /** The version of these keys' layout (see migrate.ts). */

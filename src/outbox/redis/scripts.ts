@@ -27,6 +27,8 @@ export interface Scripts {
   claimEvents(due: string, list: string, attempts: string, args: string): Promise<[number, ...string[]] | null>;
   settleEvents(due: string, list: string, attempts: string, args: string): Promise<number>;
   removeNotification(args: string): Promise<(string | number)[] | null>;
+  eventBacklog(due: string, args: string): Promise<[number, string | null]>;
+  deliveryBacklog(prioritized: string, wait: string, delayed: string, args: string): Promise<[number, number | null]>;
 }
 
 /**

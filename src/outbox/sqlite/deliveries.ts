@@ -19,6 +19,7 @@ import {
 import {
   type AcceptOutcome,
   type ClaimedDelivery,
+  type DeliveryBacklog,
   type DeliveryRef,
   type DeliveryStore,
   type NewNotification,
@@ -189,6 +190,11 @@ export class SqliteDeliveries implements Omit<DeliveryStore, 'close'> {
     const counts = Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, 0])) as Record<DeliveryStatus, number>;
     for (const row of this.#sql.counts.all() as { status: DeliveryStatus; n: number }[]) counts[row.status] = row.n;
     return counts;
+  }
+
+  async backlog(now: number): Promise<DeliveryBacklog> {
+    const row = this.#sql.backlog.get({ now }) as { due: number; oldest: number | null };
+    return { due: row.due, oldestDueAt: row.oldest };
   }
 
   async checkWritable(): Promise<void> {

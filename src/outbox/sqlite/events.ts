@@ -4,7 +4,7 @@
  * consumer that hears it.
  */
 import type { DatabaseSync } from 'node:sqlite';
-import { newEventId } from '../event-id.ts';
+import { eventTimeOf, newEventId } from '../event-id.ts';
 import {
   consumersOf,
   type DeliveryFact,
@@ -57,6 +57,9 @@ export function sqliteEvents(db: DatabaseSync, consumers: readonly EventConsumer
     ),
     drop: db.prepare('DELETE FROM events WHERE consumer = ? AND key = ? AND seq <= ?'),
     retry: db.prepare('UPDATE events SET lease_until = NULL, due_at = ? WHERE consumer = ? AND key = ? AND seq <= ?'),
+    backlog: db.prepare(
+      'SELECT COUNT(*) AS waiting, (SELECT id FROM events WHERE consumer = :consumer ORDER BY seq LIMIT 1) AS oldest FROM events WHERE consumer = :consumer',
+    ),
   };
 
   // Answers of one event-loop turn share a transaction (write-batch.ts): a commit is most of their cost.
@@ -117,6 +120,10 @@ export function sqliteEvents(db: DatabaseSync, consumers: readonly EventConsumer
       },
       async settle(batch, result) {
         await settleBatch({ batch, result });
+      },
+      async backlog(consumer) {
+        const row = sql.backlog.get({ consumer }) as { waiting: number; oldest: string | null };
+        return { waiting: row.waiting, oldestAt: row.oldest === null ? null : eventTimeOf(row.oldest) };
       },
     },
   };

@@ -72,6 +72,7 @@ export function openSqliteOutbox(options: SqliteOutboxOptions): Outbox {
     release: (deliveryIds) => deliveries.release(deliveryIds),
     report: (delivery, report) => deliveries.report(delivery, report),
     counts: () => deliveries.counts(),
+    backlog: (now) => deliveries.backlog(now),
     checkWritable: () => deliveries.checkWritable(),
     events: events.queue,
     ...retention,

@@ -63,6 +63,9 @@ export function deliveryStatements(durable: DatabaseSync, work: DatabaseSync) {
       `UPDATE deliveries SET lease_until = NULL, next_attempt_at = MIN(next_attempt_at, ?) WHERE id = ? AND status IN ('queued', 'retrying')`,
     ),
     counts: work.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status'),
+    backlog: work.prepare(
+      `SELECT COUNT(*) AS due, MIN(next_attempt_at) AS oldest FROM deliveries WHERE status IN ('queued', 'retrying') AND next_attempt_at <= :now AND lease_until IS NULL`,
+    ),
     byPosition: work.prepare('SELECT id, status, report_action, report_at FROM deliveries WHERE notification_id = ? AND position = ?'),
     report: work.prepare(
       `UPDATE deliveries SET status = :status, report_action = :action, report_status = :reportStatus, report_diagnostic = :diagnostic,
