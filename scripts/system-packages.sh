@@ -4,6 +4,7 @@
 #   chromium      – the headless browser the preview tests open
 #   redis-server  – the Redis the BullMQ outbox tests start
 #   systemd-analyze – checks deploy/invite-mailer.service as systemd reads it
+#   python3-prometheus-client – Prometheus' own Python client, whose parser reads /metrics in the tests
 # Idempotent: does nothing when every command is there. Needs root (or sudo) and apt-get.
 set -euo pipefail
 
@@ -12,6 +13,8 @@ missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
 done
+# Debian's Python (not another one first on PATH) with the module
+/usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || missing+=(python3-prometheus-client)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""

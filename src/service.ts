@@ -96,6 +96,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     // A connection that cannot be opened is the messages' to report, once they are sent.
     onNotificationPosted: (recipients) => void transport.openConnections(recipients).catch(() => undefined),
     version: await packageVersion(),
+    eventConsumers: consumersOf(config).map((consumer) => consumer.name),
     ...(bounces ? { bounces } : {}),
   });
   // Imported only when configured: smtp-server is not loaded on the way to listening otherwise.

@@ -44,51 +44,57 @@ export interface BounceIntake {
 export function createBounceIntake(options: BounceIntakeOptions): BounceIntake {
   const { outbox, verp, logger, metrics } = options;
   const reader = options.reader ?? createBounceReader();
+  async function take(raw: Buffer, envelopeRecipients: readonly string[]): Promise<IntakeResult> {
+    const bounce = await reader.read(raw);
+    if (bounce.kind === 'unreadable') {
+      logger.warn({ reason: bounce.reason, bytes: raw.length }, 'a message to the bounce address could not be read: ignored');
+      return { outcome: 'ignored', reason: 'unreadable' };
+    }
+    if (bounce.kind === 'auto-reply') {
+      logger.info({ reason: bounce.reason }, 'an auto-reply came to the bounce address: ignored');
+      return { outcome: 'ignored', reason: 'auto-reply' };
+    }
+    if (bounce.kind === 'not-a-bounce') {
+      logger.info('a message that is no bounce came to the bounce address: ignored');
+      return { outcome: 'ignored', reason: 'not-a-bounce' };
+    }
+    const candidates = [...envelopeRecipients, ...bounce.addressedTo];
+    const delivery =
+      candidates.map((address) => deliveryOfBounceAddress(address, verp)).find((found) => found !== null) ??
+      (bounce.envelopeId ? deliveryOfBounceToken(bounce.envelopeId, verp) : null);
+    if (!delivery) {
+      logger.warn({ addressedTo: candidates.slice(0, 5) }, 'a bounce names no delivery of ours (forged, or mangled): ignored');
+      return { outcome: 'ignored', reason: 'unverified' };
+    }
+    const recipient = bounce.recipients.find((r) => r.action === 'failed' || r.action === 'delayed');
+    if (!recipient) return { outcome: 'ignored', reason: 'no-failure-or-delay', delivery };
+    const result = await outbox.report(delivery, {
+      action: recipient.action as 'failed' | 'delayed',
+      status: recipient.status,
+      diagnostic: recipient.diagnostic,
+      remoteMta: recipient.remoteMta,
+      reportingMta: bounce.reportingMta,
+      at: Date.now(),
+    });
+    const about = { notificationId: delivery.notificationId, position: delivery.position, status: recipient.status, diagnostic: recipient.diagnostic };
+    if (result === 'no-such-delivery') {
+      logger.warn(about, 'a bounce for a delivery the outbox does not have: ignored');
+      return { outcome: 'ignored', reason: 'no-such-delivery', delivery };
+    }
+    if (result === 'ignored') {
+      logger.debug(about, 'a report that changes nothing (a delay told within the hour, or a delivery already final): ignored');
+      return { outcome: 'ignored', reason: 'nothing-to-change', delivery };
+    }
+    metrics.add(result === 'bounced' ? 'bounced' : 'delayed');
+    logger.warn(about, result === 'bounced' ? 'delivery bounced after the relay accepted it' : 'the relay reports a delivery delayed');
+    return { outcome: result, delivery };
+  }
+
   return {
     async take(raw, envelopeRecipients = []) {
-      const bounce = await reader.read(raw);
-      if (bounce.kind === 'unreadable') {
-        logger.warn({ reason: bounce.reason, bytes: raw.length }, 'a message to the bounce address could not be read: ignored');
-        return { outcome: 'ignored', reason: 'unreadable' };
-      }
-      if (bounce.kind === 'auto-reply') {
-        logger.info({ reason: bounce.reason }, 'an auto-reply came to the bounce address: ignored');
-        return { outcome: 'ignored', reason: 'auto-reply' };
-      }
-      if (bounce.kind === 'not-a-bounce') {
-        logger.info('a message that is no bounce came to the bounce address: ignored');
-        return { outcome: 'ignored', reason: 'not-a-bounce' };
-      }
-      const candidates = [...envelopeRecipients, ...bounce.addressedTo];
-      const delivery =
-        candidates.map((address) => deliveryOfBounceAddress(address, verp)).find((found) => found !== null) ??
-        (bounce.envelopeId ? deliveryOfBounceToken(bounce.envelopeId, verp) : null);
-      if (!delivery) {
-        logger.warn({ addressedTo: candidates.slice(0, 5) }, 'a bounce names no delivery of ours (forged, or mangled): ignored');
-        return { outcome: 'ignored', reason: 'unverified' };
-      }
-      const recipient = bounce.recipients.find((r) => r.action === 'failed' || r.action === 'delayed');
-      if (!recipient) return { outcome: 'ignored', reason: 'no-failure-or-delay', delivery };
-      const result = await outbox.report(delivery, {
-        action: recipient.action as 'failed' | 'delayed',
-        status: recipient.status,
-        diagnostic: recipient.diagnostic,
-        remoteMta: recipient.remoteMta,
-        reportingMta: bounce.reportingMta,
-        at: Date.now(),
-      });
-      const about = { notificationId: delivery.notificationId, position: delivery.position, status: recipient.status, diagnostic: recipient.diagnostic };
-      if (result === 'no-such-delivery') {
-        logger.warn(about, 'a bounce for a delivery the outbox does not have: ignored');
-        return { outcome: 'ignored', reason: 'no-such-delivery', delivery };
-      }
-      if (result === 'ignored') {
-        logger.debug(about, 'a report that changes nothing (a delay told within the hour, or a delivery already final): ignored');
-        return { outcome: 'ignored', reason: 'nothing-to-change', delivery };
-      }
-      metrics.add(result === 'bounced' ? 'bounced' : 'delayed');
-      logger.warn(about, result === 'bounced' ? 'delivery bounced after the relay accepted it' : 'the relay reports a delivery delayed');
-      return { outcome: result, delivery };
+      const result = await take(raw, envelopeRecipients);
+      metrics.addBounce(result.outcome, result.reason);
+      return result;
     },
     close: () => reader.close(),
   };

@@ -17,7 +17,6 @@ import type { Metrics } from '../runtime/metrics.ts';
 import type { AcceptedRequest } from '../runtime/worker.ts';
 import { DOCS_PREFIX, DOCS_ROUTES, registerDocs } from './docs.ts';
 import { ApiError } from './errors.ts';
-import { prometheusText } from './prometheus.ts';
 import { probe, watchRelay } from './relay-health.ts';
 
 export interface AppDependencies {
@@ -38,6 +37,8 @@ export interface AppDependencies {
   /** Called after a notification is stored, with its id and parsed request: wakes the worker. */
   readonly onAccepted?: (accepted: AcceptedRequest) => void;
   readonly version?: string;
+  /** The event consumers the outbox was opened with (`webhook`, `notice`): their backlogs go to /metrics. */
+  readonly eventConsumers?: readonly string[];
   /** Takes bounces piped in by a mail server (`POST /v1/bounces`); the route exists only with it. */
   readonly bounces?: BounceIntake;
 }
@@ -192,6 +193,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         throw new ApiError('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being stored');
       case 'replayed':
         reply.header('Idempotent-Replayed', 'true');
+        metrics.observeAccepted(reply.elapsedTime / 1000);
         return reply.code(202).send(acceptedBody(outcome.notification));
       case 'accepted':
         metrics.add('accepted', stored.recipients.length);
@@ -200,6 +202,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
           'notification accepted',
         );
         deps.onAccepted?.({ notificationId: outcome.notification.id, request: notification });
+        metrics.observeAccepted(reply.elapsedTime / 1000);
         return reply.code(202).send(acceptedBody(outcome.notification));
     }
   });
@@ -248,9 +251,24 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', outbox: outboxState, smtp: smtpState });
   });
 
+  // One read of the outbox a scrape (503 OUTBOX_UNAVAILABLE when it cannot answer, as every read);
+  // the relay's state at most RELAY_CHECK_INTERVAL_MS old, as the probes see it.
   app.get('/metrics', async (request, reply) => {
-    const counts = await outboxRead(request, () => outbox.counts());
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(prometheusText(metrics, counts, relay.up));
+    const now = Date.now();
+    const consumers = deps.eventConsumers ?? [];
+    const [snapshot] = await Promise.all([
+      outboxRead(request, async () => {
+        const [counts, backlog, events] = await Promise.all([
+          outbox.counts(),
+          outbox.backlog(now),
+          Promise.all(consumers.map((consumer) => outbox.events.backlog(consumer))),
+        ]);
+        return { counts, ...backlog, events: Object.fromEntries(consumers.map((consumer, i) => [consumer, events[i]!])) };
+      }),
+      relay.state(),
+    ]);
+    metrics.setOutbox({ ...snapshot, relayUp: relay.up, now });
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
   await registerDocs(app, deps.version ?? '0.0.0');

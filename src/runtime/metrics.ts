@@ -1,7 +1,13 @@
 /**
- * Counters of what the service did since it started, for /metrics.
+ * What the service measures, for /metrics (prom-client, one registry per
+ * service): counters and histograms its parts add to as things happen, gauges
+ * of the outbox set from one read when Prometheus scrapes, and Node's own
+ * process, event-loop and garbage-collection metrics. Names follow
+ * Prometheus' conventions (base units, `_total` for counters); each is
+ * documented in docs/api.md#metrics.
  */
-import type { Removed } from '../outbox/outbox.ts';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { DeliveryStatus, Removed } from '../outbox/outbox.ts';
 
 export const COUNTED_EVENTS = ['accepted', 'sent', 'retrying', 'failed', 'expired', 'unknown', 'bounced', 'delayed'] as const;
 export type CountedEvent = (typeof COUNTED_EVENTS)[number];
@@ -9,30 +15,153 @@ export type CountedEvent = (typeof COUNTED_EVENTS)[number];
 /** Why a notification left the outbox: past RETENTION, or erased on request (DELETE). */
 export type RemovalReason = 'purged' | 'erased';
 
-export interface Metrics {
-  readonly counts: Readonly<Record<CountedEvent, number>>;
-  readonly removed: Readonly<Record<RemovalReason, number>>;
-  /** Events removed with their notification before their consumer took them, by consumer. */
-  readonly undeliveredEventsDropped: Readonly<Record<string, number>>;
-  add(event: CountedEvent, amount?: number): void;
-  addRemoved(reason: RemovalReason, removed: Removed): void;
+/** The outbox as a scrape reads it (one read per scrape: the route's, which answers 503 when the outbox cannot). */
+export interface OutboxSnapshot {
+  readonly counts: Readonly<Record<DeliveryStatus, number>>;
+  readonly due: number;
+  readonly oldestDueAt: number | null;
+  /** Per event consumer (`webhook`, `notice`): events waiting, and when the oldest was made. */
+  readonly events: Readonly<Record<string, { readonly waiting: number; readonly oldestAt: number | null }>>;
+  /** Whether the relay answered its last check; null before any check. */
+  readonly relayUp: 1 | 0 | null;
+  readonly now: number;
 }
 
-/** @example const metrics = createMetrics(); metrics.add('sent'); metrics.counts.sent // 1 */
+export interface Metrics {
+  readonly registry: Registry;
+  add(event: CountedEvent, amount?: number): void;
+  addRemoved(reason: RemovalReason, removed: Removed): void;
+  /** How long a POST of a notification took to be stored and answered 202. */
+  observeAccepted(seconds: number): void;
+  /** A recipient's final status, and how long after acceptance it came. */
+  observeFinal(status: 'sent' | 'failed' | 'expired' | 'unknown', seconds: number): void;
+  /** The relay's answer to a message: its reply code's class (`2xx`, `4xx`, `5xx`), or `none` when it gave no answer (a connection failure or a timeout). */
+  addRelayReply(responseCode: number | null): void;
+  /** What a message to the bounce address came to: `bounced`, `noted` (a delay), or `ignored` with why. */
+  addBounce(outcome: string, reason: string | undefined): void;
+  /** Sets the outbox's gauges before a scrape. */
+  setOutbox(snapshot: OutboxSnapshot): void;
+}
+
+/** From a POST's arrival to its 202: storing it is one transaction (SQLite) or one round trip (Redis). */
+const ACCEPT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** From acceptance to a final status: seconds for a first try, hours for retries (RETRY_MAX_AGE_MS is five days). */
+const FINAL_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 5 * 24 * 3600];
+
+/**
+ * @example
+ * const metrics = createMetrics();
+ * metrics.add('sent');
+ * await metrics.registry.metrics() // '… invite_mailer_events_total{event="sent"} 1 …'
+ */
 export function createMetrics(): Metrics {
-  const counts = Object.fromEntries(COUNTED_EVENTS.map((e) => [e, 0])) as Record<CountedEvent, number>;
-  const removed: Record<RemovalReason, number> = { purged: 0, erased: 0 };
-  const undeliveredEventsDropped: Record<string, number> = {};
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const events = new Counter({
+    name: 'invite_mailer_events_total',
+    help: 'What this process did since it started: recipients accepted, messages sent, retries scheduled, permanent failures, expiries, outcomes left unknown, bounces and delay reports applied.',
+    labelNames: ['event'],
+    registers: [registry],
+  });
+  for (const event of COUNTED_EVENTS) events.inc({ event }, 0);
+  const removed = new Counter({
+    name: 'invite_mailer_notifications_removed_total',
+    help: 'Notifications this process removed since it started: past RETENTION (purged), or on request (erased).',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const reason of ['purged', 'erased']) removed.inc({ reason }, 0);
+  const dropped = new Counter({
+    name: 'invite_mailer_undelivered_events_dropped_total',
+    help: 'Events removed with their notification before they were delivered (a webhook receiver down for longer than RETENTION), by consumer.',
+    labelNames: ['consumer'],
+    registers: [registry],
+  });
+  for (const consumer of ['webhook', 'notice']) dropped.inc({ consumer }, 0);
+  const accepted = new Histogram({
+    name: 'invite_mailer_accept_duration_seconds',
+    help: 'Time from a POST of a notification to its 202 answer (validated, stored, answered).',
+    buckets: ACCEPT_BUCKETS,
+    registers: [registry],
+  });
+  const final = new Histogram({
+    name: 'invite_mailer_delivery_final_seconds',
+    help: "Time from a notification's acceptance to each recipient's final status, by that status.",
+    labelNames: ['status'],
+    buckets: FINAL_BUCKETS,
+    registers: [registry],
+  });
+  const replies = new Counter({
+    name: 'invite_mailer_relay_replies_total',
+    help: "The relay's answers to messages, by the class of their reply code; none: no answer (a connection failure or a timeout).",
+    labelNames: ['class'],
+    registers: [registry],
+  });
+  for (const replyClass of ['2xx', '4xx', '5xx', 'none']) replies.inc({ class: replyClass }, 0);
+  const bounces = new Counter({
+    name: 'invite_mailer_bounces_total',
+    help: 'Messages to the bounce address (the listener or POST /v1/bounces): bounced, noted (a delay report), or ignored, with why.',
+    labelNames: ['outcome', 'reason'],
+    registers: [registry],
+  });
+  for (const outcome of ['bounced', 'noted']) bounces.inc({ outcome, reason: '' }, 0);
+  const deliveries = new Gauge({
+    name: 'invite_mailer_deliveries',
+    help: 'Deliveries in the outbox by status.',
+    labelNames: ['status'],
+    registers: [registry],
+  });
+  const due = new Gauge({
+    name: 'invite_mailer_deliveries_due',
+    help: 'Deliveries waiting (queued or retrying) whose time to be sent has come (on Redis an estimate from above: docs/api.md#metrics).',
+    registers: [registry],
+  });
+  const oldestDue = new Gauge({
+    name: 'invite_mailer_oldest_due_delivery_age_seconds',
+    help: 'How long the longest-waiting due delivery has been due; 0 when none is.',
+    registers: [registry],
+  });
+  const eventBacklog = new Gauge({
+    name: 'invite_mailer_events_waiting',
+    help: 'Status events waiting for their consumer (webhook: the signed webhooks; notice: the notices to organizers).',
+    labelNames: ['consumer'],
+    registers: [registry],
+  });
+  const oldestEvent = new Gauge({
+    name: 'invite_mailer_oldest_waiting_event_age_seconds',
+    help: 'Age of the oldest event waiting for its consumer; 0 when none waits.',
+    labelNames: ['consumer'],
+    registers: [registry],
+  });
+  const relayUp = new Gauge({
+    name: 'invite_mailer_relay_up',
+    help: 'Whether the SMTP relay answered its last check (at most 30 s old when a probe asked): 1 or 0.',
+    registers: [registry],
+  });
+
   return {
-    counts,
-    removed,
-    undeliveredEventsDropped,
-    add(event, amount = 1) {
-      counts[event] += amount;
-    },
+    registry,
+    add: (event, amount = 1) => events.inc({ event }, amount),
     addRemoved(reason, result) {
-      removed[reason] += result.notifications;
-      for (const [consumer, n] of Object.entries(result.undeliveredEvents)) undeliveredEventsDropped[consumer] = (undeliveredEventsDropped[consumer] ?? 0) + n;
+      removed.inc({ reason }, result.notifications);
+      for (const [consumer, n] of Object.entries(result.undeliveredEvents)) dropped.inc({ consumer }, n);
+    },
+    observeAccepted: (seconds) => accepted.observe(seconds),
+    observeFinal: (status, seconds) => final.observe({ status }, seconds),
+    addRelayReply(responseCode) {
+      replies.inc({ class: responseCode === null ? 'none' : `${Math.floor(responseCode / 100)}xx` });
+    },
+    addBounce: (outcome, reason) => bounces.inc({ outcome, reason: reason ?? '' }),
+    setOutbox(snapshot) {
+      for (const [status, n] of Object.entries(snapshot.counts)) deliveries.set({ status }, n);
+      due.set(snapshot.due);
+      oldestDue.set(snapshot.oldestDueAt === null ? 0 : Math.max(0, snapshot.now - snapshot.oldestDueAt) / 1000);
+      for (const [consumer, backlog] of Object.entries(snapshot.events)) {
+        eventBacklog.set({ consumer }, backlog.waiting);
+        oldestEvent.set({ consumer }, backlog.oldestAt === null ? 0 : Math.max(0, snapshot.now - backlog.oldestAt) / 1000);
+      }
+      if (snapshot.relayUp === null) relayUp.reset();
+      else relayUp.set(snapshot.relayUp);
     },
   };
 }

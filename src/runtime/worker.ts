@@ -205,6 +205,7 @@ export function createWorker(options: WorkerOptions): Worker {
 
   function report(delivery: ClaimedDelivery, outcome: Outcome): void {
     metrics.add(outcome.kind);
+    if (outcome.kind !== 'retrying') metrics.observeFinal(outcome.kind, (outcome.at - delivery.acceptedAt) / 1000);
     const about = {
       notificationId: delivery.notificationId,
       recipient: delivery.recipient,
@@ -263,6 +264,7 @@ export function createWorker(options: WorkerOptions): Worker {
         });
         messageId = message.messageId;
         result = await transport.send(message);
+        metrics.addRelayReply(result.reply.responseCode);
       } catch (error) {
         // Composing failed (a fault of ours, fixed by a deploy): nothing reached the relay.
         logger.error({ err: error, notificationId: delivery.notificationId, recipient: delivery.recipient }, 'composing the message failed');

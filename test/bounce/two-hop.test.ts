@@ -186,6 +186,7 @@ describe('bounces after the relay said 250', () => {
     const metrics = (await service.app.inject('/metrics')).body;
     expect(metrics).toContain('invite_mailer_deliveries{status="bounced"} 1');
     expect(metrics).toContain('invite_mailer_events_total{event="bounced"} 1');
+    expect(metrics).toContain('invite_mailer_bounces_total{outcome="bounced",reason=""} 1');
     // The backend hears it at once, signed: the sent event, then exactly that bounce.
     const events = await waitFor(() => (receiver.of(id).length === 3 ? receiver.of(id) : null), 10_000, 'three webhook events');
     expect(receiver.refused).toEqual([]);
