@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import { type Logger, pino } from 'pino';
+import type { Logger } from 'pino';
 import { createBounceIntake } from './bounce/intake.ts';
 import type { BounceListener } from './bounce/listener.ts';
 import { verpFor } from './bounce/verp.ts';
@@ -15,6 +15,7 @@ import { createNoticeSender, noticeConsumer } from './notice/sender.ts';
 import type { EventConsumer } from './outbox/events.ts';
 import type { ClaimedDelivery, Outbox } from './outbox/outbox.ts';
 import { openSqliteOutbox } from './outbox/sqlite/open.ts';
+import { createLogger } from './runtime/logger.ts';
 import { createMetrics } from './runtime/metrics.ts';
 import { retentionLoop } from './runtime/retention.ts';
 import { createWorker, type Worker } from './runtime/worker.ts';
@@ -50,7 +51,7 @@ export interface ServiceOptions {
  * process.once('SIGTERM', () => service.stop());
  */
 export async function createService(config: Config, options: ServiceOptions = {}): Promise<Service> {
-  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'invite-mailer' } });
+  const logger = options.logger ?? (await createLogger(config));
   const outbox = options.outbox ?? (await openOutbox(config));
   // MJML compiles in a child process: the service never carries mjml's ~100 MB.
   const renderer = await rendererFor(config, options.compileTemplatesIn ?? 'child-process');

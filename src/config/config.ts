@@ -71,6 +71,7 @@ const envSchema = z.object({
   API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   BODY_LIMIT_BYTES: positiveInt(256 * 1024 * 1024).default(8 * 1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   RETRY_INITIAL_DELAY_MS: positiveInt(86_400_000).default(30_000),
   RETRY_MAX_DELAY_MS: positiveInt(86_400_000).default(3_600_000),
   RETRY_MAX_AGE_MS: positiveInt(30 * 86_400_000).default(5 * 86_400_000),
@@ -137,6 +138,8 @@ export interface Config {
   /** Messages per second to the relay, across all instances; null: no limit. */
   readonly sendRatePerSecond: number | null;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** JSON lines, or pino-pretty's lines for a person; auto: pretty when stdout is a terminal. */
+  readonly logFormat: 'auto' | 'json' | 'pretty';
   readonly retry: {
     readonly initialDelayMs: number;
     readonly maxDelayMs: number;
@@ -260,6 +263,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     queue: e.QUEUE_URL ? { url: e.QUEUE_URL, prefix: e.QUEUE_PREFIX, connectTimeoutMs: e.QUEUE_CONNECT_TIMEOUT_MS } : null,
     sendRatePerSecond: e.SEND_RATE_LIMIT ?? null,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     retry: {
       initialDelayMs: e.RETRY_INITIAL_DELAY_MS,
       maxDelayMs: e.RETRY_MAX_DELAY_MS,
