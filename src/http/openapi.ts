@@ -29,67 +29,70 @@ const errorBody = {
   },
 };
 
-const accepted = {
+/** An object schema whose every property is always in the answer (the status and acceptance answers name every field, null when empty). */
+const always = (properties: Record<string, object>, description?: string) => ({
   type: 'object',
-  required: ['id', 'recipients'],
-  properties: {
-    id: { type: 'string' },
-    recipients: { type: 'array', items: { type: 'object', properties: { email: { type: 'string' }, status: { type: 'string', enum: DELIVERY_STATUSES } } } },
-  },
+  ...(description ? { description } : {}),
+  required: Object.keys(properties),
+  properties,
+});
+
+const accepted = always({
+  id: { type: 'string' },
+  recipients: { type: 'array', items: always({ email: { type: 'string' }, status: { type: 'string', enum: DELIVERY_STATUSES } }) },
+});
+
+const lastReply = {
+  ...always({
+    code: { type: 'string' },
+    responseCode: { type: ['integer', 'null'] },
+    response: { type: ['string', 'null'] },
+    message: { type: 'string' },
+  }),
+  type: ['object', 'null'],
 };
 
-const status = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    totals: {
-      type: 'object',
-      description: 'How many recipients are in each status (every status named, 0 for none).',
-      properties: Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, { type: 'integer' }])),
+const deliveryReport = {
+  ...always(
+    {
+      action: { type: 'string', enum: ['failed', 'delayed'] },
+      status: { type: ['string', 'null'], description: 'Enhanced status code (RFC 3463), 5.1.1' },
+      diagnostic: { type: ['string', 'null'] },
+      remoteMta: { type: ['string', 'null'] },
+      reportingMta: { type: ['string', 'null'] },
+      receivedAt: { type: 'string', format: 'date-time' },
     },
-    type: { type: 'string' },
-    event: { type: 'object', properties: { uid: { type: 'string' }, sequence: { type: 'integer' } } },
-    acceptedAt: { type: 'string', format: 'date-time' },
-    deadlineAt: { type: 'string', format: 'date-time' },
-    recipients: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: {
-          email: { type: 'string' },
-          status: { type: 'string', enum: DELIVERY_STATUSES },
-          attempts: { type: 'integer' },
-          lastReply: {
-            type: ['object', 'null'],
-            properties: {
-              code: { type: 'string' },
-              responseCode: { type: ['integer', 'null'] },
-              response: { type: ['string', 'null'] },
-              message: { type: 'string' },
-            },
-          },
-          messageId: { type: ['string', 'null'] },
-          queuedAt: { type: 'string', format: 'date-time' },
-          updatedAt: { type: 'string', format: 'date-time' },
-          sentAt: { type: ['string', 'null'], format: 'date-time' },
-          nextAttemptAt: { type: ['string', 'null'], format: 'date-time' },
-          report: {
-            type: ['object', 'null'],
-            description: 'The last delivery status notification (RFC 3464) about it: why it bounced, or that it is delayed.',
-            properties: {
-              action: { type: 'string', enum: ['failed', 'delayed'] },
-              status: { type: ['string', 'null'], description: 'Enhanced status code (RFC 3463), 5.1.1' },
-              diagnostic: { type: ['string', 'null'] },
-              remoteMta: { type: ['string', 'null'] },
-              reportingMta: { type: ['string', 'null'] },
-              receivedAt: { type: 'string', format: 'date-time' },
-            },
-          },
-        },
-      },
-    },
-  },
+    'The last delivery status notification (RFC 3464) about it: why it bounced, or that it is delayed.',
+  ),
+  type: ['object', 'null'],
 };
+
+const status = always({
+  id: { type: 'string' },
+  totals: always(
+    Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, { type: 'integer' }])),
+    'How many recipients are in each status (every status named, 0 for none).',
+  ),
+  type: { type: 'string' },
+  event: always({ uid: { type: 'string' }, sequence: { type: 'integer' } }),
+  acceptedAt: { type: 'string', format: 'date-time' },
+  deadlineAt: { type: 'string', format: 'date-time' },
+  recipients: {
+    type: 'array',
+    items: always({
+      email: { type: 'string' },
+      status: { type: 'string', enum: DELIVERY_STATUSES },
+      attempts: { type: 'integer' },
+      lastReply,
+      messageId: { type: ['string', 'null'] },
+      queuedAt: { type: 'string', format: 'date-time' },
+      updatedAt: { type: 'string', format: 'date-time' },
+      sentAt: { type: ['string', 'null'], format: 'date-time' },
+      nextAttemptAt: { type: ['string', 'null'], format: 'date-time' },
+      report: deliveryReport,
+    }),
+  },
+});
 
 const errorResponses = (...codes: (keyof typeof API_ERRORS)[]) =>
   Object.fromEntries(
@@ -192,8 +195,8 @@ export function openApiDocument(version: string) {
                         recipient: { type: 'string' },
                         status: { type: 'string' },
                         messageId: { type: ['string', 'null'] },
-                        lastReply: status.properties.recipients.items.properties.lastReply,
-                        report: status.properties.recipients.items.properties.report,
+                        lastReply,
+                        report: deliveryReport,
                       },
                     },
                   },
