@@ -34,6 +34,7 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.PORT + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Exec form: node is PID 1 and gets docker stop's SIGTERM itself, which starts the drain (give it
-# time: docker stop -t 30, compose's stop_grace_period).
+# time: docker stop -t 30, compose's stop_grace_period). npm start's command: a young generation of
+# 8 MB from the start (ten fan-outs back to back peaked at 186 MB with it, 296 MB without).
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/start.js"]
+CMD ["node", "--min-semi-space-size=8", "--max-semi-space-size=8", "dist/start.js"]

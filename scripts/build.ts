@@ -29,13 +29,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'esbuild';
+import { startArgs } from './start-command.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const DIST = join(ROOT, 'dist');
 /** Written last: its time is the build's, and without it a dist/ is unfinished. */
 const STAMP = join(DIST, '.built');
 /** What a build is made of, besides src/. */
-const SETTINGS = ['tsconfig.json', 'tsconfig.build.json', 'scripts/build.ts', 'package.json'];
+const SETTINGS = ['tsconfig.json', 'tsconfig.build.json', 'scripts/build.ts', 'scripts/start-command.ts', 'package.json'];
 /** Files of src/ that are not modules and that modules read beside themselves. */
 const ASSET = /\.lua$/;
 
@@ -172,7 +173,8 @@ function asciiOnly(file: string): void {
  */
 async function startOnce(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'invite-mailer-build-'));
-  const child = spawn(process.execPath, [join(DIST, 'start.js')], {
+  const flags = startArgs().filter((arg) => arg.startsWith('-'));
+  const child = spawn(process.execPath, [...flags, join(DIST, 'start.js')], {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
