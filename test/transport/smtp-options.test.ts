@@ -24,8 +24,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function message() {
-  const request = parseNotificationRequest(example('skype-invitation'));
+async function message(name = 'skype-invitation') {
+  const request = parseNotificationRequest(example(name));
   const [email] = (await createRenderer()).render(request, { stamp: DateTime.utc() });
   return composeMessage(request, email!, {
     senderPolicy: 'organizer',
@@ -54,6 +54,17 @@ describe('SMTP options from the configuration', () => {
       .split('\r\n\r\n')[0]!
       .replace(/\r\n\s+/g, ' ');
     expect(headers).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=mydomain\.ru; q=dns\/txt; s=invites;/m);
+
+    // A change threads with the invitation (In-Reply-To, References): those are signed too, so a
+    // forwarder cannot move the message into another conversation without breaking the signature.
+    const signingTransport = createSmtpTransport(config.smtp);
+    const update = await message('update-time-changed');
+    expect(update.raw.toString()).toMatch(/^In-Reply-To: </m);
+    expect(await signingTransport.send(update)).toMatchObject({ verdict: 'accepted' });
+    signingTransport.close();
+    const signed = sink.received.at(-1)!.raw.toString().split('\r\n\r\n')[0]!.replace(/\r\n\s+/g, ' ');
+    const signedFields = /^DKIM-Signature: .*?\bh=([^;]+);/m.exec(signed)![1]!.replace(/\s/g, '').toLowerCase().split(':');
+    expect(signedFields).toEqual(expect.arrayContaining(['from', 'to', 'subject', 'date', 'message-id', 'in-reply-to', 'references', 'content-type']));
   });
 
   it('signs each message with its From domain key (DKIM_KEYS_DIR), and a domain without one with the service domain key, said once', async () => {
