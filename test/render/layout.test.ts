@@ -2,7 +2,10 @@
 /**
  * Every example's email in Debian's headless Chromium at phone and desktop
  * widths, light and dark: no horizontal scroll, no word split across lines
- * (each word's client rects), and no serious or critical axe-core violation.
+ * (each word's client rects), and no serious or critical axe-core violation;
+ * on a phone's first screen, Join and the answer buttons; in dark mode, no
+ * light band beside the card, and the dark palette in a client that applies
+ * only style elements with a media attribute (Thunderbird).
  * Screenshots go to test-artifacts/layout/.
  */
 import { cp, mkdir } from 'node:fs/promises';
@@ -10,15 +13,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedFanOut } from '../../examples/fan-out.ts';
 import { parseNotificationRequest } from '../../src/model/parse.ts';
 import { createRenderer, type RenderedEmail } from '../../src/render/renderer.ts';
 import { launchChromium } from '../helpers/chromium.ts';
-import { EXAMPLE_NAMES, exampleIn } from '../helpers/examples.ts';
+import { EXAMPLE_NAMES, example, exampleIn } from '../helpers/examples.ts';
 import { scratchCopy } from '../helpers/scratch-copy.ts';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/layout/', import.meta.url));
 const AXE = fileURLToPath(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url));
-const WIDTHS = [320, 360, 600];
+const WIDTHS = [320, 360, 600, 1200];
 const SCHEMES = ['light', 'dark'] as const;
 // Russian, English, and German for the long words translators will bring.
 const LOCALES = ['ru', 'en', 'de'];
@@ -58,6 +62,12 @@ beforeAll(async () => {
       emails.set(`${name} ${locale}`, email!);
     }
   }
+  // The issue's hard cases for the first screen: 150 attendees, and a description of 40 lines.
+  const crowd = seedFanOut(150);
+  emails.set('150 attendees', renderer.render(parseNotificationRequest(crowd), { only: [crowd.recipients[0].email] })[0]!);
+  const long = example('skype-invitation');
+  long.event.description = Array.from({ length: 40 }, (_, i) => `Пункт ${i + 1}: обсуждение задач и сроков.`).join('\n');
+  emails.set('40-line description', renderer.render(parseNotificationRequest(long))[0]!);
   browser = await launchChromium();
   page = await browser.newPage();
 }, 60_000);
@@ -92,7 +102,7 @@ async function splitWords(): Promise<string[]> {
 
 describe.each(SCHEMES)('every example in %s mode', (scheme) => {
   it.each(EXAMPLE_NAMES.flatMap((name) => LOCALES.map((locale) => `${name} ${locale}`)))(
-    '%s: no horizontal scroll and no word split at 320, 360 and 600 px',
+    '%s: no horizontal scroll and no word split at 320, 360, 600 and 1200 px',
     async (key) => {
       await page.emulateMedia({ colorScheme: scheme });
       for (const width of WIDTHS) {
@@ -141,5 +151,97 @@ describe('dark mode', () => {
     };
     expect(await background('light')).toBe('rgb(255, 255, 255)');
     expect(await background('dark')).not.toBe('rgb(255, 255, 255)');
+  });
+});
+
+/** The background a point of the page shows: the first ancestor's, from the element there up, that is not transparent. */
+async function backgroundAt(x: number, y: number): Promise<string> {
+  return page.evaluate(
+    ([px, py]) => {
+      for (let element = document.elementFromPoint(px!, py!); element; element = element.parentElement) {
+        const color = getComputedStyle(element).backgroundColor;
+        if (color !== 'rgba(0, 0, 0, 0)' && color !== 'transparent') return color;
+      }
+      return getComputedStyle(document.documentElement).backgroundColor;
+    },
+    [x, y],
+  );
+}
+
+const luminance = (rgb: string) => {
+  const [r, g, b] = rgb.match(/\d+/g)!.map(Number) as [number, number, number];
+  return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+};
+
+describe('dark mode, beyond the card', () => {
+  it.each(EXAMPLE_NAMES)('%s at 1200 px: no light band beside the card', async (name) => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.setViewportSize({ width: 1200, height: 900 });
+    await page.setContent(emails.get(`${name} en`)!.html);
+    for (const [x, y] of [
+      [10, 100],
+      [1190, 400],
+      [600, 890],
+      [10, 890],
+    ] as const) {
+      expect(luminance(await backgroundAt(x, y)), `${name} at (${x}, ${y})`).toBeLessThan(0.3); // the page #0b1220 or the card #1e293b; the light grey #f3f4f6 is 0.96
+    }
+  });
+
+  it('the palette reaches a client that applies only style elements with a media attribute (Thunderbird), the same rules as the @media block', async () => {
+    await page.setViewportSize({ width: 600, height: 900 });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const samples = [
+      ['update-conference-removed en', '.conference-removed', 'color', 'rgb(252, 165, 165)'],
+      ['update-time-changed en', '.changes-box', 'backgroundColor', 'rgb(51, 41, 13)'],
+      ['skype-invitation en', 'a.rsvp-accept', 'color', 'rgb(134, 239, 172)'],
+      ['skype-invitation en', 'a.rsvp-decline', 'color', 'rgb(252, 165, 165)'],
+      ['skype-invitation en', '.surface', 'backgroundColor', 'rgb(30, 41, 59)'],
+    ] as const;
+    for (const [key, selector, property, expected] of samples) {
+      await page.setContent(emails.get(key)!.html);
+      // As Thunderbird: media queries inside style elements are not applied.
+      const [inBlock, inElement] = await page.evaluate(() => {
+        const rules = (list: CSSRuleList) => Array.from(list, (rule) => rule.cssText.replace(/\s+/g, ' ')).sort();
+        let block: string[] = [];
+        let element: string[] = [];
+        for (const sheet of Array.from(document.styleSheets)) {
+          const owner = sheet.ownerNode as HTMLStyleElement;
+          if (owner.media.includes('prefers-color-scheme')) element = rules(sheet.cssRules);
+          for (let i = sheet.cssRules.length - 1; i >= 0; i--) {
+            const rule = sheet.cssRules[i]!;
+            if (rule instanceof CSSMediaRule && rule.conditionText.includes('prefers-color-scheme')) {
+              block = rules(rule.cssRules);
+              sheet.deleteRule(i);
+            }
+          }
+        }
+        return [block, element];
+      });
+      expect(inElement.length, key).toBeGreaterThan(5);
+      expect(inElement, key).toEqual(inBlock);
+      const value = await page.evaluate(([s, p]) => getComputedStyle(document.querySelector(s!)!)[p as 'color'], [selector, property]);
+      expect(value, `${key} ${selector}`).toBe(expected);
+    }
+  });
+});
+
+describe("a phone's first screen (360 × 640)", () => {
+  const keys = [...EXAMPLE_NAMES.flatMap((name) => LOCALES.map((locale) => `${name} ${locale}`)), '150 attendees', '40-line description'];
+  it.each(keys)('%s: Join and the answer buttons wholly within it', async (key) => {
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 360, height: 640 });
+    await page.setContent(emails.get(key)!.html);
+    const bottoms = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('.join a, a.rsvp-button'), (element) => ({
+        what: element.textContent!.trim(),
+        bottom: element.getBoundingClientRect().bottom + window.scrollY,
+      })),
+    );
+    for (const { what, bottom } of bottoms) expect(bottom, `${key}: ${what}`).toBeLessThanOrEqual(640);
+    if (key === '150 attendees' || key === '40-line description' || key.startsWith('skype-invitation')) {
+      expect(bottoms.length, key).toBeGreaterThanOrEqual(4); // Join and three answers
+      await page.screenshot({ path: join(ARTIFACTS, `first-screen-${key.replaceAll(' ', '-')}.png`) });
+    }
   });
 });

@@ -62,7 +62,11 @@ describe('SMTP options from the configuration', () => {
     expect(update.raw.toString()).toMatch(/^In-Reply-To: </m);
     expect(await signingTransport.send(update)).toMatchObject({ verdict: 'accepted' });
     signingTransport.close();
-    const signed = sink.received.at(-1)!.raw.toString().split('\r\n\r\n')[0]!.replace(/\r\n\s+/g, ' ');
+    const signed = sink.received
+      .at(-1)!
+      .raw.toString()
+      .split('\r\n\r\n')[0]!
+      .replace(/\r\n\s+/g, ' ');
     const signedFields = /^DKIM-Signature: .*?\bh=([^;]+);/m.exec(signed)![1]!.replace(/\s/g, '').toLowerCase().split(':');
     expect(signedFields).toEqual(expect.arrayContaining(['from', 'to', 'subject', 'date', 'message-id', 'in-reply-to', 'references', 'content-type']));
   });
