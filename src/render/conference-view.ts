@@ -10,6 +10,8 @@ import type { Translate } from './catalog.ts';
 export interface ConferenceView {
   readonly provider: string;
   readonly joinUrl: string;
+  /** The link as the HTML shows it (the href stays whole): no scheme, at most SHOWN_URL_LENGTH characters. */
+  readonly joinUrlShown: string;
   readonly conferenceId: string | null;
   readonly dialIn: readonly { number: string; displayNumber: string; pin: string | null; tel: string }[];
 }
@@ -25,6 +27,7 @@ export function conferenceView(conference: Conference | null | undefined, t: Tra
   return {
     provider: conference.label ?? t(conferenceProvider(conference.provider).labelKey),
     joinUrl: conference.joinUrl,
+    joinUrlShown: shownUrl(conference.joinUrl),
     conferenceId: conference.conferenceId ?? null,
     // A number must not wrap across lines where it is shown: non-breaking spaces and hyphens.
     dialIn: (conference.dialIn ?? []).map((d) => ({
@@ -34,4 +37,20 @@ export function conferenceView(conference: Conference | null | undefined, t: Tra
       tel: telUri(d.number),
     })),
   };
+}
+
+/**
+ * How long a link shown as text may be: a Teams link runs to 300 characters
+ * in segments of 100 without a break, and a client that drops `word-break`
+ * (Yahoo) lets it widen a phone's view. 40 characters fit at 320 px.
+ */
+export const SHOWN_URL_LENGTH = 40;
+
+/**
+ * @example shownUrl('https://video.mydomain.ru/c/sever-weekly') // 'video.mydomain.ru/c/sever-weekly'
+ * @example shownUrl('https://teams.microsoft.com/l/meetup-join/19%3ameeting_N2Q…') // 'teams.microsoft.com/l/meetup-join/19%3a…'
+ */
+export function shownUrl(url: string): string {
+  const bare = url.replace(/^https?:\/\//i, '');
+  return bare.length <= SHOWN_URL_LENGTH ? bare : `${bare.slice(0, SHOWN_URL_LENGTH - 1)}…`;
 }

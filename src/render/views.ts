@@ -93,6 +93,8 @@ export function localeView(request: NotificationRequest, times: EventTimes, loca
       visible: visible.map(personView),
       hiddenCount: participants.length - visible.length,
       total: participants.length,
+      // A list too long to show whole says how many answered what (non-zero counts, in this order).
+      answers: visible.length < participants.length ? answerCounts(participants) : [],
     },
     conference,
     reply: request.reply && replier ? { status: request.reply.status, comment: request.reply.comment ?? null, attendee: personView(replier) } : null,
@@ -169,6 +171,16 @@ export function recipientData(request: NotificationRequest, times: EventTimes, z
     rsvp,
     agenda: recipient.agenda?.length ? agendaView(request, times, zone.text, recipient) : null,
   };
+}
+
+/** The order the counts of a long list are told in: who comes, who may, who does not, who has not said. */
+const ANSWER_ORDER = ['accepted', 'tentative', 'declined', 'needs-action'] as const;
+
+/**
+ * @example answerCounts(attendees) // [{ status: 'accepted', count: 12 }, { status: 'needs-action', count: 138 }]
+ */
+function answerCounts(people: readonly Attendee[]): { status: (typeof ANSWER_ORDER)[number]; count: number }[] {
+  return ANSWER_ORDER.map((status) => ({ status, count: people.filter((person) => person.status === status).length })).filter(({ count }) => count > 0);
 }
 
 function personView(person: Attendee) {

@@ -84,7 +84,7 @@ async function splitWords(): Promise<string[]> {
     const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
     const range = document.createRange();
     for (let node = walker.nextNode() as Text | null; node; node = walker.nextNode() as Text | null) {
-      if (/^\s*https?:\/\//.test(node.data)) continue; // a URL shown as text breaks where it must
+      if (/^\s*https?:\/\//.test(node.data) || node.parentElement?.closest('a.join-link')) continue; // a URL shown as text breaks where it must
       for (const match of node.data.matchAll(/[\p{L}\p{N}]+/gu)) {
         range.setStart(node, match.index);
         range.setEnd(node, match.index + match[0].length);

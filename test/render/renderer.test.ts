@@ -72,6 +72,9 @@ describe.each(['ru', 'en'] as const)('every example in %s', (locale) => {
         const join = $('a').filter((_, a) => $(a).text().trim() === LABELS[locale].join);
         expect(join.attr('href')).toBe(conference.joinUrl);
         expect(email.text).toContain(`${LABELS[locale].join}: ${conference.joinUrl}`);
+        // the link shown as text: whole in its href, short enough for any phone in its text
+        expect($('a.join-link').attr('href')).toBe(conference.joinUrl);
+        expect($('a.join-link').text().length).toBeLessThanOrEqual(40);
         if (conference.conferenceId) expect(text($, '.conference-id')).toBe(conference.conferenceId);
         for (const dial of conference.dialIn ?? []) {
           expect($(`a.dial-in[href="tel:${dial.number.replace(/[^+\d]/g, '')}"]`).text()).toBe(dial.number.replace(/ /g, '\u00a0').replace(/-/g, '\u2011'));
@@ -291,6 +294,19 @@ describe('what happened', () => {
   });
 });
 
+describe('a long link shown as text', () => {
+  it('keeps its href whole and shows its start, without the scheme, in 40 characters', () => {
+    const payload = example('skype-invitation');
+    const teams = `https://teams.microsoft.com/l/meetup-join/19%3ameeting_${'N2Q5ZTk'.repeat(20)}%40thread.v2/0?context=%7b%22Tid%22%3a%22x%22%7d`;
+    payload.event.conference = { provider: 'teams', joinUrl: teams };
+    const [email] = render(payload);
+    const $ = html(email!);
+    expect($('a.join-link').attr('href')).toBe(teams);
+    expect($('a.join-link').text()).toBe('teams.microsoft.com/l/meetup-join/19%3a…');
+    expect(email!.text).toContain(teams); // the text part keeps it whole, to copy
+  });
+});
+
 describe('participants past the limit', () => {
   function withParticipants(count: number, locale: string) {
     const payload = example('skype-invitation');
@@ -318,6 +334,25 @@ describe('participants past the limit', () => {
     const $ = withParticipants(10, 'ru');
     expect($('.participant')).toHaveLength(10);
     expect($('.more')).toHaveLength(0);
+    expect($('.answer-counts')).toHaveLength(0);
+  });
+
+  it.each([
+    ['en', '12 accepted · 3 maybe · 5 declined · 130 not answered yet', 'and 140 more participants'],
+    ['ru', 'примут участие: 12 · возможно: 3 · отказались: 5 · не ответили: 130', 'и ещё 140 участников'],
+  ])('a long list in %s says how many answered what, in the HTML and the text', (locale, counts, more) => {
+    const payload = example('skype-invitation');
+    const statuses = [...Array(12).fill('accepted'), ...Array(3).fill('tentative'), ...Array(5).fill('declined'), ...Array(130).fill('needs-action')];
+    payload.attendees = [
+      payload.attendees[0],
+      ...statuses.map((status, i) => ({ name: `Участник ${i}`, email: `p${i}@mydomain.ru`, role: 'required', status })),
+    ];
+    payload.recipients = [{ email: 'p0@mydomain.ru', locale }];
+    const [email] = render(payload);
+    const $ = html(email!);
+    expect(text($, '.more')).toBe(more);
+    expect(text($, '.answer-counts')).toBe(counts);
+    expect(email!.text).toContain(`  ${more}\n  ${counts}\n`);
   });
 });
 
