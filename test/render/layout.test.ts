@@ -226,6 +226,19 @@ describe('dark mode, beyond the card', () => {
   });
 });
 
+describe('outlook.com', () => {
+  it('keeps the answer buttons in their dark colours where it marks what it recoloured (data-ogsc)', async () => {
+    await page.emulateMedia({ colorScheme: 'light' }); // outlook.com recolours itself; its marks are what the rules see
+    await page.setViewportSize({ width: 600, height: 900 });
+    await page.setContent(emails.get('skype-invitation en')!.html);
+    const colours = await page.evaluate(() => {
+      document.body.setAttribute('data-ogsc', '');
+      return ['accept', 'tentative', 'decline'].map((answer) => getComputedStyle(document.querySelector(`a.rsvp-${answer}`)!).color);
+    });
+    expect(colours).toEqual(['rgb(134, 239, 172)', 'rgb(229, 231, 235)', 'rgb(252, 165, 165)']);
+  });
+});
+
 describe("a phone's first screen (360 × 640)", () => {
   const keys = [...EXAMPLE_NAMES.flatMap((name) => LOCALES.map((locale) => `${name} ${locale}`)), '150 attendees', '40-line description'];
   it.each(keys)('%s: Join and the answer buttons wholly within it', async (key) => {
