@@ -6,8 +6,9 @@ import { type Browser, chromium } from 'playwright-core';
 
 /**
  * @example const browser = await launchChromium(); const page = await browser.newPage();
+ * @example await launchChromium(['--enable-features=WebContentsForceDark']) // Chromium darkens pages itself, as Android's WebView does for Gmail's app
  */
-export function launchChromium(): Promise<Browser> {
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: [
@@ -18,6 +19,7 @@ export function launchChromium(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
 }

@@ -258,3 +258,59 @@ describe("a phone's first screen (360 × 640)", () => {
     }
   });
 });
+
+describe("clients that darken the mail themselves (Gmail's apps, Outlook for Windows)", () => {
+  // Their inversion cannot be run here; Chromium's own darkening of a page is the same kind of
+  // algorithm (Android's WebView applies it to Gmail's app): the email's own dark rules do not apply.
+  let darkening: Browser;
+  beforeAll(async () => {
+    darkening = await launchChromium(['--enable-features=WebContentsForceDark']);
+  });
+  afterAll(async () => {
+    await darkening?.close();
+  });
+
+  it.each(EXAMPLE_NAMES)('%s: nothing stays glaring light, and Join keeps its contrast', async (name) => {
+    const darkPage = await darkening.newPage({ viewport: { width: 360, height: 640 } });
+    await darkPage.setContent(emails.get(`${name} en`)!.html);
+    const join = (await (await darkPage.$('.join a'))?.boundingBox()) ?? null;
+    const shot = (await darkPage.screenshot({ fullPage: true })).toString('base64');
+    await darkPage.screenshot({ path: darkenedScreenshot(name), fullPage: true });
+    const measured = await darkPage.evaluate(
+      async ([png, box]) => {
+        const image = new Image();
+        image.src = `data:image/png;base64,${png}`;
+        await image.decode();
+        const canvas = document.createElement('canvas');
+        canvas.width = image.width;
+        canvas.height = image.height;
+        const context = canvas.getContext('2d')!;
+        context.drawImage(image, 0, 0);
+        // WCAG's relative luminance of an sRGB pixel.
+        const channel = (v: number) => (v / 255 <= 0.04045 ? v / 255 / 12.92 : ((v / 255 + 0.055) / 1.055) ** 2.4);
+        const lum = (d: Uint8ClampedArray, i: number) => 0.2126 * channel(d[i]!) + 0.7152 * channel(d[i + 1]!) + 0.0722 * channel(d[i + 2]!);
+        const all = context.getImageData(0, 0, canvas.width, canvas.height).data;
+        let glaring = 0;
+        for (let i = 0; i < all.length; i += 4) if (lum(all, i) > 0.8) glaring += 1;
+        let contrast = null;
+        if (box) {
+          const part = context.getImageData(Math.round(box.x), Math.round(box.y), Math.round(box.width), Math.round(box.height)).data;
+          let low = 1;
+          let high = 0;
+          for (let i = 0; i < part.length; i += 4) {
+            low = Math.min(low, lum(part, i));
+            high = Math.max(high, lum(part, i));
+          }
+          contrast = (high + 0.05) / (low + 0.05);
+        }
+        return { glaring: glaring / (all.length / 4), contrast };
+      },
+      [shot, join] as const,
+    );
+    await darkPage.close();
+    expect(measured.glaring, `${name}: share of the page brighter than 0.8`).toBeLessThan(0.05);
+    if (join) expect(measured.contrast!, `${name}: Join's text against its button`).toBeGreaterThanOrEqual(4.5);
+  });
+});
+
+const darkenedScreenshot = (name: string) => join(ARTIFACTS, `darkened-by-the-client-${name}.png`);
