@@ -17,8 +17,9 @@
  * `--if-stale` (npm start's prestart): only when a file of src/ or a build
  * setting is newer than the last build, as make decides.
  *
- * dist/ is replaced whole, by renames: a service starting meanwhile reads the
- * old build or the new one, never half of one.
+ * dist/ is replaced whole, by two renames: a service starting meanwhile reads
+ * the old build or the new one (or, in the instant between the renames, none
+ * and says so), never half of one.
  *
  * @example node scripts/build.ts             # always
  * @example node scripts/build.ts --if-stale  # npm start: only after a change
