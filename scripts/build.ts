@@ -35,26 +35,33 @@ import { startArgs } from './start-command.ts';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const DIST = join(ROOT, 'dist');
 /** Written last: its time is the build's, and without it a dist/ is unfinished. */
-const STAMP = join(DIST, '.built');
+const STAMP_FILE = '.built';
+const STAMP = join(DIST, STAMP_FILE);
 /** What a build is made of, besides src/. */
 const SETTINGS = ['tsconfig.json', 'tsconfig.build.json', 'scripts/build.ts', 'scripts/start-command.ts', 'package.json'];
 /** Files of src/ that are not modules and that modules read beside themselves. */
 const ASSET = /\.lua$/;
 
-function newestInput(): number {
+function newestInput(root: string): number {
   let newest = 0;
-  for (const entry of readdirSync(join(ROOT, 'src'), { recursive: true, withFileTypes: true })) {
+  for (const entry of readdirSync(join(root, 'src'), { recursive: true, withFileTypes: true })) {
     if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
   }
-  for (const file of SETTINGS) newest = Math.max(newest, statSync(join(ROOT, file)).mtimeMs);
+  for (const file of SETTINGS) newest = Math.max(newest, statSync(join(root, file)).mtimeMs);
   return newest;
 }
 
-function isFresh(): boolean {
+/**
+ * Whether `root`'s dist/ was built after every input last changed (make's
+ * rule: times, not contents), so that npm start may skip the build.
+ *
+ * @example isFresh(ROOT) // false after saving any file of src/
+ */
+export function isFresh(root = ROOT): boolean {
   try {
-    return statSync(STAMP).mtimeMs >= newestInput();
+    return statSync(join(root, 'dist', STAMP_FILE)).mtimeMs >= newestInput(root);
   } catch {
-    return false; // never built, or a build that did not finish
+    return false; // never built, a build that did not finish, or an input missing
   }
 }
 
@@ -221,7 +228,9 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`invite-mailer: build failed: ${(error as Error).message}\n`);
-  process.exit(1);
-});
+if (import.meta.main) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`invite-mailer: build failed: ${(error as Error).message}\n`);
+    process.exit(1);
+  });
+}
