@@ -30,6 +30,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'esbuild';
+import { BUNDLE_FILE, codeCacheOf } from '../src/runtime/bundle-files.ts';
 import { startArgs } from './start-command.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -99,7 +100,7 @@ function replaceDist(built: string): void {
  */
 async function bundle(outDir: string): Promise<void> {
   const { build } = await import('esbuild');
-  const outfile = join(outDir, 'service.cjs');
+  const outfile = join(outDir, BUNDLE_FILE);
   await build({
     absWorkingDir: ROOT,
     entryPoints: [join(ROOT, 'src/main.ts')],
@@ -199,7 +200,7 @@ async function startOnce(): Promise<void> {
       child.once('error', reject);
       child.once('exit', (code) => {
         clearTimeout(timer);
-        if (code === 0 && existsSync(join(DIST, 'service.cjs.v8-cache'))) resolve();
+        if (code === 0 && existsSync(codeCacheOf(join(DIST, BUNDLE_FILE)))) resolve();
         else reject(new Error(`the built service did not start and stop cleanly (exit ${code}):\n${output}`));
       });
     });

@@ -21,10 +21,8 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { constants, Script } from 'node:vm';
+import { BUNDLE_FILE, codeCacheOf } from './runtime/bundle-files.ts';
 import { LISTENING_CHANNEL } from './runtime/listening.ts';
-
-/** The bundle's code cache: beside it, made by the build's first start (or by the first start that finds none and may write there). */
-const codeCacheOf = (bundle: string): string => `${bundle}.v8-cache`;
 
 /**
  * Runs the bundle (a CommonJS module wrapper around the whole service, made by
@@ -65,6 +63,6 @@ function writeCacheOnceListening(script: Script, path: string): void {
   subscribe(LISTENING_CHANNEL, listening);
 }
 
-const bundle = fileURLToPath(new URL('./service.cjs', import.meta.url));
+const bundle = fileURLToPath(new URL(`./${BUNDLE_FILE}`, import.meta.url));
 if (existsSync(bundle)) runBundle(bundle);
 else await import('./main.ts');

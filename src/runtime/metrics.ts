@@ -57,27 +57,33 @@ const FINAL_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 36
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const events = new Counter({
-    name: 'invite_mailer_events_total',
-    help: 'What this process did since it started: recipients accepted, messages sent, retries scheduled, permanent failures, expiries, outcomes left unknown, bounces and delay reports applied.',
-    labelNames: ['event'],
-    registers: [registry],
-  });
-  for (const event of COUNTED_EVENTS) events.inc({ event }, 0);
-  const removed = new Counter({
-    name: 'invite_mailer_notifications_removed_total',
-    help: 'Notifications this process removed since it started: past RETENTION (purged), or on request (erased).',
-    labelNames: ['reason'],
-    registers: [registry],
-  });
-  for (const reason of ['purged', 'erased']) removed.inc({ reason }, 0);
-  const dropped = new Counter({
-    name: 'invite_mailer_undelivered_events_dropped_total',
-    help: 'Events removed with their notification before they were delivered (a webhook receiver down for longer than RETENTION), by consumer.',
-    labelNames: ['consumer'],
-    registers: [registry],
-  });
-  for (const consumer of ['webhook', 'notice']) dropped.inc({ consumer }, 0);
+  /**
+   * A counter of this registry, its series named by `shown` at 0 from the start: a rate over a
+   * series that appears only with its first event misses that event, and an alert on it waits.
+   */
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[], shown: readonly Record<L, string>[]) => {
+    const made = new Counter<L>({ name, help, labelNames, registers: [registry] });
+    for (const labels of shown) made.inc(labels, 0);
+    return made;
+  };
+  const events = counter(
+    'invite_mailer_events_total',
+    'What this process did since it started: recipients accepted, messages sent, retries scheduled, permanent failures, expiries, outcomes left unknown, bounces and delay reports applied.',
+    ['event'],
+    COUNTED_EVENTS.map((event) => ({ event })),
+  );
+  const removed = counter(
+    'invite_mailer_notifications_removed_total',
+    'Notifications this process removed since it started: past RETENTION (purged), or on request (erased).',
+    ['reason'],
+    [{ reason: 'purged' }, { reason: 'erased' }],
+  );
+  const dropped = counter(
+    'invite_mailer_undelivered_events_dropped_total',
+    'Events removed with their notification before they were delivered (a webhook receiver down for longer than RETENTION), by consumer.',
+    ['consumer'],
+    [{ consumer: 'webhook' }, { consumer: 'notice' }],
+  );
   const accepted = new Histogram({
     name: 'invite_mailer_accept_duration_seconds',
     help: 'Time from a POST of a notification to its 202 answer (validated, stored, answered).',
@@ -91,20 +97,21 @@ export function createMetrics(): Metrics {
     buckets: FINAL_BUCKETS,
     registers: [registry],
   });
-  const replies = new Counter({
-    name: 'invite_mailer_relay_replies_total',
-    help: "The relay's answers to messages, by the class of their reply code; none: no answer (a connection failure or a timeout).",
-    labelNames: ['class'],
-    registers: [registry],
-  });
-  for (const replyClass of ['2xx', '4xx', '5xx', 'none']) replies.inc({ class: replyClass }, 0);
-  const bounces = new Counter({
-    name: 'invite_mailer_bounces_total',
-    help: 'Messages to the bounce address (the listener or POST /v1/bounces): bounced, noted (a delay report), or ignored, with why.',
-    labelNames: ['outcome', 'reason'],
-    registers: [registry],
-  });
-  for (const outcome of ['bounced', 'noted']) bounces.inc({ outcome, reason: '' }, 0);
+  const replies = counter(
+    'invite_mailer_relay_replies_total',
+    "The relay's answers to messages, by the class of their reply code; none: no answer (a connection failure or a timeout).",
+    ['class'],
+    ['2xx', '4xx', '5xx', 'none'].map((replyClass) => ({ class: replyClass })),
+  );
+  const bounces = counter(
+    'invite_mailer_bounces_total',
+    'Messages to the bounce address (the listener or POST /v1/bounces): bounced, noted (a delay report), or ignored, with why.',
+    ['outcome', 'reason'],
+    [
+      { outcome: 'bounced', reason: '' },
+      { outcome: 'noted', reason: '' },
+    ],
+  );
   const deliveries = new Gauge({
     name: 'invite_mailer_deliveries',
     help: 'Deliveries in the outbox by status.',
@@ -155,13 +162,18 @@ export function createMetrics(): Metrics {
     setOutbox(snapshot) {
       for (const [status, n] of Object.entries(snapshot.counts)) deliveries.set({ status }, n);
       due.set(snapshot.due);
-      oldestDue.set(snapshot.oldestDueAt === null ? 0 : Math.max(0, snapshot.now - snapshot.oldestDueAt) / 1000);
+      oldestDue.set(ageSeconds(snapshot.now, snapshot.oldestDueAt));
       for (const [consumer, backlog] of Object.entries(snapshot.events)) {
         eventBacklog.set({ consumer }, backlog.waiting);
-        oldestEvent.set({ consumer }, backlog.oldestAt === null ? 0 : Math.max(0, snapshot.now - backlog.oldestAt) / 1000);
+        oldestEvent.set({ consumer }, ageSeconds(snapshot.now, backlog.oldestAt));
       }
       if (snapshot.relayUp === null) relayUp.reset();
       else relayUp.set(snapshot.relayUp);
     },
   };
+}
+
+/** How long ago `at` was, in seconds; 0 for nothing (null) or a clock that went back. */
+function ageSeconds(now: number, at: number | null): number {
+  return at === null ? 0 : Math.max(0, now - at) / 1000;
 }

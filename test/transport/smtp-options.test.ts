@@ -35,6 +35,15 @@ async function message(name = 'skype-invitation') {
   });
 }
 
+/** The header of the last message the sink took, folded lines unfolded (RFC 5322 §2.2.3). */
+function lastHeaders(): string {
+  return sink.received
+    .at(-1)!
+    .raw.toString()
+    .split('\r\n\r\n')[0]!
+    .replace(/\r\n\s+/g, ' ');
+}
+
 describe('SMTP options from the configuration', () => {
   it('signs every message with DKIM when DKIM_* are set', async () => {
     const { privateKey } = generateKeyPairSync('rsa', {
@@ -47,27 +56,15 @@ describe('SMTP options from the configuration', () => {
     const config = loadConfig({ SMTP_URL: sink.url, DKIM_DOMAIN: 'mydomain.ru', DKIM_SELECTOR: 'invites', DKIM_PRIVATE_KEY_FILE: keyFile });
     const transport = createSmtpTransport(config.smtp);
     expect(await transport.send(await message())).toMatchObject({ verdict: 'accepted' });
-    transport.close();
-    const headers = sink.received
-      .at(-1)!
-      .raw.toString()
-      .split('\r\n\r\n')[0]!
-      .replace(/\r\n\s+/g, ' ');
-    expect(headers).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=mydomain\.ru; q=dns\/txt; s=invites;/m);
+    expect(lastHeaders()).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=mydomain\.ru; q=dns\/txt; s=invites;/m);
 
     // A change threads with the invitation (In-Reply-To, References): those are signed too, so a
     // forwarder cannot move the message into another conversation without breaking the signature.
-    const signingTransport = createSmtpTransport(config.smtp);
     const update = await message('update-time-changed');
     expect(update.raw.toString()).toMatch(/^In-Reply-To: </m);
-    expect(await signingTransport.send(update)).toMatchObject({ verdict: 'accepted' });
-    signingTransport.close();
-    const signed = sink.received
-      .at(-1)!
-      .raw.toString()
-      .split('\r\n\r\n')[0]!
-      .replace(/\r\n\s+/g, ' ');
-    const signedFields = /^DKIM-Signature: .*?\bh=([^;]+);/m.exec(signed)![1]!.replace(/\s/g, '').toLowerCase().split(':');
+    expect(await transport.send(update)).toMatchObject({ verdict: 'accepted' });
+    transport.close();
+    const signedFields = /^DKIM-Signature: .*?\bh=([^;]+);/m.exec(lastHeaders())![1]!.replace(/\s/g, '').toLowerCase().split(':');
     expect(signedFields).toEqual(expect.arrayContaining(['from', 'to', 'subject', 'date', 'message-id', 'in-reply-to', 'references', 'content-type']));
   });
 
@@ -89,14 +86,7 @@ describe('SMTP options from the configuration', () => {
     const config = loadConfig({ SMTP_URL: sink.url, DKIM_KEYS_DIR: keys, SERVICE_MAILBOX: 'calendar@mydomain.ru' });
     const fallbacks: string[] = [];
     const transport = createSmtpTransport({ ...config.smtp, onDkimFallback: (domain, as) => fallbacks.push(`${domain}→${as}`) });
-    const signature = () =>
-      /^DKIM-Signature: (.*)$/m.exec(
-        sink.received
-          .at(-1)!
-          .raw.toString()
-          .split('\r\n\r\n')[0]!
-          .replace(/\r\n\s+/g, ' '),
-      )![1]!;
+    const signature = () => /^DKIM-Signature: (.*)$/m.exec(lastHeaders())![1]!;
     const from = async (address: string) => ({ ...(await message()), from: address });
     await transport.send(await from('o.kuznetsova@partner.ru'));
     expect(signature()).toMatch(/\bd=partner\.ru; q=dns\/txt; s=cal2026;/);
@@ -113,8 +103,7 @@ describe('SMTP options from the configuration', () => {
     const unsigned: string[] = [];
     const strict = createSmtpTransport({ ...noServiceKey.smtp, onDkimFallback: (domain, as) => unsigned.push(`${domain}→${as}`) });
     await strict.send(await from('someone@nokey.example'));
-    const headers = sink.received.at(-1)!.raw.toString().split('\r\n\r\n')[0]!;
-    expect(headers).not.toMatch(/^DKIM-Signature:/m);
+    expect(lastHeaders()).not.toMatch(/^DKIM-Signature:/m);
     await strict.send(await from('o.kuznetsova@partner.ru'));
     expect(signature()).toMatch(/\bd=partner\.ru; q=dns\/txt; s=cal2026;/);
     expect(unsigned).toEqual(['nokey.example→null']);
