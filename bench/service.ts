@@ -12,7 +12,8 @@
  * of five compared; no ratio unless the raw client is three times faster
  * than the service). Then fair delivery: a one-recipient cancellation posted
  * during the fan-out, five times without a send rate and five with
- * SEND_RATE_LIMIT=200; ten fan-outs back to back through one service; BullMQ
+ * SEND_RATE_LIMIT=200; ten fan-outs back to back through one service; the
+ * rate with RENDER_THREADS 0, 1 and 2, without and with DKIM signing; BullMQ
  * on Redis with one instance (three times, compared by the median) and with
  * two. Last, each target beside its figure. And what the machine allows: the CPU
  * the service and the sink took from the POST to the last message, over the
@@ -25,12 +26,13 @@
  * BENCH_PROFILE_DIR (write the service's CPU profile there).
  */
 import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seedFanOut } from '../examples/fan-out.ts';
-import { loadConfig } from '../src/config/config.ts';
+import { defaultRenderThreads, loadConfig } from '../src/config/config.ts';
 import { startRedis } from '../test/helpers/redis.ts';
 import { startArgs } from '../test/helpers/start-command.ts';
 import { sendRaw } from './raw-smtp.ts';
@@ -248,9 +250,9 @@ async function runSmallDuringFanOut(label: string, sink: ChildProcess, smtpPort:
 }
 
 /** Ten fan-outs through one service, each posted 0.5 s after the previous one's last message: its peak RSS. */
-export async function runBackToBack(sink: ChildProcess, smtpPort: number, times = 10) {
+export async function runBackToBack(sink: ChildProcess, smtpPort: number, times = 10, extraEnv: Record<string, string> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-service-'));
-  const service = await startService(smtpPort, dataDir);
+  const service = await startService(smtpPort, dataDir, extraEnv);
   const seconds: number[] = [];
   const rssBetween: number[] = [];
   for (let i = 0; i < times; i++) {
@@ -270,7 +272,38 @@ export async function runBackToBack(sink: ChildProcess, smtpPort: number, times 
   console.log(
     `${times} fan-outs back to back through one service (0.5 s apart): ${seconds.map((x) => x.toFixed(2)).join(', ')} s; RSS before each next: ${rssBetween.map((x) => x.toFixed(0)).join(', ')} MB; peak RSS ${peak.toFixed(0)} MB`,
   );
-  return peak;
+  return { peak, seconds };
+}
+
+/** The middle value (of an even count, the upper of the two middle ones). */
+function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+}
+
+/**
+ * The fan-out with RENDER_THREADS 0, 1 and 2, without and with a DKIM key (RSA 2048, signing every
+ * message): one service each, four fan-outs back to back, the first of which finds the threads
+ * still loading and the code not yet optimized; the median of the other three, and the peak RSS.
+ */
+async function runRenderThreads(sink: ChildProcess, smtpPort: number) {
+  const keyDir = mkdtempSync(join(tmpdir(), 'bench-dkim-'));
+  const keyFile = join(keyDir, 'dkim.pem');
+  const { privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  writeFileSync(keyFile, privateKey, { mode: 0o600 });
+  // The seed's organizer is at mydomain.ru: every message is signed with this key.
+  const dkim = { DKIM_DOMAIN: 'mydomain.ru', DKIM_SELECTOR: 'bench', DKIM_PRIVATE_KEY_FILE: keyFile };
+  const runs: { label: string; seconds: number; peak: number }[] = [];
+  for (const [signing, env] of [['', {}] as const, [', DKIM-signed', dkim] as const])
+    for (const threads of ['0', '1', '2']) {
+      const { seconds, peak } = await runBackToBack(sink, smtpPort, 4, { ...env, RENDER_THREADS: threads });
+      runs.push({ label: `RENDER_THREADS=${threads}${signing}`, seconds: median(seconds.slice(1)), peak });
+    }
+  rmSync(keyDir, { recursive: true, force: true });
+  return runs;
 }
 
 /** What one fan-out measured (runFanOut). */
@@ -322,7 +355,6 @@ async function main() {
   const megabytes = raw.reduce((n, m) => n + m.raw.length, 0) / 1024 / 1024;
   // The reference is as noisy as the service on this machine (0.62 s and 1.03 s on the same day):
   // it is measured between the service's runs, five times, and compared by its median.
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const rawRuns: number[] = [];
   const rawCpu: number[] = [];
   const rawStolen: number[] = [];
@@ -390,7 +422,8 @@ async function main() {
   const fairLimited: { latencyMs: number; seconds: number }[] = [];
   for (let i = 0; i < 5; i++) fairUnlimited.push(await runSmallDuringFanOut('fairness, no send rate', sink, port));
   for (let i = 0; i < 5; i++) fairLimited.push(await runSmallDuringFanOut('fairness, SEND_RATE_LIMIT=200', sink, port, { SEND_RATE_LIMIT: '200' }));
-  const backToBackRss = await runBackToBack(sink, port);
+  const backToBackRss = (await runBackToBack(sink, port)).peak;
+  const threads = await runRenderThreads(sink, port);
 
   // The same fan-out through Redis (QUEUE_URL, or a redis-server started here), with one and with two instances.
   const redis = process.env.BENCH_SKIP_REDIS
@@ -461,6 +494,13 @@ async function main() {
       redisOne === null ? null : sqliteSeconds / redisOne >= 0.7,
     ],
   ];
+  console.log(
+    `\nrendering threads (RENDER_THREADS; this machine's default ${defaultRenderThreads()}), one service each, four fan-outs back to back: the last three's median, against the raw client's ${rawSeconds.toFixed(2)} s:`,
+  );
+  for (const run of threads)
+    console.log(
+      `  ${run.label.padEnd(34)} ${run.seconds.toFixed(2)} s, ${((rawSeconds / run.seconds) * 100).toFixed(1)}% of the wire; peak RSS ${run.peak.toFixed(0)} MB`,
+    );
   console.log('\ntargets:');
   for (const [figure, target, met] of targets)
     console.log(`  ${figure.padEnd(100)} target ${target.padEnd(10)} ${met === null ? '—' : met ? 'met' : 'NOT met'}`);

@@ -9,17 +9,18 @@ import { createBounceIntake } from './bounce/intake.ts';
 import type { BounceListener } from './bounce/listener.ts';
 import { verpFor } from './bounce/verp.ts';
 import type { Config } from './config/config.ts';
-import { messageOptionsOf, rendererFor } from './config/parts.ts';
+import { messageOptionsOf, rendererFor, rendererOptionsOf } from './config/parts.ts';
 import { buildApp } from './http/app.ts';
+import { dkimSigningPlan, keyFilesReadableByOthers } from './message/dkim-keys.ts';
 import { createNoticeSender, noticeConsumer } from './notice/sender.ts';
 import type { EventConsumer } from './outbox/events.ts';
 import type { ClaimedDelivery, Outbox } from './outbox/outbox.ts';
 import { openSqliteOutbox } from './outbox/sqlite/open.ts';
+import { createPreparer } from './prepare/preparer.ts';
 import { createLogger } from './runtime/logger.ts';
 import { createMetrics } from './runtime/metrics.ts';
 import { retentionLoop } from './runtime/retention.ts';
 import { createWorker, type Worker } from './runtime/worker.ts';
-import { dkimSigningPlan, keyFilesReadableByOthers } from './transport/dkim-keys.ts';
 import { createSmtpTransport } from './transport/smtp.ts';
 import { createWebhookDispatcher } from './webhook/dispatcher.ts';
 import { WEBHOOK_CONSUMER } from './webhook/event.ts';
@@ -55,17 +56,23 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const outbox = options.outbox ?? (await openOutbox(config));
   // MJML compiles in a child process: the service never carries mjml's ~100 MB.
   const renderer = await rendererFor(config, options.compileTemplatesIn ?? 'child-process');
+  // Said once per domain, whether a rendering thread or the transport (notices) met it first.
+  const fellBack = new Set<string>();
+  const onDkimFallback = (fromDomain: string, signedAs: string | null) => {
+    if (fellBack.has(fromDomain)) return;
+    fellBack.add(fromDomain);
+    if (signedAs)
+      logger.warn(
+        { fromDomain, signedAs },
+        'no DKIM key for this From domain: signed with the service domain key (DMARC alignment fails for it; see docs/deliverability.md)',
+      );
+    else logger.warn({ fromDomain }, 'no DKIM key for this From domain nor for the service domain: sent unsigned (see docs/deliverability.md)');
+  };
   const transport = createSmtpTransport({
     ...config.smtp,
     // BullMQ's limiter holds the rate across instances; one SQLite instance limits its own pool.
     ...(config.sendRatePerSecond && !config.queue ? { ratePerSecond: config.sendRatePerSecond } : {}),
-    onDkimFallback: (fromDomain, signedAs) =>
-      signedAs
-        ? logger.warn(
-            { fromDomain, signedAs },
-            'no DKIM key for this From domain: signed with the service domain key (DMARC alignment fails for it; see docs/deliverability.md)',
-          )
-        : logger.warn({ fromDomain }, 'no DKIM key for this From domain nor for the service domain: sent unsigned (see docs/deliverability.md)'),
+    onDkimFallback,
   });
   if (config.smtp.dkimKeys?.length) {
     logger.info({ dkim: dkimSigningPlan(config.smtp.dkimKeys, config.smtp.serviceDomain) }, 'DKIM: which key signs mail from which From domain');
@@ -74,11 +81,20 @@ export async function createService(config: Config, options: ServiceOptions = {}
   }
   const metrics = createMetrics();
   const verp = config.bounce?.verp;
+  const preparer = createPreparer({
+    threads: config.renderThreads,
+    renderer,
+    // The threads read the templates' compile the renderer above left in the cache.
+    rendererOptions: rendererOptionsOf(config, options.compileTemplatesIn ?? 'child-process'),
+    message: messageOptionsOf(config),
+    keptMessages: 2 * config.smtp.poolSize,
+    // Signed where they are composed: on the threads, a signature's millisecond and a half is not the main thread's.
+    ...(config.smtp.dkimKeys?.length ? { dkim: { keys: config.smtp.dkimKeys, serviceDomain: config.smtp.serviceDomain }, onDkimFallback } : {}),
+  });
   const worker = createWorker({
     outbox,
-    renderer,
+    preparer,
     transport,
-    message: messageOptionsOf(config),
     retry: config.retry,
     concurrency: config.smtp.poolSize,
     ...(config.sendRatePerSecond ? { sendRatePerSecond: config.sendRatePerSecond } : {}),
@@ -93,7 +109,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     logger,
     metrics,
     checkSmtp: () => transport.verify(),
-    onAccepted: (accepted) => worker.kick(accepted),
+    onAccepted: () => worker.kick(),
     // A connection that cannot be opened is the messages' to report, once they are sent.
     onNotificationPosted: (recipients) => void transport.openConnections(recipients).catch(() => undefined),
     version: await packageVersion(),
@@ -138,6 +154,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
         await app.close(); // no new requests; in-flight ones finish
         await bounces?.close(); // the bounce reader's thread
         await worker.stop(); // messages on the wire finish; claimed ones go back
+        await preparer.close(); // the rendering threads
         await dispatcher?.stop(); // webhooks in flight finish; the rest wait in the outbox
         await notices?.stop(); // so do notices to organizers
         await retention.stop();

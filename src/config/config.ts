@@ -4,13 +4,14 @@
  * Every variable, its default and meaning is in docs/configuration.md (a test keeps it complete).
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { Duration } from 'luxon';
 import { z } from 'zod';
+import { type DkimKey, loadDkimKeyDir } from '../message/dkim-keys.ts';
 import type { SenderPolicy } from '../message/sender.ts';
 import { isKnownTimeZone } from '../model/datetime.ts';
 import { emailAddress } from '../model/text-rules.ts';
 import { type Branding, brandingSchema } from '../render/branding.ts';
-import { type DkimKey, loadDkimKeyDir } from '../transport/dkim-keys.ts';
 
 /** A configuration that cannot be used, with every problem named by its variable. */
 export class ConfigError extends Error {
@@ -82,6 +83,7 @@ const envSchema = z.object({
     .default('smtp://localhost:1025')
     .refine((v) => /^smtps?:\/\/[^/]+/.test(v), 'must be smtp://host:port or smtps://host:port (user:password@ allowed)'),
   SMTP_POOL_SIZE: positiveInt(100).default(5),
+  RENDER_THREADS: wholeNumber(0, 64).default(defaultRenderThreads()),
   SMTP_REQUIRE_TLS: flag.default(false),
   SMTP_ALLOW_INVALID_CERTIFICATE: flag.default(false),
   SMTP_TIMEOUT_MS: positiveInt(600_000).default(30_000),
@@ -130,6 +132,20 @@ const envSchema = z.object({
   CALENDAR_ATTENDEES_LIMIT: positiveInt(100_000).default(100),
 });
 
+/**
+ * Threads that render, compose and sign messages, by default: none on one or two cores, where the
+ * main thread does it (the second core is the relay's, the collector's and the HTTP side's; a thread
+ * there only added copying, and ~60 MB); on more, a core for each but the main thread's, at most
+ * four (docs/performance.md#rendering-threads).
+ *
+ * @example defaultRenderThreads(2) // 0
+ * @example defaultRenderThreads(4) // 3
+ * @example defaultRenderThreads(16) // 4
+ */
+export function defaultRenderThreads(cores = availableParallelism()): number {
+  return cores <= 2 ? 0 : Math.min(4, cores - 1);
+}
+
 export interface Config {
   readonly http: { readonly host: string; readonly port: number; readonly apiToken?: string; readonly bodyLimitBytes: number };
   readonly dataDir: string;
@@ -137,6 +153,8 @@ export interface Config {
   readonly queue: { readonly url: string; readonly prefix: string; readonly connectTimeoutMs: number } | null;
   /** Messages per second to the relay, across all instances; null: no limit. */
   readonly sendRatePerSecond: number | null;
+  /** Threads rendering and composing messages (RENDER_THREADS); 0: the main thread does it. */
+  readonly renderThreads: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** JSON lines, or pino-pretty's lines for a person; auto: pretty when stdout is a terminal. */
   readonly logFormat: 'auto' | 'json' | 'pretty';
@@ -262,6 +280,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     dataDir: e.DATA_DIR,
     queue: e.QUEUE_URL ? { url: e.QUEUE_URL, prefix: e.QUEUE_PREFIX, connectTimeoutMs: e.QUEUE_CONNECT_TIMEOUT_MS } : null,
     sendRatePerSecond: e.SEND_RATE_LIMIT ?? null,
+    renderThreads: e.RENDER_THREADS,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     retry: {

@@ -7,7 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { MessageOptions } from '../message/compose.ts';
-import { createRenderer, type Renderer } from '../render/renderer.ts';
+import { createRenderer, type Renderer, type RendererOptions } from '../render/renderer.ts';
 import type { Config } from './config.ts';
 
 /** Compiled templates, by their hash (template-cache.ts): where build tools keep their caches (`node_modules/.cache`). */
@@ -28,9 +28,18 @@ export function messageOptionsOf(config: Config): Omit<MessageOptions, 'date'> {
  * @example const renderer = await rendererFor(loadConfig());
  */
 export function rendererFor(config: Config, compileTemplatesIn: 'in-process' | 'child-process' = 'in-process'): Promise<Renderer> {
+  return createRenderer(rendererOptionsOf(config, compileTemplatesIn));
+}
+
+/**
+ * The renderer's options with this configuration: what a rendering thread makes its renderer with.
+ *
+ * @example createRenderer(rendererOptionsOf(loadConfig(), 'child-process'))
+ */
+export function rendererOptionsOf(config: Config, compileTemplatesIn: 'in-process' | 'child-process' = 'in-process'): RendererOptions {
   // Mail from the service's mailbox says so in the calendar too (RFC 5545 SENT-BY), so clients show "on behalf of".
   const sentBy = messageOptionsOf(config).senderPolicy === 'service' ? `mailto:${config.sender.serviceMailbox.address}` : null;
-  return createRenderer({
+  return {
     compileTemplatesIn,
     templateCacheDir: TEMPLATE_CACHE_DIR,
     branding: config.branding,
@@ -39,5 +48,5 @@ export function rendererFor(config: Config, compileTemplatesIn: 'in-process' | '
     participantsShown: config.participantsShown,
     calendarAttendeesLimit: config.calendarAttendeesLimit,
     ...(sentBy ? { sentBy } : {}),
-  });
+  };
 }

@@ -14,7 +14,6 @@ import { InvalidRequestError } from '../model/errors.ts';
 import { parseNotificationRequest } from '../model/parse.ts';
 import { type AcceptOutcome, DELIVERY_STATUSES, type DeliveryStatus, type NotificationStatus, type Outbox } from '../outbox/outbox.ts';
 import type { Metrics } from '../runtime/metrics.ts';
-import type { AcceptedRequest } from '../runtime/worker.ts';
 import { DOCS_PREFIX, DOCS_ROUTES, registerDocs } from './docs.ts';
 import { ApiError } from './errors.ts';
 import { probe, watchRelay } from './relay-health.ts';
@@ -34,8 +33,8 @@ export interface AppDependencies {
    * await, once it is validated: src/transport/smtp.ts).
    */
   readonly onNotificationPosted?: (recipients: number) => void;
-  /** Called after a notification is stored, with its id and parsed request: wakes the worker. */
-  readonly onAccepted?: (accepted: AcceptedRequest) => void;
+  /** Called after a notification is stored: wakes the worker. */
+  readonly onAccepted?: () => void;
   readonly version?: string;
   /** The event consumers the outbox was opened with (`webhook`, `notice`): their backlogs go to /metrics. */
   readonly eventConsumers?: readonly string[];
@@ -201,7 +200,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
           { notificationId: outcome.notification.id, recipients: stored.recipients.length, type: notification.type, uid: notification.event.uid },
           'notification accepted',
         );
-        deps.onAccepted?.({ notificationId: outcome.notification.id, request: notification });
+        deps.onAccepted?.();
         metrics.observeAccepted(reply.elapsedTime / 1000);
         return reply.code(202).send(acceptedBody(outcome.notification));
     }

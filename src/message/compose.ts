@@ -42,6 +42,11 @@ export interface OutgoingMessage {
   readonly envelope: { readonly from: string; readonly to: readonly string[]; readonly envelopeId?: string };
   readonly messageId: string;
   readonly raw: Buffer;
+  /**
+   * DKIM is done: signed by whoever composed it (the rendering threads), or left unsigned by the
+   * same rules; the transport sends it as it is. Unset: the transport signs it (dkim-signer.ts).
+   */
+  readonly signed?: boolean;
   /** Called by the transport once the relay accepted the message and no byte of `raw` is read again: its memory may be written over. */
   readonly release?: () => void;
 }

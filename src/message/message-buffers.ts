@@ -16,6 +16,11 @@ export interface MessageBuffers {
   take(size: number): Buffer;
   /** Hands back a buffer `take` gave; a second hand-back of the same buffer, or of a foreign one, does nothing. */
   recycle(raw: Buffer): void;
+  /**
+   * Takes back memory of a buffer `take` gave that went to another thread and came back (the
+   * buffer itself is detached by the move: `raw.buffer` is what travels).
+   */
+  adopt(memory: ArrayBuffer): void;
 }
 
 /** Sizes are rounded up to this, so that messages of one fan-out (a few hundred octets apart) fit each other's memory. */
@@ -44,6 +49,9 @@ export function messageBuffers(kept: number): MessageBuffers {
       if (!memory) return;
       cutFrom.delete(raw);
       if (free.length < kept) free.push(memory);
+    },
+    adopt(memory: ArrayBuffer): void {
+      if (free.length < kept && memory.byteLength > 0 && !free.some((b) => b.buffer === memory)) free.push(Buffer.from(memory));
     },
   };
 }

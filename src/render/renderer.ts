@@ -7,7 +7,7 @@ import { DateTime } from 'luxon';
 import { buildCalendar, type CalendarForRecipients, type CalendarPart } from '../calendar/calendar.ts';
 import { resolveEventTimes } from '../model/event-times.ts';
 import { recipientsOf } from '../model/people.ts';
-import type { NotificationRequest } from '../model/schema.ts';
+import type { NotificationRequest, Recipient } from '../model/schema.ts';
 import { type Branding, brandingSchema } from './branding.ts';
 import { type Catalog, loadCatalog } from './catalog.ts';
 import { type FailedDelivery, type RenderedNotice, renderFailureNotice } from './failure-notice.ts';
@@ -67,9 +67,21 @@ export interface RenderedEmail {
   readonly unpassedPlaceholders: readonly string[];
 }
 
+/** See Renderer.forRequest. */
+export interface RequestRendering {
+  /** The emails of these recipients (default all), in the order of the request's recipients. */
+  render(only?: readonly string[]): RenderedEmail[];
+}
+
 export interface Renderer {
   /** Every recipient's email, in the order of `recipients`. */
   render(request: NotificationRequest, options?: RenderOptions): RenderedEmail[];
+  /**
+   * One request's rendering, for rendering its recipients a few at a time: what they share (each
+   * language's texts and calendar, each zone's times, the template's common segments) is made once
+   * and kept for the next call. `stamp`: when the notification was accepted (default now).
+   */
+  forRequest(request: NotificationRequest, stamp?: DateTime): RequestRendering;
   /** The organizer's notice of recipients this notification could not reach (failure-notice.ts). */
   renderFailureNotice(request: NotificationRequest, failures: readonly FailedDelivery[]): RenderedNotice;
   readonly catalog: Catalog;
@@ -104,8 +116,7 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
     missingLabels: options.missingLabels ?? 'fallback',
   } as const;
 
-  function render(request: NotificationRequest, renderOptions: RenderOptions = {}): RenderedEmail[] {
-    const stamp = renderOptions.stamp ?? DateTime.utc();
+  function forRequest(request: NotificationRequest, stamp: DateTime = DateTime.utc()): RequestRendering {
     const times = resolveEventTimes(request);
     const calendars = new Map<string, CalendarForRecipients>();
     const renderOne = groupedRenderer(templates.emails[request.type]);
@@ -114,9 +125,7 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
     const names = new Map<string, string>();
     for (const person of [...request.attendees, request.organizer]) names.set(person.email.toLowerCase(), person.name);
 
-    const only = renderOptions.only ? new Set(renderOptions.only.map((e) => e.toLowerCase())) : null;
-    const recipients = only ? recipientsOf(request).filter((r) => only.has(r.email.toLowerCase())) : recipientsOf(request);
-    return recipients.map((recipient) => {
+    function renderRecipient(recipient: Recipient): RenderedEmail {
       const locale = catalog.resolveLocale(recipient.locale);
       const zone = recipient.timeZone ?? options.defaultTimeZone ?? times.zone;
       let localeLayer = locales.get(locale);
@@ -157,12 +166,25 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Ren
         missingKeys: [...localeLayer.templates.missingKeys],
         unpassedPlaceholders: [...localeLayer.templates.unpassed],
       };
-    });
+    }
+
+    return {
+      render(only) {
+        const wanted = only ? new Set(only.map((e) => e.toLowerCase())) : null;
+        const recipients = wanted ? recipientsOf(request).filter((r) => wanted.has(r.email.toLowerCase())) : recipientsOf(request);
+        return recipients.map(renderRecipient);
+      },
+    };
+  }
+
+  function render(request: NotificationRequest, renderOptions: RenderOptions = {}): RenderedEmail[] {
+    return forRequest(request, renderOptions.stamp).render(renderOptions.only);
   }
 
   const noticeOptions = { catalog, templates, branding, ...(options.defaultTimeZone ? { defaultTimeZone: options.defaultTimeZone } : {}) };
   return Object.freeze({
     render,
+    forRequest,
     renderFailureNotice: (request: NotificationRequest, failures: readonly FailedDelivery[]) => renderFailureNotice(request, failures, noticeOptions),
     catalog,
     templates,

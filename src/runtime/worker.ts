@@ -13,26 +13,19 @@
  * what was on the wire, at most `concurrency` messages per instance.
  */
 
-import { LRUCache } from 'lru-cache';
-import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import { decide, type Outcome, type OutcomePolicy } from '../delivery/policy.ts';
-import { composeMessage, type MessageOptions } from '../message/compose.ts';
-import { messageBuffers } from '../message/message-buffers.ts';
-import { InvalidRequestError } from '../model/errors.ts';
-import { parseNotificationRequest } from '../model/parse.ts';
-import { MAX_PEOPLE, type NotificationRequest } from '../model/schema.ts';
 import { type ClaimedDelivery, type Outbox, StaleDeliveryError } from '../outbox/outbox.ts';
-import type { Renderer } from '../render/renderer.ts';
+import type { Preparer, Ready } from '../prepare/preparer.ts';
 import { localFailure, type SendResult } from '../transport/delivery-error.ts';
 import type { MailTransport } from '../transport/smtp.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface WorkerOptions {
   readonly outbox: Outbox;
-  readonly renderer: Renderer;
+  /** Renders and composes what is claimed: on rendering threads, or on this one (prepare/preparer.ts). */
+  readonly preparer: Preparer;
   readonly transport: MailTransport;
-  readonly message: Omit<MessageOptions, 'date'>;
   readonly retry: OutcomePolicy;
   /** Messages on the wire at once: the SMTP pool size. */
   readonly concurrency: number;
@@ -52,31 +45,33 @@ export interface WorkerOptions {
 
 export interface Worker {
   start(): void;
-  /**
-   * Something was accepted: look now rather than at the next poll. Given the
-   * notification's id and its request as parsed when it was accepted, the
-   * worker renders from that request rather than parsing the stored body again
-   * (the same text: 26 ms of CPU for 1600 recipients).
-   */
-  kick(accepted?: AcceptedRequest): void;
+  /** Something was accepted: look now rather than at the next poll. */
+  kick(): void;
   /** Stops claiming, waits for messages on the wire, hands back what was claimed but not sent. */
   stop(): Promise<void>;
   /** Whether it has messages on the wire or claimed to send: what side work (webhooks) gives way to. */
   busy(): boolean;
 }
 
-/** A notification just stored, with the request its body parsed to. */
-export interface AcceptedRequest {
-  readonly notificationId: string;
-  readonly request: NotificationRequest;
-}
-
 interface PreparedJob {
   readonly delivery: ClaimedDelivery;
-  readonly request: NotificationRequest | null;
-  readonly email: ReturnType<Renderer['render']>[number] | null;
-  readonly problem: SendResult | null;
+  readonly ready: Ready;
 }
+
+/**
+ * Deliveries prepared together (of one notification): small enough that the first messages of a
+ * claim reach the wire soon and the threads share a claim's work, large enough that handing a task
+ * to a thread is a small part of it. What deliveries of a notification share is made once per
+ * thread whatever the size (RequestRendering).
+ */
+const PREPARE_TASK_SIZE = 10;
+
+/** What the log says of a delivery that could not be prepared. */
+const PROBLEM_LOG = {
+  EINVALID: 'stored request is no longer valid',
+  ERENDER: 'rendering failed',
+  ECOMPOSE: 'composing the message failed',
+} as const;
 
 /** Deliveries a claim takes when the relay's rate does not bound it: a commit is most of a claim's cost. */
 const UNLIMITED_CLAIM = 100;
@@ -97,25 +92,13 @@ export function claimBatchSize(concurrency: number, sendRatePerSecond?: number):
 
 /**
  * @example
- * const worker = createWorker({ outbox, renderer, transport, message, retry, concurrency: 5, logger, metrics });
- * worker.start(); // … worker.kick({ notificationId, request }) after each accepted notification; await worker.stop() on SIGTERM
+ * const worker = createWorker({ outbox, preparer, transport, retry, concurrency: 5, logger, metrics });
+ * worker.start(); // … worker.kick() after each accepted notification; await worker.stop() on SIGTERM
  */
 export function createWorker(options: WorkerOptions): Worker {
-  const { outbox, renderer, transport, logger, metrics } = options;
+  const { outbox, preparer, transport, logger, metrics } = options;
   const batchSize = options.batchSize ?? claimBatchSize(options.concurrency, options.sendRatePerSecond);
   const pollMs = options.pollMs ?? 250;
-  /**
-   * Parsed requests, kept while their deliveries are claimed. Bounded by the people they hold (one
-   * of the largest a request may be): kept by count, every fan-out's 3.5 MB stayed until two hundred
-   * came, and ten back-to-back fan-outs grew the heap after each full collection from 26 to 60 MB.
-   */
-  const requests = new LRUCache<string, NotificationRequest>({
-    max: 200,
-    maxSize: 2 * MAX_PEOPLE + 1,
-    sizeCalculation: (request) => 1 + request.attendees.length + (request.recipients?.length ?? 0),
-  });
-  /** Memory of sent messages, written over by the next ones: a message per connection, and as many again. */
-  const buffers = messageBuffers(2 * options.concurrency);
   const waiting = new Set<string>(); // claimed, not yet on the wire
   /** Each delivery from its start until its outcome is recorded. */
   const onTheWire = new Set<Promise<void>>();
@@ -131,8 +114,7 @@ export function createWorker(options: WorkerOptions): Worker {
   let wake: (() => void) | null = null;
   let slotFreed: (() => void) | null = null;
 
-  function kick(accepted?: AcceptedRequest): void {
-    if (accepted) requests.set(accepted.notificationId, accepted.request);
+  function kick(): void {
     wake?.();
   }
 
@@ -148,44 +130,46 @@ export function createWorker(options: WorkerOptions): Worker {
     });
   }
 
-  function requestOf(delivery: ClaimedDelivery): NotificationRequest {
-    let request = requests.get(delivery.notificationId);
-    if (!request) {
-      request = parseNotificationRequest(JSON.parse(delivery.body));
-      requests.set(delivery.notificationId, request);
-    }
-    return request;
-  }
-
-  /** Renders a claimed batch, one render per notification (groups share the work). */
-  function prepare(batch: readonly ClaimedDelivery[]): PreparedJob[] {
+  /** A claimed batch in tasks of one notification each, at most PREPARE_TASK_SIZE deliveries, in the order claimed. */
+  function tasksOf(batch: readonly ClaimedDelivery[]): ClaimedDelivery[][] {
     const byNotification = new Map<string, ClaimedDelivery[]>();
     for (const delivery of batch) {
       const list = byNotification.get(delivery.notificationId) ?? [];
       list.push(delivery);
       byNotification.set(delivery.notificationId, list);
     }
-    const jobs: PreparedJob[] = [];
-    for (const deliveries of byNotification.values()) {
-      const first = deliveries[0]!;
-      try {
-        const request = requestOf(first);
-        const emails = renderer.render(request, { stamp: DateTime.fromMillis(first.acceptedAt, { zone: 'utc' }), only: deliveries.map((d) => d.recipient) });
-        const byAddress = new Map(emails.map((e) => [e.to.email.toLowerCase(), e]));
-        for (const delivery of deliveries) {
-          const email = byAddress.get(delivery.recipient.toLowerCase()) ?? null;
-          jobs.push({ delivery, request, email, problem: email ? null : localFailure('ERENDER', 'permanent', 'the recipient is not in the request') });
-        }
-      } catch (error) {
-        // A stored request the contract no longer accepts will never render: permanent.
-        // A template or locale broken at run time is fixed by a deploy: worth retrying until the deadline.
-        const invalid = error instanceof InvalidRequestError;
-        logger.error({ err: error, notificationId: first.notificationId }, invalid ? 'stored request is no longer valid' : 'rendering failed');
-        const problem = invalid ? localFailure('EINVALID', 'permanent', error.message) : localFailure('ERENDER', 'transient', (error as Error).message);
-        for (const delivery of deliveries) jobs.push({ delivery, request: null, email: null, problem });
-      }
+    const tasks: ClaimedDelivery[][] = [];
+    for (const deliveries of byNotification.values())
+      for (let i = 0; i < deliveries.length; i += PREPARE_TASK_SIZE) tasks.push(deliveries.slice(i, i + PREPARE_TASK_SIZE));
+    return tasks;
+  }
+
+  /** Renders and composes one task's deliveries; a failure of the thread itself is each delivery's (transient). */
+  async function prepare(deliveries: readonly ClaimedDelivery[]): Promise<PreparedJob[]> {
+    const first = deliveries[0]!;
+    let ready: readonly Ready[];
+    try {
+      ready = await preparer.prepare({
+        notificationId: first.notificationId,
+        body: first.body,
+        acceptedAt: first.acceptedAt,
+        deliveries: deliveries.map((delivery) => {
+          const verp = options.bounceAddressOf?.(delivery);
+          return verp ? { recipient: delivery.recipient, bounceAddress: verp.address, envelopeId: verp.token } : { recipient: delivery.recipient };
+        }),
+      });
+    } catch (error) {
+      ready = deliveries.map(
+        () => ({ kind: 'problem', code: 'ERENDER', permanent: false, message: (error as Error).message, stack: (error as Error).stack }) as const,
+      );
     }
-    return jobs;
+    const problem = ready.find((r) => r.kind === 'problem');
+    if (problem?.kind === 'problem')
+      logger.error(
+        { err: { message: problem.message, stack: problem.stack, code: problem.code }, notificationId: first.notificationId },
+        PROBLEM_LOG[problem.code],
+      );
+    return deliveries.map((delivery, i) => ({ delivery, ready: ready[i]! }));
   }
 
   /** Claimed, sent, but the outcome not yet taken by the outbox: kept until it is. */
@@ -241,6 +225,7 @@ export function createWorker(options: WorkerOptions): Worker {
     try {
       await outbox.begin(delivery.deliveryId, Date.now()); // `sending`: on the wire from here
     } catch (error) {
+      if (job.ready.kind === 'message') job.ready.message.release?.(); // not sent: nobody reads it
       if (error instanceof StaleDeliveryError)
         return logger.warn(
           { err: error, notificationId: delivery.notificationId, recipient: delivery.recipient },
@@ -251,25 +236,12 @@ export function createWorker(options: WorkerOptions): Worker {
     }
     let messageId: string | null = null;
     let result: SendResult;
-    if (job.problem || !job.email || !job.request) {
-      result = job.problem!;
+    if (job.ready.kind === 'problem') {
+      result = localFailure(job.ready.code, job.ready.permanent ? 'permanent' : 'transient', job.ready.message);
     } else {
-      try {
-        const verp = options.bounceAddressOf?.(delivery);
-        const message = await composeMessage(job.request, job.email, {
-          ...options.message,
-          date: new Date(delivery.acceptedAt),
-          ...(verp ? { bounceAddress: verp.address, envelopeId: verp.token } : {}),
-          buffers,
-        });
-        messageId = message.messageId;
-        result = await transport.send(message);
-        metrics.addRelayReply(result.reply.responseCode);
-      } catch (error) {
-        // Composing failed (a fault of ours, fixed by a deploy): nothing reached the relay.
-        logger.error({ err: error, notificationId: delivery.notificationId, recipient: delivery.recipient }, 'composing the message failed');
-        result = localFailure('ECOMPOSE', 'transient', (error as Error).message);
-      }
+      messageId = job.ready.message.messageId;
+      result = await transport.send(job.ready.message);
+      metrics.addRelayReply(result.reply.responseCode);
     }
     const outcome = decide(delivery, result, messageId, Date.now(), options.retry);
     const recorded = record(delivery, outcome);
@@ -373,10 +345,17 @@ export function createWorker(options: WorkerOptions): Worker {
         continue;
       }
       for (const delivery of batch) waiting.add(delivery.deliveryId);
-      for (const job of prepare(batch)) {
-        await waitForSlot();
-        if (!running || recordingBroken) break; // nothing more leaves while outcomes cannot be recorded
-        launch(job);
+      // Every thread busy with a task and one more waiting, ahead of the wire; the rest asked as those are taken.
+      const tasks = tasksOf(batch);
+      const answers = tasks.slice(0, preparer.capacity).map(prepare);
+      launching: for (let k = 0; k < tasks.length; k++) {
+        const jobs = await answers[k]!;
+        if (k + preparer.capacity < tasks.length) answers.push(prepare(tasks[k + preparer.capacity]!));
+        for (const job of jobs) {
+          await waitForSlot();
+          if (!running || recordingBroken) break launching; // nothing more leaves while outcomes cannot be recorded
+          launch(job);
+        }
       }
       // Claim the next batch while the last messages of this one are on the wire.
     }

@@ -4,14 +4,12 @@
  * rules act on (accepted, transient, permanent, unknown).
  */
 
-import { Readable } from 'node:stream';
-import { buffer } from 'node:stream/consumers';
-import DKIM from 'nodemailer/lib/dkim';
 import SMTPPool from 'nodemailer/lib/smtp-pool';
 import { rateWindow } from '../delivery/fairness.ts';
 import type { OutgoingMessage } from '../message/compose.ts';
+import type { DkimKey } from '../message/dkim-keys.ts';
+import { createDkimSigner } from '../message/dkim-signer.ts';
 import { acceptedBy, classifyFailure, type SendResult } from './delivery-error.ts';
-import { createDkimKeyring, type DkimKey } from './dkim-keys.ts';
 
 export interface SmtpTransportOptions {
   /** `smtp://user:pass@host:port` or `smtps://…` (implicit TLS). Default Mailpit's `smtp://localhost:1025`. */
@@ -27,7 +25,10 @@ export interface SmtpTransportOptions {
   readonly requireTLS?: boolean;
   /** Accept a relay certificate that does not verify (a test relay only). */
   readonly allowInvalidCertificate?: boolean;
-  /** DKIM keys (RFC 6376); each message is signed with its From domain's, or the service domain's, or not at all. */
+  /**
+   * DKIM keys (RFC 6376); each message the transport gets unsigned (`OutgoingMessage.signed` unset)
+   * is signed with its From domain's, or the service domain's, or not at all.
+   */
   readonly dkimKeys?: readonly DkimKey[];
   /** The service mailbox's domain: whose key signs mail from a domain without one. Unset: such mail goes unsigned. */
   readonly serviceDomain?: string;
@@ -218,25 +219,13 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
     socketTimeout: options.replyTimeoutMs ?? 600_000,
     ...(options.allowInvalidCertificate ? { tls: { rejectUnauthorized: false } } : {}),
   } as ConstructorParameters<typeof SMTPPool>[0]);
-  const keyring = options.dkimKeys?.length ? createDkimKeyring(options.dkimKeys, options.serviceDomain ?? '') : null;
-  const signers = new Map<DkimKey, DKIM>();
-  const fellBack = new Set<string>();
-  /** The message signed with its From domain's key (or the service domain's), or as it is without keys. */
+  const signer = options.dkimKeys?.length ? createDkimSigner(options.dkimKeys, options.serviceDomain ?? '') : null;
+  /** The message signed with its From domain's key (or the service domain's), or as it is without keys or once signed. */
   async function signed(message: OutgoingMessage): Promise<Buffer> {
-    const fromDomain = message.from.slice(message.from.lastIndexOf('@') + 1).toLowerCase();
-    if (!keyring) return message.raw;
-    const choice = keyring.keyFor(fromDomain);
-    if ((!choice || choice.fallback) && !fellBack.has(fromDomain)) {
-      fellBack.add(fromDomain);
-      options.onDkimFallback?.(fromDomain, choice ? choice.key.domainName : null);
-    }
-    if (!choice) return message.raw;
-    let signer = signers.get(choice.key);
-    if (!signer) {
-      signer = new DKIM({ ...choice.key });
-      signers.set(choice.key, signer);
-    }
-    return buffer(signer.sign(Readable.from([message.raw])));
+    if (!signer || message.signed) return message.raw;
+    const { raw, fallback } = await signer.sign(message.from, message.raw);
+    if (fallback) options.onDkimFallback?.(fallback.fromDomain, fallback.signedAs);
+    return raw;
   }
 
   const startSlot = options.ratePerSecond ? sendRateLimiter(options.ratePerSecond) : null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/config.ts';
+import { ConfigError, defaultRenderThreads, loadConfig } from '../../src/config/config.ts';
 
 describe('configuration from the environment', () => {
   it('runs on embedded defaults with nothing set', () => {
@@ -49,6 +49,14 @@ describe('configuration from the environment', () => {
     expect(loadConfig({ RETENTION: '5000' }).retentionMs).toBe(5000);
     expect(() => loadConfig({ RETENTION: '30 days' })).toThrow(/RETENTION: must be an ISO 8601 duration such as P30D or PT12H, or a number of milliseconds/);
     expect(() => loadConfig({ RETENTION: 'PT0.5S' })).toThrow(/RETENTION: must be at least 1000 ms/);
+  });
+
+  it('renders on the main thread of a one- or two-core machine, and on a thread per core but one past that, at most four (RENDER_THREADS)', () => {
+    expect([1, 2, 3, 4, 8, 64].map((cores) => defaultRenderThreads(cores))).toEqual([0, 0, 2, 3, 4, 4]);
+    expect(loadConfig({ RENDER_THREADS: '2' }).renderThreads).toBe(2);
+    expect(loadConfig({ RENDER_THREADS: '0' }).renderThreads).toBe(0);
+    expect(() => loadConfig({ RENDER_THREADS: 'two' })).toThrow(/RENDER_THREADS/);
+    expect(() => loadConfig({ RENDER_THREADS: '65' })).toThrow(/RENDER_THREADS/);
   });
 
   it('names every wrong variable in one error', () => {

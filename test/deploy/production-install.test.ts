@@ -97,11 +97,26 @@ describe('the Dockerfile, as a production install', () => {
     expect(existsSync(join(final, 'src'))).toBe(false);
   });
 
-  it('starts with its CMD under Node 24 and delivers a contract example', async () => {
+  // Rendering on the main thread (RENDER_THREADS' default on two cores) and on threads of its own (more cores).
+  it.each(['0', '2'])('starts with its CMD under Node 24 and delivers a contract example, RENDER_THREADS=%s', async (threads) => {
+    if (service && service.process.exitCode === null) {
+      const exited = new Promise((resolve) => service!.process.once('exit', resolve));
+      service.process.kill('SIGTERM');
+      await exited;
+    }
+    sink.received.length = 0;
     const [program, ...args] = commandOf(finalStage);
     expect(program).toBe('node');
-    const dataDir = join(root, 'data');
-    const env = { ...envOf(finalStage), HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, SMTP_URL: sink.url, API_TOKEN: 'a-token-of-sixteen-characters' };
+    const dataDir = join(root, `data-${threads}`);
+    const env = {
+      ...envOf(finalStage),
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATA_DIR: dataDir,
+      SMTP_URL: sink.url,
+      API_TOKEN: 'a-token-of-sixteen-characters',
+      RENDER_THREADS: threads,
+    };
     // process.execPath: the Node 24 of the project's dev dependencies, which the image's base has.
     service = await untilListening(spawnService(process.execPath, args, env, { cwd: folderOf.get('final')! }));
     const payload = example('trueconf-weekly');

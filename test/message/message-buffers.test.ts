@@ -1,3 +1,4 @@
+import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { messageBuffers } from '../../src/message/message-buffers.ts';
 import { mimeMessage } from '../../src/message/mime.ts';
@@ -56,5 +57,23 @@ describe('messageBuffers', () => {
     buffers.recycle(b);
     expect(buffers.take(1000).buffer).toBe(a.buffer);
     expect(buffers.take(1000).buffer).not.toBe(b.buffer);
+  });
+
+  it('takes back memory that went to another thread and came back, once, and none that came back detached', async () => {
+    const buffers = messageBuffers(4);
+    const sent = buffers.take(20_000);
+    const { port1, port2 } = new MessageChannel();
+    // To the main thread and back: each move detaches the memory where it was.
+    const back = new Promise<ArrayBuffer>((resolve) => port2.once('message', resolve));
+    port1.postMessage(sent.buffer, [sent.buffer as ArrayBuffer]);
+    const memory = await back;
+    port1.close();
+    expect(sent.buffer.byteLength).toBe(0);
+    buffers.adopt(memory);
+    buffers.adopt(memory); // a second hand-back is ignored
+    buffers.adopt(new ArrayBuffer(0)); // memory moved on again: nothing to take
+    const [next, after] = [buffers.take(20_000), buffers.take(20_000)];
+    expect(next.buffer).toBe(memory);
+    expect(after.buffer).not.toBe(memory);
   });
 });

@@ -1,9 +1,18 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type AddressObject, simpleParser } from 'mailparser';
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { seedFanOut } from '../../examples/fan-out.ts';
-import { parseNotificationRequest } from '../../src/model/parse.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { messageOptionsOf, rendererFor, rendererOptionsOf } from '../../src/config/parts.ts';
 import type { Outbox } from '../../src/outbox/outbox.ts';
 import { openSqliteOutbox } from '../../src/outbox/sqlite/open.ts';
+import { createPreparer } from '../../src/prepare/preparer.ts';
+import { createMetrics } from '../../src/runtime/metrics.ts';
+import { createWorker } from '../../src/runtime/worker.ts';
+import { createSmtpTransport } from '../../src/transport/smtp.ts';
 import { example } from '../helpers/examples.ts';
 import { startTestService, type TestService, waitFor } from '../helpers/service.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
@@ -31,7 +40,12 @@ async function fanOutDelivered(count: number): Promise<void> {
   await waitFor(() => sink.received.length === count, 20_000, `${count} messages`);
 }
 
-describe('the delivery worker', () => {
+describe.each(['0', '1'])('the delivery worker, RENDER_THREADS=%s', (threads) => {
+  beforeEach(async () => {
+    await service.dispose();
+    service = await startTestService({ SMTP_URL: sink.url, RENDER_THREADS: threads });
+  });
+
   it('fails, permanently and at once, a stored request the contract no longer accepts', async () => {
     const broken = notificationOf(example('skype-invitation'));
     const body = JSON.parse(broken.body);
@@ -47,19 +61,6 @@ describe('the delivery worker', () => {
     expect(sink.received).toHaveLength(0);
   });
 
-  it('renders from the request handed over at acceptance, without parsing the stored body again', async () => {
-    const accepted = notificationOf(example('skype-invitation'));
-    const request = parseNotificationRequest(JSON.parse(accepted.body));
-    // A stored body the worker would refuse if it parsed it: only the handed request can make this mail.
-    const body = JSON.parse(accepted.body);
-    body.event.conference.joinUrl = 'javascript:alert(1)';
-    await service.outbox.accept({ ...accepted, body: JSON.stringify(body) });
-    service.worker.kick({ notificationId: accepted.id, request });
-    await waitFor(() => sink.received.length === accepted.recipients.length, 10_000, 'every recipient');
-    const parsed = await simpleParser(sink.received[0]!.raw);
-    expect(parsed.html).toContain(request.event.conference!.joinUrl);
-  });
-
   it('writes messages over the memory of those already sent, and every recipient gets their own, whole', async () => {
     await fanOutDelivered(120);
     for (const received of sink.received) {
@@ -72,6 +73,48 @@ describe('the delivery worker', () => {
       expect(parsed.html).toContain(`/${name}?answer`);
       const calendars = parsed.attachments.filter((a) => a.contentType === 'text/calendar' || a.contentType === 'application/ics');
       expect(calendars.map((c) => c.content.toString().trimEnd().endsWith('END:VCALENDAR'))).toEqual([true, true]);
+    }
+  });
+});
+
+describe('rendering threads that cannot take a task', () => {
+  it("fail the task's deliveries for now (ERENDER, retried): nothing is lost, nothing sent half-made", async () => {
+    const config = loadConfig({ SMTP_URL: sink.url, RETRY_INITIAL_DELAY_MS: '60000' });
+    const dataDir = mkdtempSync(join(tmpdir(), 'worker-'));
+    const outbox = openSqliteOutbox({ dataDir });
+    const preparer = createPreparer({
+      threads: 1,
+      renderer: await rendererFor(config),
+      rendererOptions: rendererOptionsOf(config),
+      message: messageOptionsOf(config),
+      keptMessages: 10,
+    });
+    await preparer.close(); // as if the threads had gone: every task is refused
+    const transport = createSmtpTransport(config.smtp);
+    const worker = createWorker({
+      outbox,
+      preparer,
+      transport,
+      retry: config.retry,
+      concurrency: 5,
+      logger: pino({ level: 'silent' }),
+      metrics: createMetrics(),
+    });
+    try {
+      const accepted = notificationOf(example('skype-invitation'));
+      await outbox.accept(accepted);
+      worker.start();
+      const status = await waitFor(async () => {
+        const s = await outbox.status(accepted.id);
+        return s!.recipients.every((r) => r.status === 'retrying') ? s : null;
+      });
+      for (const recipient of status.recipients) expect(recipient.lastReply).toMatchObject({ code: 'ERENDER', message: 'the rendering threads are closed' });
+      expect(sink.received).toHaveLength(0);
+    } finally {
+      await worker.stop();
+      transport.close();
+      await outbox.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });

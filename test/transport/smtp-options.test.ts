@@ -6,9 +6,9 @@ import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.ts';
 import { composeMessage } from '../../src/message/compose.ts';
+import { dkimSigningPlan, keyFilesReadableByOthers } from '../../src/message/dkim-keys.ts';
 import { parseNotificationRequest } from '../../src/model/parse.ts';
 import { createRenderer } from '../../src/render/renderer.ts';
-import { dkimSigningPlan, keyFilesReadableByOthers } from '../../src/transport/dkim-keys.ts';
 import { createSmtpTransport } from '../../src/transport/smtp.ts';
 import { example } from '../helpers/examples.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
@@ -66,6 +66,13 @@ describe('SMTP options from the configuration', () => {
     transport.close();
     const signedFields = /^DKIM-Signature: .*?\bh=([^;]+);/m.exec(lastHeaders())![1]!.replace(/\s/g, '').toLowerCase().split(':');
     expect(signedFields).toEqual(expect.arrayContaining(['from', 'to', 'subject', 'date', 'message-id', 'in-reply-to', 'references', 'content-type']));
+
+    // A message signed where it was composed (the rendering threads) goes as it is: one signature, not two.
+    const composed = await message();
+    const again = createSmtpTransport(config.smtp);
+    expect(await again.send({ ...composed, signed: true })).toMatchObject({ verdict: 'accepted' });
+    again.close();
+    expect(sink.received.at(-1)!.raw.equals(composed.raw)).toBe(true);
   });
 
   it('signs each message with its From domain key (DKIM_KEYS_DIR), and a domain without one with the service domain key, said once', async () => {
