@@ -7,7 +7,7 @@ import { recipientsOf } from '../model/people.ts';
 import type { NotificationRequest } from '../model/schema.ts';
 import type { NewNotification } from '../outbox/outbox.ts';
 import { type DeadlineOptions, deadlineFor } from './deadline.ts';
-import { deliveryClass } from './fairness.ts';
+import { deliveryClass, organizerFlow } from './fairness.ts';
 import { orderKey } from './policy.ts';
 
 export interface Admission {
@@ -31,6 +31,7 @@ export function newNotification(request: NotificationRequest, admission: Admissi
     method: calendarMethod(request.type),
     recipients,
     deliveryClass: deliveryClass(request.type, recipients.length),
+    flow: organizerFlow(request.organizer.email),
     deadlineAt: deadlineFor(request, admission.acceptedAt, deadline),
   };
 }

@@ -7,16 +7,20 @@
  *    or fewer) first, then a large change (an update, a cancellation, a
  *    reply), then a large invitation. A cancellation never waits behind an
  *    invitation's fan-out.
- * 2. **Its place in its class: start-time fair queuing.** Each delivery has a
- *    tag, its notification's start tag plus its position. A notification
- *    starts at the tag being served when it is accepted (the smallest tag of
- *    its class still due), so from then on notifications of a class take
- *    turns, one recipient each (a batch of recipients each on Redis, where a
- *    job is the unit): a second fan-out shares the pool with the first
- *    rather than waiting for its end, and a retry keeps its tag, so it goes
- *    ahead once it is due. This is Goyal, Vin and Cheng's start-time fair
- *    queuing (SIGCOMM 1996) with every flow weighted alike.
+ * 2. **Its place in its class: start-time fair queuing between organizers.**
+ *    Each delivery has a tag, its notification's start tag plus its
+ *    position. Each organizer's notifications of a class are one flow: a
+ *    notification starts at the tag being served when it is accepted (the
+ *    largest claimed so far), or where the organizer's previous one of the
+ *    class ends if that is later. So organizers take turns, one recipient
+ *    each (a batch of recipients each on Redis, where a job is the unit):
+ *    another organizer's fan-out shares the pool with the first rather than
+ *    waiting for its end, however many fan-outs the first organizer queued,
+ *    and an organizer's own fan-outs go one after the other. A retry keeps
+ *    its tag, so it goes ahead once it is due. This is Goyal, Vin and Cheng's
+ *    start-time fair queuing (SIGCOMM 1996) with every flow weighted alike.
  */
+import { createHash } from 'node:crypto';
 import type { NotificationRequest } from '../model/schema.ts';
 
 /** A notification with this many recipients or fewer goes ahead of every larger one. */
@@ -32,6 +36,27 @@ export type DeliveryClass = 0 | 1 | 2;
 export function deliveryClass(type: NotificationRequest['type'], recipients: number): DeliveryClass {
   if (recipients <= SMALL_NOTIFICATION) return 0;
   return type === 'invitation' ? 2 : 1;
+}
+
+/**
+ * The flow a notification belongs to: its organizer, as a digest of the address (lowercased), so
+ * that what the outbox keeps to order flows names no one.
+ *
+ * @example organizerFlow('E.Smirnova@mydomain.ru') === organizerFlow('e.smirnova@mydomain.ru') // true
+ */
+export function organizerFlow(organizerEmail: string): string {
+  return createHash('sha256').update(organizerEmail.toLowerCase()).digest('base64url').slice(0, 16);
+}
+
+/**
+ * Where a notification's tags start: at the tag its class is served at, or where its organizer's
+ * previous notification of the class ends (`organizerEnd`, the tag after its last) if later.
+ *
+ * @example fairStartTag(40, undefined) // 40: no earlier notification of this organizer waits
+ * @example fairStartTag(40, 1640) // 1640: behind the organizer's own fan-out, not beside it
+ */
+export function fairStartTag(served: number, organizerEnd: number | undefined): number {
+  return Math.max(served, organizerEnd ?? 0);
 }
 
 /** How many tags a class has on BullMQ, whose priorities go up to 2^21 (three classes fit). */

@@ -78,6 +78,8 @@ export interface NewNotification {
   readonly recipients: readonly { readonly email: string; readonly orderKey: string }[];
   /** Which deliveries go first (fairness.ts): small, then large changes, then large invitations. */
   readonly deliveryClass: DeliveryClass;
+  /** Whose notifications take turns with others' (fairness.ts, organizerFlow): the organizer, as a digest. */
+  readonly flow: string;
   readonly acceptedAt: number;
   readonly deadlineAt: number;
 }

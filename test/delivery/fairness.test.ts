@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { deliveryClass, jobPriority, rateWindow, SMALL_NOTIFICATION, TAGS_PER_CLASS, tagOfPriority } from '../../src/delivery/fairness.ts';
+import {
+  deliveryClass,
+  fairStartTag,
+  jobPriority,
+  organizerFlow,
+  rateWindow,
+  SMALL_NOTIFICATION,
+  TAGS_PER_CLASS,
+  tagOfPriority,
+} from '../../src/delivery/fairness.ts';
 import { claimBatchSize } from '../../src/runtime/worker.ts';
 
 describe('fair delivery rules', () => {
@@ -24,6 +33,15 @@ describe('fair delivery rules', () => {
       [2, TAGS_PER_CLASS - 1],
     ] as const)
       expect(tagOfPriority(jobPriority(c, tag))).toEqual({ deliveryClass: c, tag });
+  });
+
+  it("starts an organizer's notification where the class is served, or behind that organizer's own if later; the flow names no one", () => {
+    expect(fairStartTag(40, undefined)).toBe(40);
+    expect(fairStartTag(40, 12)).toBe(40); // its earlier one is served already
+    expect(fairStartTag(40, 1640)).toBe(1640);
+    expect(organizerFlow('E.Smirnova@MyDomain.ru')).toBe(organizerFlow('e.smirnova@mydomain.ru'));
+    expect(organizerFlow('e.smirnova@mydomain.ru')).not.toBe(organizerFlow('o.kuznetsova@partner.ru'));
+    expect(organizerFlow('e.smirnova@mydomain.ru')).toMatch(/^[A-Za-z0-9_-]{16}$/);
   });
 
   it('claims a tenth of a second of the send rate (the pool at least), or 100 without one', () => {

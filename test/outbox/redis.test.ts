@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { seedFanOut } from '../../examples/fan-out.ts';
+import { tagOfPriority } from '../../src/delivery/fairness.ts';
 import { NOTICE_CONSUMER, noticeConsumer } from '../../src/notice/sender.ts';
 import { StaleDeliveryError } from '../../src/outbox/outbox.ts';
 import { openRedisOutbox } from '../../src/outbox/redis/open.ts';
@@ -65,6 +66,40 @@ describe('BullMQ on Redis: an earlier release’s keys', () => {
       expect(await upgraded.counts()).toMatchObject({ failed: 0 });
     } finally {
       await upgraded.close();
+      client.disconnect();
+    }
+  });
+});
+
+describe('BullMQ on Redis: where fair tags start', () => {
+  it("starts an organizer's fan-out where its previous one ends while that one waits, and at tag 0 once its class has no job waiting, its flows forgotten", async () => {
+    const prefix = `test-${randomUUID()}`;
+    const client = new Redis(redis.url);
+    const outbox = await openRedisOutbox({ url: redis.url, prefix, lockMs: 1500 });
+    /** The tags of a notification's jobs waiting, from BullMQ's prioritized set (score: priority × 2^32 + a counter). */
+    const tagsOf = async (id: string) => {
+      const scored = await client.zrange(`${prefix}:deliveries:prioritized`, '0', '-1', 'WITHSCORES');
+      const tags: number[] = [];
+      for (let i = 0; i < scored.length; i += 2) if (scored[i]!.startsWith(`${id}.`)) tags.push(tagOfPriority(Math.floor(Number(scored[i + 1]) / 2 ** 32)).tag);
+      return tags.sort((a, b) => a - b);
+    };
+    const fanOut = () => {
+      const payload = seedFanOut(60);
+      payload.event.uid = `${randomUUID()}@mydomain.ru`;
+      return notificationOf(payload);
+    };
+    try {
+      const [first, second] = [fanOut(), fanOut()];
+      for (const n of [first, second]) await outbox.accept(n);
+      expect(await tagsOf(first.id)).toEqual([0, 1, 2]); // 25 + 25 + 10 recipients
+      expect(await tagsOf(second.id)).toEqual([3, 4, 5]); // behind the same organizer's first
+      await claimUntil(outbox, (claimed) => claimed.length === 120);
+      const third = fanOut();
+      await outbox.accept(third);
+      expect(await tagsOf(third.id)).toEqual([0, 1, 2]);
+      expect(await client.hgetall(`${prefix}:fair-ends:2`)).toEqual({ [third.flow]: '3' });
+    } finally {
+      await outbox.close();
       client.disconnect();
     }
   });

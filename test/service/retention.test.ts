@@ -141,14 +141,12 @@ describe('Redis memory', () => {
         RETENTION: 'PT2S',
         SERVICE_MAILBOX: 'calendar@mydomain.ru',
       });
-      // A first notification and its purge: what stays for good (counters, BullMQ's queue keys) is there before the measure.
-      const warmUp = await service.app.inject({
-        method: 'POST',
-        url: '/v1/notifications',
-        headers: { 'content-type': 'application/json' },
-        payload: example('skype-invitation'),
-      });
-      await waitFor(async () => (await service!.app.inject(`/v1/notifications/${warmUp.json().id}`)).statusCode === 404, 10_000, 'the first purge');
+      // A first small and large notification and their purge: what stays for good (counters, BullMQ's queue keys,
+      // each class's served tag and where its flows end) is there before the measure.
+      for (const payload of [example('skype-invitation'), seedFanOut(12)]) {
+        const warmUp = await service.app.inject({ method: 'POST', url: '/v1/notifications', headers: { 'content-type': 'application/json' }, payload });
+        await waitFor(async () => (await service!.app.inject(`/v1/notifications/${warmUp.json().id}`)).statusCode === 404, 10_000, 'the first purges');
+      }
       // What the keys hold (used_memory less Redis's own overhead: client buffers, the append-only file's buffer, which vary with load).
       const memory = async () => Number(/used_memory_dataset:(\d+)/.exec(await client.info('memory'))![1]);
       const keysBefore = (await client.keys(`${prefix}:*`)).sort();

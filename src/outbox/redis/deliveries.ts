@@ -194,7 +194,7 @@ async function accept(
   }
   let fair: FairStart;
   try {
-    fair = await fairStart(commands, key, n.deliveryClass);
+    fair = await fairStart(commands, key, n.deliveryClass, n.flow, jobs.jobsFor(n.recipients.length));
     const base = await commands.incrby(key.sequence, n.recipients.length);
     const meta: Meta = {
       type: n.type,

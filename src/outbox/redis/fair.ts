@@ -2,34 +2,56 @@
  * Fair delivery on Redis (delivery/fairness.ts): where a new notification's
  * jobs start in BullMQ's priority order, and the tag each class is served at.
  * The tag served is the largest any instance took (`<prefix>:fair-served`, a
- * sorted set by class); a class with no job waiting starts again at 0, so
- * that tags stay within BullMQ's priorities.
+ * sorted set by class); where each organizer's flow ends, `<prefix>:fair-ends:<class>`
+ * (a hash by flow). A class with no job waiting starts again at 0, its flows'
+ * ends forgotten, so that tags stay within BullMQ's priorities. Two instances
+ * accepting for one organizer at once may both start where its flow ended:
+ * those two fan-outs then take turns with each other, as before flows.
  */
 import type { Redis } from 'ioredis';
-import { type DeliveryClass, jobPriority, TAGS_PER_CLASS, tagOfPriority } from '../../delivery/fairness.ts';
+import { type DeliveryClass, fairStartTag, jobPriority, TAGS_PER_CLASS, tagOfPriority } from '../../delivery/fairness.ts';
 import type { RedisKeys } from './keys.ts';
 import type { FairStart } from './records.ts';
 
 /** BullMQ's score of a prioritized job: its priority times 2^32, plus a counter. */
 const PRIORITY_SCORE = 2 ** 32;
 
-/** @example const fair = await fairStart(commands, key, 2); jobs.queueJobs(id, count, fair); */
-export async function fairStart(commands: Redis, key: RedisKeys, deliveryClass: DeliveryClass): Promise<FairStart> {
+/** Flows' ends a class keeps before those the served tag has passed are forgotten. */
+const FLOWS_KEPT = 1000;
+
+/**
+ * Where a new notification of `flow` starts, taking `tags` tags (its jobs); its flow then ends after them.
+ *
+ * @example const fair = await fairStart(commands, key, 2, organizerFlow(email), jobs.jobsFor(1600)); jobs.queueJobs(id, 1600, fair);
+ */
+export async function fairStart(commands: Redis, key: RedisKeys, deliveryClass: DeliveryClass, flow: string, tags: number): Promise<FairStart> {
   const first = jobPriority(deliveryClass, 0);
+  const ends = key.fairEnds(deliveryClass);
   const answers = await commands
     .pipeline()
     .zscore(key.fairServed, String(deliveryClass))
     .zcount(key.prioritized, String(first * PRIORITY_SCORE), `(${(first + TAGS_PER_CLASS) * PRIORITY_SCORE}`)
+    .hget(ends, flow)
+    .hlen(ends)
     .exec();
-  const [served, waiting] = (answers ?? []).map(([error, value]) => {
+  const [served, waiting, end, flows] = (answers ?? []).map(([error, value]) => {
     if (error) throw error;
     return value;
   });
   if (Number(waiting) === 0) {
-    await commands.zadd(key.fairServed, 0, String(deliveryClass));
+    await commands.multi().zadd(key.fairServed, 0, String(deliveryClass)).del(ends).hset(ends, flow, tags).exec();
     return { deliveryClass, startTag: 0 };
   }
-  return { deliveryClass, startTag: Number(served ?? 0) };
+  const startTag = fairStartTag(Number(served ?? 0), end === null ? undefined : Number(end));
+  await commands.hset(ends, flow, startTag + tags);
+  if (Number(flows) > FLOWS_KEPT) await forgetPassedFlows(commands, ends, Number(served ?? 0));
+  return { deliveryClass, startTag };
+}
+
+/** Forgets flows whose end the served tag has passed: their next notification starts at the served tag anyway. */
+async function forgetPassedFlows(commands: Redis, ends: string, served: number): Promise<void> {
+  const passed = Object.entries(await commands.hgetall(ends)).flatMap(([flow, end]) => (Number(end) <= served ? [flow] : []));
+  if (passed.length) await commands.hdel(ends, ...passed);
 }
 
 /** Notes the tags of jobs just taken: each class's served tag moves up to the largest (not awaited: a lost note only makes the next start earlier). */

@@ -33,6 +33,8 @@ export function redisKeys(prefix: string) {
     eventAttempts: (consumer: string) => `${prefix}:ev-attempts:${consumer}`,
     /** The tag each delivery class is served at (fair.ts): member the class, score the tag. */
     fairServed: `${prefix}:fair-served`,
+    /** Where each organizer's flow ends in a class (fair.ts): field the flow, value the tag after its last job. */
+    fairEnds: (deliveryClass: number) => `${prefix}:fair-ends:${deliveryClass}`,
     /** BullMQ's prioritized jobs (every job has a priority: fair.ts). */
     prioritized: `${prefix}:deliveries:prioritized`,
     /** BullMQ's jobs waiting without a priority (none, as every job has one; read all the same). */

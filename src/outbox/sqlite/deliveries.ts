@@ -5,7 +5,7 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import { LRUCache } from 'lru-cache';
-import type { DeliveryClass } from '../../delivery/fairness.ts';
+import { type DeliveryClass, fairStartTag } from '../../delivery/fairness.ts';
 import {
   afterReport,
   arbitrate,
@@ -37,6 +37,8 @@ import type { StorageWrites } from './writes.ts';
 
 /** How many due deliveries a claim looks at per delivery it may hand out (some wait or are superseded). */
 const SCAN_FACTOR = 2;
+/** Flows' ends kept per class before those the served tag has passed are forgotten. */
+const FLOWS_KEPT = 1000;
 
 type Transition = { id: number; at: number } | { id: number; outcome: Outcome };
 
@@ -65,6 +67,8 @@ export class SqliteDeliveries implements Omit<DeliveryStore, 'close'> {
    * class's first waiting tag.
    */
   readonly #servedTags: [number, number, number] = [0, 0, 0];
+  /** Where each organizer's flow ends in each class (the tag after its last): its next notification starts there, if later than served. */
+  readonly #flowEnds: [Map<string, number>, Map<string, number>, Map<string, number>] = [new Map(), new Map(), new Map()];
 
   constructor(parts: { durable: DatabaseSync; work: DatabaseSync; sql: DeliveryStatements; writes: StorageWrites; events: SqliteEvents }) {
     this.#durable = parts.durable;
@@ -73,11 +77,27 @@ export class SqliteDeliveries implements Omit<DeliveryStore, 'close'> {
     this.#writes = parts.writes;
     this.#events = parts.events;
     for (const row of this.#sql.frontTags.all() as { fair_class: DeliveryClass; tag: number }[]) this.#servedTags[row.fair_class] = row.tag;
+    for (const row of this.#sql.flowEnds.all() as { fair_class: DeliveryClass; flow: string; tag: number }[])
+      this.#flowEnds[row.fair_class].set(row.flow, row.tag);
     this.#transition = writeBatch((items: readonly Transition[]) =>
       this.#writes.write(this.#work, () =>
         items.map((item) => ('outcome' in item ? this.#settleOne(item) : Number(this.#sql.begin.run(item.at, item.id).changes))),
       ),
     );
+  }
+
+  /** Where a new notification's tags start (fairness.ts, fairStartTag). */
+  #startTag(notification: NewNotification): number {
+    return fairStartTag(this.#servedTags[notification.deliveryClass], this.#flowEnds[notification.deliveryClass].get(notification.flow));
+  }
+
+  /** A notification stored from `start` on: its organizer's flow now ends after it. */
+  #extendFlow(notification: NewNotification, start: number): void {
+    const served = this.#servedTags[notification.deliveryClass];
+    const ends = this.#flowEnds[notification.deliveryClass];
+    ends.set(notification.flow, start + notification.recipients.length);
+    // Flows served past their end start at the served tag anyway: forgotten, so the map holds only flows with work waiting.
+    if (ends.size > FLOWS_KEPT) for (const [flow, end] of ends) if (end <= served) ends.delete(flow);
   }
 
   /** Forgets a cached body (its notification was removed). */
@@ -87,6 +107,7 @@ export class SqliteDeliveries implements Omit<DeliveryStore, 'close'> {
 
   async accept(notification: NewNotification): Promise<AcceptOutcome> {
     const sql = this.#sql;
+    let startTag = 0;
     const stored = this.#writes.write(this.#durable, (): AcceptOutcome | { kind: 'new' } => {
       if (notification.idempotencyKey !== null) {
         const existing = sql.byKey.get(notification.idempotencyKey) as { id: string; body_hash: string } | undefined;
@@ -95,7 +116,7 @@ export class SqliteDeliveries implements Omit<DeliveryStore, 'close'> {
         }
       }
       const { event, acceptedAt: at } = notification;
-      const startTag = this.#servedTags[notification.deliveryClass];
+      startTag = this.#startTag(notification);
       sql.insertNotification.run(
         notification.id,
         notification.idempotencyKey,
@@ -106,6 +127,7 @@ export class SqliteDeliveries implements Omit<DeliveryStore, 'close'> {
         notification.body,
         at,
         notification.deadlineAt,
+        notification.flow,
       );
       sql.insertProgress.run(notification.id, notification.recipients.length);
       notification.recipients.forEach((recipient, position) => {
@@ -127,6 +149,7 @@ export class SqliteDeliveries implements Omit<DeliveryStore, 'close'> {
       return { kind: 'new' };
     });
     if (stored.kind !== 'new') return stored;
+    this.#extendFlow(notification, startTag);
     return { kind: 'accepted', notification: statusOfNew(notification) };
   }
 

@@ -22,7 +22,9 @@ CREATE TABLE IF NOT EXISTS notifications (
   sequence INTEGER NOT NULL,
   body TEXT NOT NULL,
   accepted_at INTEGER NOT NULL,
-  deadline_at INTEGER NOT NULL
+  deadline_at INTEGER NOT NULL,
+  -- Whose notifications take turns with others' (delivery/fairness.ts, organizerFlow): a digest, no address.
+  flow TEXT NOT NULL DEFAULT ''
 );
 -- A notification's recipients not final yet, and when the last became final (what RETENTION counts
 -- from). A table of its own: in the notifications row, each of a fan-out's 1600 changes rewrote the
@@ -112,6 +114,8 @@ function columnsOf(db: DatabaseSync, table: string): Set<string> {
 }
 
 function migrate(db: DatabaseSync, tables: ReadonlySet<string>): void {
+  // Notifications of earlier releases belong to no organizer's flow: each takes turns as one of its own.
+  if (!columnsOf(db, 'notifications').has('flow')) db.exec(`ALTER TABLE notifications ADD COLUMN flow TEXT NOT NULL DEFAULT ''`);
   const deliveryColumns = columnsOf(db, 'deliveries');
   const added: [string, string][] = [
     ['unconfirmed', 'INTEGER NOT NULL DEFAULT 0'],

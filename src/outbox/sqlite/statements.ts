@@ -10,7 +10,7 @@ export function deliveryStatements(durable: DatabaseSync, work: DatabaseSync) {
   return {
     byKey: durable.prepare('SELECT id, body_hash FROM notifications WHERE idempotency_key = ?'),
     insertNotification: durable.prepare(
-      'INSERT INTO notifications (id, idempotency_key, body_hash, type, uid, sequence, body, accepted_at, deadline_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO notifications (id, idempotency_key, body_hash, type, uid, sequence, body, accepted_at, deadline_at, flow) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     insertProgress: durable.prepare('INSERT INTO progress (notification_id, open) VALUES (?, ?)'),
     insertDelivery: durable.prepare(
@@ -28,6 +28,11 @@ export function deliveryStatements(durable: DatabaseSync, work: DatabaseSync) {
     ),
     // Where each class's queue stands at start: its first tag still waiting.
     frontTags: work.prepare(`SELECT fair_class, MIN(fair_tag) AS tag FROM deliveries WHERE status IN ('queued', 'retrying') GROUP BY fair_class`),
+    // And where each organizer's flow ends in each class: the tag after its last still waiting.
+    flowEnds: work.prepare(
+      `SELECT d.fair_class, n.flow, MAX(d.fair_tag) + 1 AS tag FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+       WHERE d.status IN ('queued', 'retrying') AND n.flow != '' GROUP BY d.fair_class, n.flow`,
+    ),
     // Every unfinished delivery that shares an order key with one of the given ids: what the rules weigh.
     rivals: work.prepare(
       `SELECT id, order_key, status, sequence, method, occurrence, next_attempt_at, lease_until FROM deliveries
