@@ -4,9 +4,10 @@
  * The tag served is the largest any instance took (`<prefix>:fair-served`, a
  * sorted set by class); where each organizer's flow ends, `<prefix>:fair-ends:<class>`
  * (a hash by flow). A class with no job waiting starts again at 0, its flows'
- * ends forgotten, so that tags stay within BullMQ's priorities. Two instances
- * accepting for one organizer at once may both start where its flow ended:
- * those two fan-outs then take turns with each other, as before flows.
+ * ends forgotten, so that tags stay within BullMQ's priorities. Two
+ * notifications of one organizer accepted at the same moment (two requests in
+ * flight, on one instance or two) may both start where its flow ended: those
+ * two then take turns with each other, as every notification did before flows.
  */
 import type { Redis } from 'ioredis';
 import { type DeliveryClass, fairStartTag, jobPriority, TAGS_PER_CLASS, tagOfPriority } from '../../delivery/fairness.ts';
