@@ -13,7 +13,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { LRUCache } from 'lru-cache';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { MessageOptions, OutgoingMessage } from '../message/compose.ts';
 import type { Renderer, RendererOptions } from '../render/renderer.ts';
 import { siblingModule } from '../runtime/sibling-module.ts';
@@ -101,13 +101,18 @@ function threadPreparer(options: PreparerOptions): Preparer {
   };
   const toldOf = dkimFallbackTeller(options);
   const signs = Boolean(options.dkim?.keys.length);
-  const pool = new Piscina<ThreadTask, Prepared[]>({
-    filename: fileURLToPath(siblingModule(import.meta.url, 'thread')),
-    minThreads: options.threads,
-    maxThreads: options.threads,
-    idleTimeout: Number.POSITIVE_INFINITY,
-    workerData: data,
-  });
+  // Imported only when threads are asked for: a service rendering on its main thread does not load piscina (~10 ms).
+  const pool: Promise<Piscina<ThreadTask, Prepared[]>> = import('piscina').then(
+    ({ Piscina }) =>
+      new Piscina<ThreadTask, Prepared[]>({
+        filename: fileURLToPath(siblingModule(import.meta.url, 'thread')),
+        minThreads: options.threads,
+        maxThreads: options.threads,
+        idleTimeout: Number.POSITIVE_INFINITY,
+        workerData: data,
+      }),
+  );
+  pool.catch(() => undefined); // a failure is each task's to report (ERENDER), not the process's
   /** Requests' text as shared memory, while their deliveries are prepared (copied once, read by every thread). */
   const bodies = new LRUCache<string, SharedArrayBuffer>({ max: 64, maxSize: 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.byteLength) });
   /** Memory of sent messages, going back to the threads with the next task. */
@@ -130,7 +135,7 @@ function threadPreparer(options: PreparerOptions): Preparer {
     async prepare(task) {
       if (closed) throw new PreparerClosedError();
       const recycled = sent.splice(0, options.keptMessages);
-      const answer = await pool.run({ task: { ...task, body: sharedBody(task) }, recycled }, { transferList: recycled });
+      const answer = await (await pool).run({ task: { ...task, body: sharedBody(task) }, recycled }, { transferList: recycled });
       return answer.map((prepared) =>
         ready(
           // Across threads a Buffer arrives as the Uint8Array it is.
@@ -146,7 +151,7 @@ function threadPreparer(options: PreparerOptions): Preparer {
     async close() {
       closed = true;
       sent = [];
-      await pool.close();
+      await (await pool).close();
     },
   };
 }
