@@ -81,12 +81,11 @@ export function createPreparer(options: PreparerOptions): Preparer {
 
 function callingThreadPreparer(options: PreparerOptions): Preparer {
   const preparation = preparationOf(options.renderer, options.message, options.keptMessages, options.dkim);
-  const toldOf = dkimFallbackTeller(options);
-  const signs = Boolean(options.dkim?.keys.length);
+  const ready = readier(options);
   return {
     capacity: 1,
     async prepare(task) {
-      return (await preparation.prepare(task)).map((prepared) => ready(prepared, signs, toldOf, (memory) => preparation.recycle([memory])));
+      return (await preparation.prepare(task)).map((prepared) => ready(prepared, (memory) => preparation.recycle([memory])));
     },
     async close() {},
   };
@@ -99,8 +98,7 @@ function threadPreparer(options: PreparerOptions): Preparer {
     keptMessages: options.keptMessages,
     ...(options.dkim ? { dkim: options.dkim } : {}),
   };
-  const toldOf = dkimFallbackTeller(options);
-  const signs = Boolean(options.dkim?.keys.length);
+  const ready = readier(options);
   // Imported only when threads are asked for: a service rendering on its main thread does not load piscina (~10 ms).
   const pool: Promise<Piscina<ThreadTask, Prepared[]>> = import('piscina').then(
     ({ Piscina }) =>
@@ -140,8 +138,6 @@ function threadPreparer(options: PreparerOptions): Preparer {
         ready(
           // Across threads a Buffer arrives as the Uint8Array it is.
           prepared.kind === 'message' ? { ...prepared, raw: Buffer.from(prepared.raw.buffer, prepared.raw.byteOffset, prepared.raw.byteLength) } : prepared,
-          signs,
-          toldOf,
           (memory) => {
             if (sent.length < options.keptMessages * options.threads) sent.push(memory);
           },
@@ -156,26 +152,28 @@ function threadPreparer(options: PreparerOptions): Preparer {
   };
 }
 
-/** Tells of each From domain without a key once, whichever thread met it first. */
-function dkimFallbackTeller(options: PreparerOptions): (prepared: Prepared) => void {
+/**
+ * Makes the transport's message of each prepared one: marked signed when the preparer signs, its
+ * memory handed back once (the relay took it: no byte of it is read again), and each From domain
+ * without a key told of once, whichever thread met it first.
+ */
+function readier(options: PreparerOptions): (prepared: Prepared, handBack: (memory: ArrayBuffer) => void) => Ready {
+  const signed = Boolean(options.dkim?.keys.length);
   const told = new Set<string>();
-  return (prepared) => {
-    if (prepared.kind !== 'message' || !prepared.dkimFallback || told.has(prepared.dkimFallback.fromDomain)) return;
-    told.add(prepared.dkimFallback.fromDomain);
-    options.onDkimFallback?.(prepared.dkimFallback.fromDomain, prepared.dkimFallback.signedAs);
+  return (prepared, handBack) => {
+    if (prepared.kind === 'problem') return prepared;
+    const fallback = prepared.dkimFallback;
+    if (fallback && !told.has(fallback.fromDomain)) {
+      told.add(fallback.fromDomain);
+      options.onDkimFallback?.(fallback.fromDomain, fallback.signedAs);
+    }
+    const { raw } = prepared;
+    let handedBack = false;
+    const release = () => {
+      if (handedBack) return;
+      handedBack = true;
+      handBack(raw.buffer as ArrayBuffer);
+    };
+    return { kind: 'message', message: { from: prepared.from, envelope: prepared.envelope, messageId: prepared.messageId, raw, signed, release } };
   };
-}
-
-/** The transport's message, whose memory is handed back once (the relay took it: no byte of it is read again). */
-function ready(prepared: Prepared, signed: boolean, tell: (prepared: Prepared) => void, handBack: (memory: ArrayBuffer) => void): Ready {
-  tell(prepared);
-  if (prepared.kind === 'problem') return prepared;
-  const { raw } = prepared;
-  let handedBack = false;
-  const release = () => {
-    if (handedBack) return;
-    handedBack = true;
-    handBack(raw.buffer as ArrayBuffer);
-  };
-  return { kind: 'message', message: { from: prepared.from, envelope: prepared.envelope, messageId: prepared.messageId, raw, signed, release } };
 }

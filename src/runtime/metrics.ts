@@ -66,6 +66,9 @@ export function createMetrics(): Metrics {
     for (const labels of shown) made.inc(labels, 0);
     return made;
   };
+  /** A gauge of this registry, set when /metrics is read. */
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Gauge<L>({ name, help, labelNames, registers: [registry] });
   const events = counter(
     'invite_mailer_events_total',
     'What this process did since it started: recipients accepted, messages sent, retries scheduled, permanent failures, expiries, outcomes left unknown, bounces and delay reports applied.',
@@ -112,39 +115,21 @@ export function createMetrics(): Metrics {
       { outcome: 'noted', reason: '' },
     ],
   );
-  const deliveries = new Gauge({
-    name: 'invite_mailer_deliveries',
-    help: 'Deliveries in the outbox by status.',
-    labelNames: ['status'],
-    registers: [registry],
-  });
-  const due = new Gauge({
-    name: 'invite_mailer_deliveries_due',
-    help: 'Deliveries waiting (queued or retrying) whose time to be sent has come (on Redis an estimate from above: docs/api.md#metrics).',
-    registers: [registry],
-  });
-  const oldestDue = new Gauge({
-    name: 'invite_mailer_oldest_due_delivery_age_seconds',
-    help: 'How long the longest-waiting due delivery has been due; 0 when none is.',
-    registers: [registry],
-  });
-  const eventBacklog = new Gauge({
-    name: 'invite_mailer_events_waiting',
-    help: 'Status events waiting for their consumer (webhook: the signed webhooks; notice: the notices to organizers).',
-    labelNames: ['consumer'],
-    registers: [registry],
-  });
-  const oldestEvent = new Gauge({
-    name: 'invite_mailer_oldest_waiting_event_age_seconds',
-    help: 'Age of the oldest event waiting for its consumer; 0 when none waits.',
-    labelNames: ['consumer'],
-    registers: [registry],
-  });
-  const relayUp = new Gauge({
-    name: 'invite_mailer_relay_up',
-    help: 'Whether the SMTP relay answered its last check (at most 30 s old when a probe asked): 1 or 0.',
-    registers: [registry],
-  });
+  const deliveries = gauge('invite_mailer_deliveries', 'Deliveries in the outbox by status.', ['status']);
+  const due = gauge(
+    'invite_mailer_deliveries_due',
+    'Deliveries waiting (queued or retrying) whose time to be sent has come (on Redis an estimate from above: docs/api.md#metrics).',
+  );
+  const oldestDue = gauge('invite_mailer_oldest_due_delivery_age_seconds', 'How long the longest-waiting due delivery has been due; 0 when none is.');
+  const eventBacklog = gauge(
+    'invite_mailer_events_waiting',
+    'Status events waiting for their consumer (webhook: the signed webhooks; notice: the notices to organizers).',
+    ['consumer'],
+  );
+  const oldestEvent = gauge('invite_mailer_oldest_waiting_event_age_seconds', 'Age of the oldest event waiting for its consumer; 0 when none waits.', [
+    'consumer',
+  ]);
+  const relayUp = gauge('invite_mailer_relay_up', 'Whether the SMTP relay answered its last check (at most 30 s old when a probe asked): 1 or 0.');
 
   return {
     registry,

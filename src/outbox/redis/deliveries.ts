@@ -7,7 +7,7 @@ import { LRUCache } from 'lru-cache';
 import { DELAY_REPORT_INTERVAL_MS, DELIVERY_STATUSES, type DeliveryStatus, REPORTABLE_STATUSES, statusAfter, WAITING_STATUSES } from '../../delivery/policy.ts';
 import { type AcceptOutcome, type DeliveryStore, type NewNotification, type NotificationStatus, StaleDeliveryError, statusOfNew } from '../outbox.ts';
 import { storedReport } from '../report.ts';
-import { fairStart } from './fair.ts';
+import { extendFlow, fairStart } from './fair.ts';
 import type { JobBook } from './jobs.ts';
 import type { RedisKeys } from './keys.ts';
 import { type FairStart, fairStartOf, type JobData, type Meta, notificationStatus, ofSeveral, type StoredDelivery } from './records.ts';
@@ -194,7 +194,7 @@ async function accept(
   }
   let fair: FairStart;
   try {
-    fair = await fairStart(commands, key, n.deliveryClass, n.flow, jobs.jobsFor(n.recipients.length));
+    fair = await fairStart(commands, key, n.deliveryClass, n.flow);
     const base = await commands.incrby(key.sequence, n.recipients.length);
     const meta: Meta = {
       type: n.type,
@@ -207,7 +207,7 @@ async function accept(
       fair,
     };
     // One MULTI: Redis applies all of it or none of it (and the append-only file replays it whole),
-    // so the notification, its deliveries, the counters, the key and the fan-out record come together.
+    // so the notification, its deliveries, the counters, the key, the fan-out record and its organizer's flow's end come together.
     const multi = commands.multi().hset(key.meta(n.id), 'meta', JSON.stringify(meta), 'body', n.body, 'open', n.recipients.length);
     const records: Record<string, string> = {};
     n.recipients.forEach((recipient, position) => {
@@ -232,6 +232,7 @@ async function accept(
       multi.zadd(key.order(recipient.orderKey), n.event.sequence, member);
     });
     multi.hset(key.deliveries(n.id), records).hincrby(key.counts, 'queued', n.recipients.length).zadd(key.expand, n.acceptedAt, n.id);
+    extendFlow(multi, key, fair, n.flow, jobs.jobsFor(n.recipients.length));
     if (idempotency) multi.set(idempotency, JSON.stringify({ id: n.id, bodyHash: n.bodyHash }), 'PX', IDEMPOTENCY_TTL_MS);
     const results = await multi.exec();
     if (!results || results.some(([error]) => error)) throw new Error('Redis refused the notification');

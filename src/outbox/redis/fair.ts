@@ -9,7 +9,7 @@
  * flight, on one instance or two) may both start where its flow ended: those
  * two then take turns with each other, as every notification did before flows.
  */
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { type DeliveryClass, fairStartTag, jobPriority, TAGS_PER_CLASS, tagOfPriority } from '../../delivery/fairness.ts';
 import type { RedisKeys } from './keys.ts';
 import type { FairStart } from './records.ts';
@@ -21,11 +21,12 @@ const PRIORITY_SCORE = 2 ** 32;
 const FLOWS_KEPT = 1000;
 
 /**
- * Where a new notification of `flow` starts, taking `tags` tags (its jobs); its flow then ends after them.
+ * Where a new notification of `flow` starts. Its flow's new end goes into the write that stores the
+ * notification (extendFlow): a notification not stored moves no flow.
  *
- * @example const fair = await fairStart(commands, key, 2, organizerFlow(email), jobs.jobsFor(1600)); jobs.queueJobs(id, 1600, fair);
+ * @example const fair = await fairStart(commands, key, 2, organizerFlow(email)); extendFlow(multi, key, fair, flow, jobs.jobsFor(1600));
  */
-export async function fairStart(commands: Redis, key: RedisKeys, deliveryClass: DeliveryClass, flow: string, tags: number): Promise<FairStart> {
+export async function fairStart(commands: Redis, key: RedisKeys, deliveryClass: DeliveryClass, flow: string): Promise<FairStart> {
   const first = jobPriority(deliveryClass, 0);
   const ends = key.fairEnds(deliveryClass);
   const answers = await commands
@@ -40,13 +41,20 @@ export async function fairStart(commands: Redis, key: RedisKeys, deliveryClass: 
     return value;
   });
   if (Number(waiting) === 0) {
-    await commands.multi().zadd(key.fairServed, 0, String(deliveryClass)).del(ends).hset(ends, flow, tags).exec();
+    await commands.multi().zadd(key.fairServed, 0, String(deliveryClass)).del(ends).exec();
     return { deliveryClass, startTag: 0 };
   }
-  const startTag = fairStartTag(Number(served ?? 0), end === null ? undefined : Number(end));
-  await commands.hset(ends, flow, startTag + tags);
   if (Number(flows) > FLOWS_KEPT) await forgetPassedFlows(commands, ends, Number(served ?? 0));
-  return { deliveryClass, startTag };
+  return { deliveryClass, startTag: fairStartTag(Number(served ?? 0), end === null ? undefined : Number(end)) };
+}
+
+/**
+ * Adds to `write` the end of `flow` after a notification that starts at `fair` and takes `tags` tags (its jobs).
+ *
+ * @example extendFlow(multi, key, fair, n.flow, jobs.jobsFor(n.recipients.length)); await multi.exec();
+ */
+export function extendFlow(write: ChainableCommander, key: RedisKeys, fair: FairStart, flow: string, tags: number): void {
+  write.hset(key.fairEnds(fair.deliveryClass), flow, fair.startTag + tags);
 }
 
 /** Forgets flows whose end the served tag has passed: their next notification starts at the served tag anyway. */
